@@ -1,0 +1,395 @@
+//! Per-call receive state (PROTOCOL.md §6).
+//!
+//! Each side of a call feeds the bytes of its receive stream in with `handle_data`, the end of
+//! the stream with `handle_fin`, and pulls typed events out with `poll_event`. The state
+//! machines enforce frame order; every violation is a [`CallError`] that names the status to
+//! report and the stream error code to send.
+
+use super::frame::{Frame, FrameDecoder, FrameError, FrameKind, FrameLimits, FLAG_COMPRESSED};
+use super::head::{self, HeadError, RequestHead};
+use super::ErrorCode;
+use crate::metadata::MetadataMap;
+use crate::status::{Code, Status};
+use bytes::Bytes;
+
+/// A per-call protocol error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// Framing error or limit.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// Bad header or trailer block.
+    #[error(transparent)]
+    Head(#[from] HeadError),
+    /// A frame arrived where the protocol does not allow it.
+    #[error("unexpected {kind:?} frame {when}")]
+    UnexpectedFrame {
+        /// The frame's kind.
+        kind: FrameKind,
+        /// Where in the call it arrived.
+        when: &'static str,
+    },
+    /// A message carries the compressed flag, but no compression was negotiated.
+    #[error("compressed message received, but no compression was negotiated")]
+    Compressed,
+    /// The client's stream ended before its request head.
+    #[error("stream ended before the request head")]
+    MissingHead,
+    /// The server's stream ended without trailers.
+    #[error("stream ended without a status")]
+    MissingTrailers,
+}
+
+impl CallError {
+    /// The status this error ends the call with, on the side that detected it.
+    pub fn to_status(&self) -> Status {
+        let code = match self {
+            CallError::Frame(FrameError::MessageTooLarge { .. })
+            | CallError::Frame(FrameError::HeadersTooLarge { .. }) => Code::ResourceExhausted,
+            CallError::Head(HeadError::InvalidPath(_)) => Code::Unimplemented,
+            _ => Code::Internal,
+        };
+        Status::new(code, self.to_string())
+    }
+
+    /// The stream error code to reset or stop the stream with.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            CallError::Frame(FrameError::MessageTooLarge { .. })
+            | CallError::Frame(FrameError::HeadersTooLarge { .. }) => ErrorCode::RESOURCE_EXHAUSTED,
+            _ => ErrorCode::PROTOCOL_ERROR,
+        }
+    }
+}
+
+fn message_payload(frame: Frame) -> Result<Bytes, CallError> {
+    if frame.flags & FLAG_COMPRESSED != 0 {
+        return Err(CallError::Compressed);
+    }
+    Ok(frame.payload)
+}
+
+/// What a server learns from a client's stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// The request head; always first.
+    Head(RequestHead),
+    /// One request message (encoded).
+    Message(Bytes),
+    /// The client finished sending (half-close).
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServerState {
+    AwaitHead,
+    Messages,
+    Done,
+}
+
+/// Receive state of the server side of a call.
+#[derive(Debug)]
+pub struct ServerRecv {
+    dec: FrameDecoder,
+    state: ServerState,
+    fin: bool,
+}
+
+impl ServerRecv {
+    /// A new call, with the server's limits.
+    pub fn new(limits: FrameLimits) -> Self {
+        Self {
+            dec: FrameDecoder::new(limits),
+            state: ServerState::AwaitHead,
+            fin: false,
+        }
+    }
+
+    /// Feeds bytes read from the stream.
+    pub fn handle_data(&mut self, chunk: Bytes) {
+        self.dec.push(chunk);
+    }
+
+    /// Records that the client finished its stream.
+    pub fn handle_fin(&mut self) {
+        self.fin = true;
+    }
+
+    /// Whether the client's stream is fully consumed.
+    pub fn is_done(&self) -> bool {
+        self.state == ServerState::Done
+    }
+
+    /// The next event, `Ok(None)` if more bytes are needed.
+    pub fn poll_event(&mut self) -> Result<Option<ServerEvent>, CallError> {
+        if self.state == ServerState::Done {
+            return Ok(None);
+        }
+        match self.dec.next_frame()? {
+            Some(frame) => match (self.state, frame.kind) {
+                (ServerState::AwaitHead, FrameKind::Headers) => {
+                    self.state = ServerState::Messages;
+                    Ok(Some(ServerEvent::Head(RequestHead::decode(frame.payload)?)))
+                }
+                (ServerState::Messages, FrameKind::Message) => {
+                    Ok(Some(ServerEvent::Message(message_payload(frame)?)))
+                }
+                (ServerState::AwaitHead, kind) => Err(CallError::UnexpectedFrame {
+                    kind,
+                    when: "before the request head",
+                }),
+                (_, kind) => Err(CallError::UnexpectedFrame {
+                    kind,
+                    when: "after the request head",
+                }),
+            },
+            None if self.fin => {
+                self.dec.finish()?;
+                if self.state == ServerState::AwaitHead {
+                    return Err(CallError::MissingHead);
+                }
+                self.state = ServerState::Done;
+                Ok(Some(ServerEvent::End))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// What a client learns from a server's stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    /// Response head metadata. Absent when the server's first frame is a message or trailers.
+    Headers(MetadataMap),
+    /// One response message (encoded).
+    Message(Bytes),
+    /// The final status; the call is over.
+    Trailers(Status),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientState {
+    Start,
+    Messages,
+    Done,
+}
+
+/// Receive state of the client side of a call.
+#[derive(Debug)]
+pub struct ClientRecv {
+    dec: FrameDecoder,
+    state: ClientState,
+    fin: bool,
+}
+
+impl ClientRecv {
+    /// A new call, with the client's limits.
+    pub fn new(limits: FrameLimits) -> Self {
+        Self {
+            dec: FrameDecoder::new(limits),
+            state: ClientState::Start,
+            fin: false,
+        }
+    }
+
+    /// Feeds bytes read from the stream.
+    pub fn handle_data(&mut self, chunk: Bytes) {
+        self.dec.push(chunk);
+    }
+
+    /// Records that the server finished its stream.
+    pub fn handle_fin(&mut self) {
+        self.fin = true;
+    }
+
+    /// Whether the trailers have been received.
+    pub fn is_done(&self) -> bool {
+        self.state == ClientState::Done
+    }
+
+    /// The next event, `Ok(None)` if more bytes are needed.
+    pub fn poll_event(&mut self) -> Result<Option<ClientEvent>, CallError> {
+        match self.dec.next_frame()? {
+            Some(frame) => {
+                let when = match (self.state, frame.kind) {
+                    (ClientState::Start, FrameKind::Headers) => {
+                        self.state = ClientState::Messages;
+                        let md = head::decode_response_head(frame.payload)?;
+                        return Ok(Some(ClientEvent::Headers(md)));
+                    }
+                    (ClientState::Start | ClientState::Messages, FrameKind::Message) => {
+                        self.state = ClientState::Messages;
+                        return Ok(Some(ClientEvent::Message(message_payload(frame)?)));
+                    }
+                    (ClientState::Start | ClientState::Messages, FrameKind::Trailers) => {
+                        self.state = ClientState::Done;
+                        let status = head::decode_trailers(frame.payload)?;
+                        return Ok(Some(ClientEvent::Trailers(status)));
+                    }
+                    (ClientState::Messages, FrameKind::Headers) => "after the response head",
+                    (ClientState::Done, _) => "after the trailers",
+                };
+                Err(CallError::UnexpectedFrame {
+                    kind: frame.kind,
+                    when,
+                })
+            }
+            None if self.fin && self.state != ClientState::Done => {
+                self.dec.finish()?;
+                Err(CallError::MissingTrailers)
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::encode;
+    use super::*;
+    use bytes::BytesMut;
+    use std::time::Duration;
+
+    const LIMITS: FrameLimits = FrameLimits {
+        max_message: 1 << 20,
+        max_headers: 1 << 10,
+    };
+
+    fn request_stream(msgs: &[&[u8]]) -> Bytes {
+        let mut b = BytesMut::new();
+        let head = RequestHead {
+            path: "/p.S/M".into(),
+            timeout: Some(Duration::from_secs(1)),
+            flags: 0,
+            metadata: MetadataMap::new(),
+        };
+        encode::request_head(&head, &mut b);
+        for m in msgs {
+            encode::raw_message(m, &mut b);
+        }
+        b.freeze()
+    }
+
+    #[test]
+    fn server_reads_head_messages_end() {
+        let mut rx = ServerRecv::new(LIMITS);
+        rx.handle_data(request_stream(&[b"a", b"", b"c"]));
+        rx.handle_fin();
+        let mut ev = Vec::new();
+        while let Some(e) = rx.poll_event().unwrap() {
+            ev.push(e);
+        }
+        assert!(matches!(&ev[0], ServerEvent::Head(h) if h.path == "/p.S/M"));
+        assert_eq!(ev[1], ServerEvent::Message(Bytes::from_static(b"a")));
+        assert_eq!(ev[2], ServerEvent::Message(Bytes::new()));
+        assert_eq!(ev[4], ServerEvent::End);
+        assert!(rx.is_done());
+    }
+
+    #[test]
+    fn server_rejects_bad_orders() {
+        let mut rx = ServerRecv::new(LIMITS);
+        let mut b = BytesMut::new();
+        encode::raw_message(b"x", &mut b);
+        rx.handle_data(b.freeze());
+        assert!(matches!(
+            rx.poll_event(),
+            Err(CallError::UnexpectedFrame { .. })
+        ));
+
+        let mut rx = ServerRecv::new(LIMITS);
+        rx.handle_fin();
+        assert_eq!(rx.poll_event(), Err(CallError::MissingHead));
+
+        let mut rx = ServerRecv::new(LIMITS);
+        let mut b = BytesMut::from(&request_stream(&[])[..]);
+        encode::trailers(&Status::ok(""), &mut b);
+        rx.handle_data(b.freeze());
+        assert!(matches!(rx.poll_event(), Ok(Some(ServerEvent::Head(_)))));
+        let err = rx.poll_event().unwrap_err();
+        assert_eq!(err.to_status().code(), Code::Internal);
+        assert_eq!(err.error_code(), ErrorCode::PROTOCOL_ERROR);
+    }
+
+    #[test]
+    fn compressed_flag_is_refused() {
+        let mut rx = ServerRecv::new(LIMITS);
+        let mut b = BytesMut::from(&request_stream(&[])[..]);
+        super::super::frame::put_frame(&mut b, 0, FLAG_COMPRESSED, b"zz");
+        rx.handle_data(b.freeze());
+        rx.poll_event().unwrap();
+        assert_eq!(rx.poll_event(), Err(CallError::Compressed));
+    }
+
+    #[test]
+    fn oversize_message_maps_to_resource_exhausted() {
+        let mut rx = ServerRecv::new(FrameLimits {
+            max_message: 4,
+            max_headers: 1024,
+        });
+        rx.handle_data(request_stream(&[b"12345"]));
+        rx.poll_event().unwrap();
+        let err = rx.poll_event().unwrap_err();
+        assert_eq!(err.to_status().code(), Code::ResourceExhausted);
+        assert_eq!(err.error_code(), ErrorCode::RESOURCE_EXHAUSTED);
+    }
+
+    #[test]
+    fn client_sees_headers_messages_trailers() {
+        let mut b = BytesMut::new();
+        let mut md = MetadataMap::new();
+        md.insert("k", "v").unwrap();
+        encode::response_head(&md, &mut b);
+        encode::raw_message(b"r1", &mut b);
+        encode::trailers(&Status::not_found("nope"), &mut b);
+        let mut rx = ClientRecv::new(LIMITS);
+        rx.handle_data(b.freeze());
+        assert_eq!(rx.poll_event().unwrap(), Some(ClientEvent::Headers(md)));
+        assert_eq!(
+            rx.poll_event().unwrap(),
+            Some(ClientEvent::Message(Bytes::from_static(b"r1")))
+        );
+        match rx.poll_event().unwrap() {
+            Some(ClientEvent::Trailers(s)) => assert_eq!(s.code(), Code::NotFound),
+            other => panic!("{other:?}"),
+        }
+        assert!(rx.is_done());
+        rx.handle_fin();
+        assert_eq!(rx.poll_event().unwrap(), None);
+    }
+
+    #[test]
+    fn client_trailers_only_and_missing_trailers() {
+        let mut b = BytesMut::new();
+        encode::trailers(&Status::unimplemented("x"), &mut b);
+        let mut rx = ClientRecv::new(LIMITS);
+        rx.handle_data(b.freeze());
+        assert!(matches!(
+            rx.poll_event().unwrap(),
+            Some(ClientEvent::Trailers(_))
+        ));
+
+        let mut b = BytesMut::new();
+        encode::raw_message(b"r1", &mut b);
+        let mut rx = ClientRecv::new(LIMITS);
+        rx.handle_data(b.freeze());
+        rx.handle_fin();
+        assert!(rx.poll_event().unwrap().is_some());
+        assert_eq!(rx.poll_event(), Err(CallError::MissingTrailers));
+    }
+
+    #[test]
+    fn client_rejects_frames_after_trailers() {
+        let mut b = BytesMut::new();
+        encode::trailers(&Status::ok(""), &mut b);
+        encode::raw_message(b"late", &mut b);
+        let mut rx = ClientRecv::new(LIMITS);
+        rx.handle_data(b.freeze());
+        rx.poll_event().unwrap();
+        assert!(matches!(
+            rx.poll_event(),
+            Err(CallError::UnexpectedFrame { .. })
+        ));
+    }
+}

@@ -1,0 +1,329 @@
+//! Payloads of `HEADERS` and `TRAILERS` frames (PROTOCOL.md §5).
+//!
+//! They are protobuf messages, so any peer can encode them with any protobuf library and
+//! unknown fields are skipped by design, which is how later versions add fields. Decoding uses
+//! prost-derived structs; encoding writes the same fields directly, to skip building them.
+
+use crate::metadata::MetadataMap;
+use crate::status::{Code, Status};
+use bytes::{Bytes, BytesMut};
+use prost::encoding::{self, WireType};
+use prost::Message;
+use std::time::Duration;
+
+/// Request head flags (PROTOCOL.md §5.1).
+pub mod flags {
+    /// The method is idempotent: the call may be retried.
+    pub const IDEMPOTENT: u32 = 0x1;
+}
+
+/// What the client sends in its `HEADERS` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// `/package.Service/Method`.
+    pub path: String,
+    /// Time the client will wait for the call, measured from when it sent the head.
+    pub timeout: Option<Duration>,
+    /// Request flags (see [`flags`]).
+    pub flags: u32,
+    /// Request metadata.
+    pub metadata: MetadataMap,
+}
+
+/// Errors in a `HEADERS` or `TRAILERS` payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeadError {
+    /// The payload is not a valid protobuf message of the expected shape.
+    #[error("malformed header block: {0}")]
+    Malformed(String),
+    /// A metadata entry breaks the key or value rules.
+    #[error("invalid metadata: {0}")]
+    Metadata(#[from] crate::metadata::MetadataError),
+    /// The request path is not of the form `/service/method`.
+    #[error("invalid method path {0:?}")]
+    InvalidPath(String),
+}
+
+impl From<prost::DecodeError> for HeadError {
+    fn from(e: prost::DecodeError) -> Self {
+        HeadError::Malformed(e.to_string())
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct EntryPb {
+    #[prost(string, tag = "1")]
+    key: String,
+    #[prost(bytes = "bytes", tag = "2")]
+    value: Bytes,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RequestHeadPb {
+    #[prost(string, tag = "1")]
+    path: String,
+    #[prost(uint64, optional, tag = "2")]
+    timeout_micros: Option<u64>,
+    #[prost(uint32, tag = "3")]
+    flags: u32,
+    #[prost(message, repeated, tag = "4")]
+    metadata: Vec<EntryPb>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ResponseHeadPb {
+    #[prost(message, repeated, tag = "1")]
+    metadata: Vec<EntryPb>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct TrailersPb {
+    #[prost(uint32, tag = "1")]
+    code: u32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(bytes = "bytes", tag = "3")]
+    details: Bytes,
+    #[prost(message, repeated, tag = "4")]
+    metadata: Vec<EntryPb>,
+}
+
+fn entries_len(tag: u32, md: &MetadataMap) -> usize {
+    md.raw()
+        .iter()
+        .map(|(k, v)| {
+            let inner = encoding::string::encoded_len(1, k) + encoding::bytes::encoded_len(2, v);
+            encoding::key_len(tag) + encoding::encoded_len_varint(inner as u64) + inner
+        })
+        .sum()
+}
+
+fn put_entries(tag: u32, md: &MetadataMap, dst: &mut BytesMut) {
+    for (k, v) in md.raw() {
+        let inner = encoding::string::encoded_len(1, k) + encoding::bytes::encoded_len(2, v);
+        encoding::encode_key(tag, WireType::LengthDelimited, dst);
+        encoding::encode_varint(inner as u64, dst);
+        encoding::string::encode(1, k, dst);
+        encoding::bytes::encode(2, v, dst);
+    }
+}
+
+fn take_entries(entries: Vec<EntryPb>) -> Result<MetadataMap, HeadError> {
+    let mut md = MetadataMap::new();
+    for e in entries {
+        md.push_raw(e.key, e.value)?;
+    }
+    Ok(md)
+}
+
+fn micros(d: Duration) -> u64 {
+    // Round up, so a tiny positive timeout never becomes "expired".
+    let us = d.as_micros();
+    let us = if Duration::from_micros(us as u64) < d {
+        us + 1
+    } else {
+        us
+    };
+    u64::try_from(us).unwrap_or(u64::MAX)
+}
+
+impl RequestHead {
+    /// Encoded payload length.
+    pub fn encoded_len(&self) -> usize {
+        let mut n = encoding::string::encoded_len(1, &self.path);
+        if let Some(t) = self.timeout {
+            n += encoding::uint64::encoded_len(2, &micros(t));
+        }
+        if self.flags != 0 {
+            n += encoding::uint32::encoded_len(3, &self.flags);
+        }
+        n + entries_len(4, &self.metadata)
+    }
+
+    /// Appends the payload (not the frame header).
+    pub fn encode(&self, dst: &mut BytesMut) {
+        encoding::string::encode(1, &self.path, dst);
+        if let Some(t) = self.timeout {
+            encoding::uint64::encode(2, &micros(t), dst);
+        }
+        if self.flags != 0 {
+            encoding::uint32::encode(3, &self.flags, dst);
+        }
+        put_entries(4, &self.metadata, dst);
+    }
+
+    /// Decodes a payload received from a client.
+    pub fn decode(payload: Bytes) -> Result<Self, HeadError> {
+        let pb = RequestHeadPb::decode(payload)?;
+        if split_path(&pb.path).is_none() {
+            return Err(HeadError::InvalidPath(pb.path));
+        }
+        Ok(RequestHead {
+            path: pb.path,
+            timeout: pb.timeout_micros.map(Duration::from_micros),
+            flags: pb.flags,
+            metadata: take_entries(pb.metadata)?,
+        })
+    }
+}
+
+/// Splits `/service/method` into its parts. The service may contain dots, the method may not
+/// contain `/`, and neither may be empty.
+pub fn split_path(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix('/')?;
+    let (service, method) = rest.rsplit_once('/')?;
+    if service.is_empty() || method.is_empty() || service.contains('/') {
+        return None;
+    }
+    Some((service, method))
+}
+
+/// Response head payload: the response's initial metadata.
+pub fn response_head_len(md: &MetadataMap) -> usize {
+    entries_len(1, md)
+}
+
+/// Appends a response head payload.
+pub fn encode_response_head(md: &MetadataMap, dst: &mut BytesMut) {
+    put_entries(1, md, dst);
+}
+
+/// Decodes a response head payload.
+pub fn decode_response_head(payload: Bytes) -> Result<MetadataMap, HeadError> {
+    take_entries(ResponseHeadPb::decode(payload)?.metadata)
+}
+
+/// Encoded length of a trailers payload for `status`.
+pub fn trailers_len(code: Code, message: &str, details: &Bytes, md: &MetadataMap) -> usize {
+    let mut n = 0;
+    if code != Code::Ok {
+        n += encoding::uint32::encoded_len(1, &(code as u32));
+    }
+    if !message.is_empty() {
+        n += encoding::key_len(2)
+            + encoding::encoded_len_varint(message.len() as u64)
+            + message.len();
+    }
+    if !details.is_empty() {
+        n += encoding::bytes::encoded_len(3, details);
+    }
+    n + entries_len(4, md)
+}
+
+/// Appends a trailers payload.
+pub fn encode_trailers(
+    code: Code,
+    message: &str,
+    details: &Bytes,
+    md: &MetadataMap,
+    dst: &mut BytesMut,
+) {
+    if code != Code::Ok {
+        encoding::uint32::encode(1, &(code as u32), dst);
+    }
+    if !message.is_empty() {
+        encoding::encode_key(2, WireType::LengthDelimited, dst);
+        encoding::encode_varint(message.len() as u64, dst);
+        dst.extend_from_slice(message.as_bytes());
+    }
+    if !details.is_empty() {
+        encoding::bytes::encode(3, details, dst);
+    }
+    put_entries(4, md, dst);
+}
+
+/// Decodes a trailers payload into the call's final status (code `Ok` on success).
+pub fn decode_trailers(payload: Bytes) -> Result<Status, HeadError> {
+    let pb = TrailersPb::decode(payload)?;
+    Ok(Status::from_parts(
+        Code::from_u32(pb.code),
+        pb.message,
+        pb.details,
+        take_entries(pb.metadata)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn md() -> MetadataMap {
+        let mut m = MetadataMap::new();
+        m.append("a", "1").unwrap();
+        m.append("a", "2").unwrap();
+        m.insert_bin("b-bin", vec![0u8, 255]).unwrap();
+        m
+    }
+
+    #[test]
+    fn request_head_round_trip_and_matches_prost() {
+        let head = RequestHead {
+            path: "/pkg.Svc/Do".into(),
+            timeout: Some(Duration::from_nanos(1500)),
+            flags: flags::IDEMPOTENT,
+            metadata: md(),
+        };
+        let mut buf = BytesMut::new();
+        head.encode(&mut buf);
+        assert_eq!(buf.len(), head.encoded_len());
+        let pb = RequestHeadPb {
+            path: head.path.clone(),
+            timeout_micros: Some(2),
+            flags: 1,
+            metadata: md()
+                .raw()
+                .iter()
+                .map(|(k, v)| EntryPb {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+        };
+        assert_eq!(&buf[..], &pb.encode_to_vec()[..]);
+        let back = RequestHead::decode(buf.freeze()).unwrap();
+        assert_eq!(back.timeout, Some(Duration::from_micros(2)));
+        assert_eq!(back.metadata, head.metadata);
+    }
+
+    #[test]
+    fn bad_paths_are_rejected() {
+        for p in ["", "x", "/", "//", "/svc/", "//m", "/a/b/c", "svc/m"] {
+            let mut buf = BytesMut::new();
+            RequestHead {
+                path: p.into(),
+                timeout: None,
+                flags: 0,
+                metadata: MetadataMap::new(),
+            }
+            .encode(&mut buf);
+            assert!(RequestHead::decode(buf.freeze()).is_err(), "{p:?}");
+        }
+        assert_eq!(split_path("/a.b.C/M"), Some(("a.b.C", "M")));
+    }
+
+    #[test]
+    fn trailers_round_trip() {
+        let details = Bytes::from_static(b"\x08\x01");
+        let msg = "ünïcødé \t\n message";
+        let mut buf = BytesMut::new();
+        encode_trailers(Code::Aborted, msg, &details, &md(), &mut buf);
+        assert_eq!(buf.len(), trailers_len(Code::Aborted, msg, &details, &md()));
+        let s = decode_trailers(buf.freeze()).unwrap();
+        assert_eq!(s.code(), Code::Aborted);
+        assert_eq!(s.message(), msg);
+        assert_eq!(s.details(), &details);
+        assert_eq!(s.metadata(), &md());
+        // An empty payload is a plain OK.
+        assert_eq!(decode_trailers(Bytes::new()).unwrap().code(), Code::Ok);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for junk in [&b"\xff"[..], b"\x0a\xff\xff\xff\xff\x0f", b"\x22\x05\x0a\x03\xff\xfe\xfd"] {
+            let _ = RequestHead::decode(Bytes::copy_from_slice(junk)).unwrap_err();
+            let _ = decode_trailers(Bytes::copy_from_slice(junk));
+            let _ = decode_response_head(Bytes::copy_from_slice(junk));
+        }
+    }
+}

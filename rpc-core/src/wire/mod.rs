@@ -1,0 +1,112 @@
+//! The wire protocol, sans-IO (see `docs/PROTOCOL.md`).
+//!
+//! Nothing here touches a socket, a runtime or a clock: bytes go in, frames and call events
+//! come out, and encoders append to a `BytesMut`. The transport drives it over quinn; tests and
+//! fuzzers drive it directly.
+
+pub mod call;
+pub mod frame;
+pub mod head;
+
+pub use call::{CallError, ClientEvent, ClientRecv, ServerEvent, ServerRecv};
+pub use frame::{Frame, FrameDecoder, FrameError, FrameKind, FrameLimits};
+pub use head::{HeadError, RequestHead};
+
+use crate::status::{Code, Status};
+
+/// ALPN protocol identifier: protocol name and major version (PROTOCOL.md §2).
+pub const ALPN: &[u8] = b"qrpc/1";
+
+/// Application error codes carried by QUIC `RESET_STREAM`, `STOP_SENDING` and
+/// `CONNECTION_CLOSE` frames (PROTOCOL.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ErrorCode(pub u32);
+
+impl ErrorCode {
+    /// No error: graceful close of a connection.
+    pub const NO_ERROR: ErrorCode = ErrorCode(0x0);
+    /// The call was cancelled by the side that sends this code.
+    pub const CANCELLED: ErrorCode = ErrorCode(0x1);
+    /// The call's deadline passed.
+    pub const DEADLINE_EXCEEDED: ErrorCode = ErrorCode(0x2);
+    /// The peer broke the protocol on this stream or connection.
+    pub const PROTOCOL_ERROR: ErrorCode = ErrorCode(0x3);
+    /// The sender failed internally.
+    pub const INTERNAL_ERROR: ErrorCode = ErrorCode(0x4);
+    /// The server did not start processing the call; it is safe to retry.
+    pub const REFUSED_STREAM: ErrorCode = ErrorCode(0x5);
+    /// A message or header block exceeded the receiver's limit.
+    pub const RESOURCE_EXHAUSTED: ErrorCode = ErrorCode(0x6);
+    /// Connection close: the server is shutting down and its grace period is over.
+    pub const SHUTDOWN: ErrorCode = ErrorCode(0x10);
+
+    /// The status a call ends with when its stream is reset or stopped with this code.
+    pub fn to_status(self, peer: &str) -> Status {
+        let (code, what) = match self {
+            ErrorCode::CANCELLED => (Code::Cancelled, "call cancelled by the"),
+            ErrorCode::DEADLINE_EXCEEDED => (Code::DeadlineExceeded, "deadline exceeded at the"),
+            ErrorCode::REFUSED_STREAM => (Code::Unavailable, "call refused by the"),
+            ErrorCode::RESOURCE_EXHAUSTED => (Code::ResourceExhausted, "limit exceeded at the"),
+            ErrorCode::PROTOCOL_ERROR => (Code::Internal, "protocol error reported by the"),
+            ErrorCode::SHUTDOWN => (Code::Unavailable, "shutdown of the"),
+            ErrorCode::NO_ERROR => (Code::Internal, "stream closed without a status by the"),
+            _ => (Code::Internal, "stream reset by the"),
+        };
+        Status::new(code, format!("{what} {peer} (code {:#x})", self.0))
+    }
+}
+
+/// Encoders for each frame a call sends.
+pub mod encode {
+    use super::frame::{kind, put_frame_header, put_frame_with, FRAME_HEADER_LEN};
+    use super::head::{self, RequestHead};
+    use crate::metadata::MetadataMap;
+    use crate::status::Status;
+    use bytes::BytesMut;
+
+    /// A `HEADERS` frame with a request head.
+    pub fn request_head(head: &RequestHead, dst: &mut BytesMut) {
+        let len = head.encoded_len();
+        dst.reserve(FRAME_HEADER_LEN + len);
+        put_frame_header(dst, kind::HEADERS, 0, len);
+        head.encode(dst);
+    }
+
+    /// A `HEADERS` frame with response metadata.
+    pub fn response_head(md: &MetadataMap, dst: &mut BytesMut) {
+        let len = head::response_head_len(md);
+        dst.reserve(FRAME_HEADER_LEN + len);
+        put_frame_header(dst, kind::HEADERS, 0, len);
+        head::encode_response_head(md, dst);
+    }
+
+    /// A `TRAILERS` frame carrying `status` (code `Ok` for success).
+    pub fn trailers(status: &Status, dst: &mut BytesMut) {
+        let (code, msg, details, md) = (
+            status.code(),
+            status.message(),
+            status.details(),
+            status.metadata(),
+        );
+        let len = head::trailers_len(code, msg, details, md);
+        dst.reserve(FRAME_HEADER_LEN + len);
+        put_frame_header(dst, kind::TRAILERS, 0, len);
+        head::encode_trailers(code, msg, details, md, dst);
+    }
+
+    /// A `MESSAGE` frame with an already encoded payload.
+    pub fn raw_message(payload: &[u8], dst: &mut BytesMut) {
+        super::frame::put_frame(dst, kind::MESSAGE, 0, payload);
+    }
+
+    /// A `MESSAGE` frame whose payload `body` appends in place; returns the payload length.
+    pub fn message_with<E>(
+        dst: &mut BytesMut,
+        body: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        put_frame_with(dst, kind::MESSAGE, 0, body)
+    }
+}
+
+#[cfg(test)]
+mod proptests;
