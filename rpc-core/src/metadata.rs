@@ -23,7 +23,9 @@ use std::fmt;
 #[non_exhaustive]
 pub enum MetadataError {
     /// The key is empty or has a character outside `[a-z0-9-_.]`.
-    #[error("invalid metadata key {0:?}: keys are lowercase ASCII letters, digits, '-', '_' or '.'")]
+    #[error(
+        "invalid metadata key {0:?}: keys are lowercase ASCII letters, digits, '-', '_' or '.'"
+    )]
     InvalidKey(String),
     /// The key is reserved for the protocol.
     #[error("metadata key {0:?} is reserved")]
@@ -226,7 +228,10 @@ mod tests {
     #[test]
     fn keys_and_values_are_validated() {
         let mut m = MetadataMap::new();
-        assert!(matches!(m.insert("", "v"), Err(MetadataError::InvalidKey(_))));
+        assert!(matches!(
+            m.insert("", "v"),
+            Err(MetadataError::InvalidKey(_))
+        ));
         assert!(matches!(
             m.insert("Upper", "v"),
             Err(MetadataError::InvalidKey(_))
@@ -257,7 +262,10 @@ mod tests {
         m.append("a", "2").unwrap();
         assert_eq!(m.get_all("a").count(), 2);
         m.insert("a", "3").unwrap();
-        assert_eq!(m.get_all("a").collect::<Vec<_>>(), [MetadataValue::Ascii("3")]);
+        assert_eq!(
+            m.get_all("a").collect::<Vec<_>>(),
+            [MetadataValue::Ascii("3")]
+        );
         m.append_bin("b-bin", &b"\xff\x00"[..]).unwrap();
         assert_eq!(m.len(), 2);
         assert_eq!(m.remove("a"), 1);
@@ -269,7 +277,9 @@ mod tests {
     fn raw_entries_from_peers_are_checked() {
         let mut m = MetadataMap::new();
         assert!(m.push_raw("ok".into(), Bytes::from_static(b"v")).is_ok());
-        assert!(m.push_raw("x-bin".into(), Bytes::from_static(b"\0")).is_ok());
+        assert!(m
+            .push_raw("x-bin".into(), Bytes::from_static(b"\0"))
+            .is_ok());
         assert!(m.push_raw("ok".into(), Bytes::from_static(b"\0")).is_err());
         assert!(m.push_raw("Bad".into(), Bytes::new()).is_err());
     }

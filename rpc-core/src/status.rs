@@ -346,7 +346,10 @@ mod tests {
     #[test]
     fn display_and_details() {
         let s = Status::with_details(Code::Aborted, "héllo\t wörld", Bytes::from_static(b"\0"));
-        assert_eq!(s.to_string(), "status: Aborted, message: \"héllo\\t wörld\"");
+        assert_eq!(
+            s.to_string(),
+            "status: Aborted, message: \"héllo\\t wörld\""
+        );
         assert_eq!(s.details().as_ref(), b"\0");
     }
 }

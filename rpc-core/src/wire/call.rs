@@ -111,6 +111,11 @@ impl ServerRecv {
         self.dec.push(chunk);
     }
 
+    /// See [`FrameDecoder::read_buf`].
+    pub fn read_buf(&mut self) -> &mut bytes::BytesMut {
+        self.dec.read_buf()
+    }
+
     /// Records that the client finished its stream.
     pub fn handle_fin(&mut self) {
         self.fin = true;
@@ -196,6 +201,11 @@ impl ClientRecv {
     /// Feeds bytes read from the stream.
     pub fn handle_data(&mut self, chunk: Bytes) {
         self.dec.push(chunk);
+    }
+
+    /// See [`FrameDecoder::read_buf`].
+    pub fn read_buf(&mut self) -> &mut bytes::BytesMut {
+        self.dec.read_buf()
     }
 
     /// Records that the server finished its stream.

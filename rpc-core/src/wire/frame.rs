@@ -131,6 +131,25 @@ impl FrameDecoder {
         }
     }
 
+    /// The buffer to read more stream bytes into (appending), with room reserved.
+    ///
+    /// An alternative to [`FrameDecoder::push`] for transports that copy into a buffer: bytes
+    /// land where frames are sliced from, so nothing is copied twice. Room is reserved for the
+    /// frame in progress, capped so a lying length does not allocate up front.
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        self.stash_pending();
+        const MIN: usize = 8 * 1024;
+        const MAX: usize = 256 * 1024;
+        let want = match self.peek_header() {
+            Some((_, _, len)) if self.skip == 0 => {
+                (FRAME_HEADER_LEN + len as usize).saturating_sub(self.partial.len())
+            }
+            _ => MIN,
+        };
+        self.partial.reserve(want.clamp(MIN, MAX));
+        &mut self.partial
+    }
+
     /// Whether no bytes are buffered (the decoder is between frames).
     pub fn is_idle(&self) -> bool {
         self.partial.is_empty() && self.pending.is_empty() && self.skip == 0
@@ -161,6 +180,9 @@ impl FrameDecoder {
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         loop {
             if self.skip > 0 {
+                let n = self.skip.min(self.partial.len());
+                self.partial.advance(n);
+                self.skip -= n;
                 let n = self.skip.min(self.pending.len());
                 self.pending.advance(n);
                 self.skip -= n;
@@ -465,6 +487,29 @@ mod tests {
             got.extend(drain(&mut dec).unwrap());
             assert_eq!(got.len(), 1, "split {split}");
             assert_eq!(&got[0].payload[..], b"m");
+            dec.finish().unwrap();
+        }
+    }
+
+    #[test]
+    fn read_buf_mode_matches_push_mode() {
+        let mut wire = BytesMut::new();
+        put_frame(&mut wire, 0x7f, 0, b"skip me please");
+        put_frame(&mut wire, kind::MESSAGE, 0, &[9u8; 20_000]);
+        put_frame(&mut wire, kind::TRAILERS, 0, b"t");
+        for step in [1usize, 5, 7, 4096, 100_000] {
+            let mut dec = FrameDecoder::new(FrameLimits {
+                max_message: 1 << 20,
+                max_headers: 64,
+            });
+            let mut got = Vec::new();
+            for piece in wire.chunks(step) {
+                dec.read_buf().extend_from_slice(piece);
+                got.extend(drain(&mut dec).unwrap());
+            }
+            assert_eq!(got.len(), 2, "step {step}");
+            assert_eq!(got[0].payload.len(), 20_000);
+            assert_eq!(got[1].kind, FrameKind::Trailers);
             dec.finish().unwrap();
         }
     }

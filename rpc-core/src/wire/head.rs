@@ -320,7 +320,11 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for junk in [&b"\xff"[..], b"\x0a\xff\xff\xff\xff\x0f", b"\x22\x05\x0a\x03\xff\xfe\xfd"] {
+        for junk in [
+            &b"\xff"[..],
+            b"\x0a\xff\xff\xff\xff\x0f",
+            b"\x22\x05\x0a\x03\xff\xfe\xfd",
+        ] {
             let _ = RequestHead::decode(Bytes::copy_from_slice(junk)).unwrap_err();
             let _ = decode_trailers(Bytes::copy_from_slice(junk));
             let _ = decode_response_head(Bytes::copy_from_slice(junk));

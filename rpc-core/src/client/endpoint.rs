@@ -1,0 +1,220 @@
+//! [`Endpoint`]: where and how to connect.
+
+use super::Channel;
+use crate::config::{settings_setters, Settings};
+use crate::error::{Error, Kind};
+use crate::tls::ClientTlsConfig;
+use crate::transport;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+/// The address of a server and the settings to connect with; [`Endpoint::connect`] makes a
+/// [`Channel`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), rpc_core::Error> {
+/// use rpc_core::{tls::ClientTlsConfig, Endpoint};
+/// use std::time::Duration;
+///
+/// let channel = Endpoint::new("example.com:4433")?
+///     .tls_config(ClientTlsConfig::new())
+///     .timeout(Duration::from_secs(5))
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    host: String,
+    port: u16,
+    tls: ClientTlsConfig,
+    pub(crate) settings: Settings,
+    pub(crate) timeout: Option<Duration>,
+    local_addr: Option<SocketAddr>,
+}
+
+impl Endpoint {
+    /// An endpoint for `host:port` (`[v6addr]:port` for IPv6 literals). A `scheme://` prefix,
+    /// as in `https://host:port`, is accepted and ignored.
+    pub fn new(dst: impl AsRef<str>) -> Result<Self, Error> {
+        let dst = dst.as_ref();
+        let rest = dst.split_once("://").map_or(dst, |(_, r)| r);
+        let rest = rest.trim_end_matches('/');
+        let bad = || {
+            Error::new(
+                Kind::InvalidAddress,
+                format!("invalid address {dst:?}: expected host:port"),
+            )
+        };
+        let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self::with_host(host.to_owned(), port))
+    }
+
+    /// An endpoint for a socket address. The server's certificate must then be valid for the
+    /// IP address, or set the name to verify with [`ClientTlsConfig::domain_name`].
+    pub fn from_addr(addr: SocketAddr) -> Self {
+        Self::with_host(addr.ip().to_string(), addr.port())
+    }
+
+    fn with_host(host: String, port: u16) -> Self {
+        Endpoint {
+            host,
+            port,
+            tls: ClientTlsConfig::new(),
+            settings: Settings::client(),
+            timeout: None,
+            local_addr: None,
+        }
+    }
+
+    /// TLS settings: trusted roots and the name to verify.
+    pub fn tls_config(mut self, tls: ClientTlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Default timeout of every call on the channel; a request's own timeout overrides it.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Local address to bind (default: any address of the server's family, any port).
+    pub fn local_address(mut self, addr: SocketAddr) -> Self {
+        self.local_addr = Some(addr);
+        self
+    }
+
+    settings_setters!();
+
+    /// Host as given.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Port as given.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Resolves the address, performs the QUIC and TLS handshake, and returns a channel.
+    ///
+    /// Fails with [`Error::is_handshake`] when the certificate is not trusted or the server
+    /// speaks another protocol version, [`Error::is_timeout`] when no handshake completes in
+    /// the handshake timeout.
+    pub async fn connect(&self) -> Result<Channel, Error> {
+        let addr = self.resolve().await?;
+        let local = self.local_addr.unwrap_or(match addr {
+            SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+        });
+        let socket = transport::bind(local, &self.settings)
+            .map_err(|e| Error::with(Kind::Io, format!("failed to bind {local}"), e))?;
+        let mut endpoint = transport::endpoint(socket, &self.settings, None)
+            .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
+        let crypto = self.tls.build()?;
+        let mut config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
+        config.transport_config(self.settings.transport(false));
+        endpoint.set_default_client_config(config);
+
+        let server_name = self.tls.domain().unwrap_or(&self.host).to_owned();
+        let connecting = endpoint
+            .connect(addr, &server_name)
+            .map_err(|e| Error::with(Kind::Connect, format!("cannot connect to {addr}"), e))?;
+        let conn = match tokio::time::timeout(self.settings.handshake_timeout, connecting).await {
+            Err(_) => {
+                return Err(Error::new(
+                    Kind::Timeout,
+                    format!(
+                        "no handshake with {addr} within {:?}",
+                        self.settings.handshake_timeout
+                    ),
+                ))
+            }
+            Ok(Err(e)) => {
+                let kind = if transport::is_handshake_failure(&e) {
+                    Kind::Handshake
+                } else {
+                    Kind::Connect
+                };
+                let msg = format!(
+                    "failed to connect to {addr} ({server_name}): {}",
+                    transport::describe_connection_error(&e)
+                );
+                return Err(Error::with(kind, msg, e));
+            }
+            Ok(Ok(conn)) => conn,
+        };
+        Ok(Channel::new(endpoint, conn, self))
+    }
+
+    async fn resolve(&self) -> Result<SocketAddr, Error> {
+        if let Ok(ip) = self.host.parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, self.port));
+        }
+        let mut addrs = tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| {
+                Error::with(
+                    Kind::InvalidAddress,
+                    format!("cannot resolve {}", self.host),
+                    e,
+                )
+            })?;
+        addrs.next().ok_or_else(|| {
+            Error::new(
+                Kind::InvalidAddress,
+                format!("{} resolved to no address", self.host),
+            )
+        })
+    }
+}
+
+impl TryFrom<&str> for Endpoint {
+    type Error = Error;
+    fn try_from(s: &str) -> Result<Self, Error> {
+        Endpoint::new(s)
+    }
+}
+
+impl TryFrom<String> for Endpoint {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        Endpoint::new(s)
+    }
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(addr: SocketAddr) -> Self {
+        Endpoint::from_addr(addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_addresses() {
+        let e = Endpoint::new("localhost:50051").unwrap();
+        assert_eq!((e.host(), e.port()), ("localhost", 50051));
+        let e = Endpoint::new("https://[::1]:443/").unwrap();
+        assert_eq!((e.host(), e.port()), ("::1", 443));
+        let e = Endpoint::new("127.0.0.1:1").unwrap();
+        assert_eq!(e.host(), "127.0.0.1");
+        for bad in ["", "host", ":80", "host:", "host:99999", "host:x"] {
+            assert!(
+                Endpoint::new(bad).unwrap_err().is_invalid_address(),
+                "{bad}"
+            );
+        }
+    }
+}

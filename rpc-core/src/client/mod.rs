@@ -1,0 +1,455 @@
+//! The client: [`Channel`] and its generic call paths.
+
+mod endpoint;
+
+pub use endpoint::Endpoint;
+
+use crate::codec::{encode_frame, BoxDecoder, Codec, Decoder, Encoder};
+use crate::config::Settings;
+use crate::metadata::MetadataMap;
+use crate::request::{Request, Response};
+use crate::status::{Code, Status};
+use crate::streaming::{ClientCall, ClientSide, Streaming};
+use crate::transport::{connection_status, RecvHalf, SendHalf};
+use crate::wire::{
+    self, head::flags, ClientEvent, ClientRecv, ErrorCode, FrameLimits, RequestHead,
+};
+use bytes::BytesMut;
+use futures_core::Stream;
+use futures_util::future::FusedFuture;
+use futures_util::{FutureExt, StreamExt};
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Writes of a request stream are batched up to this size when messages are ready together.
+const COALESCE_BYTES: usize = 64 * 1024;
+
+/// A connection to a server that carries any number of concurrent calls, each on its own QUIC
+/// stream, so a slow call never blocks another. Cheap to clone; clones share the connection.
+///
+/// Generated clients wrap a channel; the generic call paths below are what they call, and
+/// are usable directly with any [`Codec`].
+#[derive(Clone)]
+pub struct Channel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: quinn::Connection,
+    endpoint: quinn::Endpoint,
+    limits: FrameLimits,
+    max_send: usize,
+    default_timeout: Option<Duration>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.conn
+            .close(wire::ErrorCode::NO_ERROR.0.into(), b"channel dropped");
+    }
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("remote", &self.inner.conn.remote_address())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Channel {
+    pub(crate) fn new(endpoint: quinn::Endpoint, conn: quinn::Connection, ep: &Endpoint) -> Self {
+        let settings: &Settings = &ep.settings;
+        Channel {
+            inner: Arc::new(Inner {
+                conn,
+                endpoint,
+                limits: settings.frame_limits(),
+                max_send: settings.max_encoding_message_size,
+                default_timeout: ep.timeout,
+            }),
+        }
+    }
+
+    /// Connects to `dst` with default settings; see [`Endpoint`] for more.
+    pub async fn connect(
+        dst: impl TryInto<Endpoint, Error = crate::Error>,
+    ) -> Result<Self, crate::Error> {
+        dst.try_into()?.connect().await
+    }
+
+    /// The server's address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.inner.conn.remote_address()
+    }
+
+    /// The current round-trip time estimate.
+    pub fn rtt(&self) -> Duration {
+        self.inner.conn.rtt()
+    }
+
+    /// Closes the connection now: calls in flight end with `Unavailable`.
+    pub fn close(&self) {
+        self.inner
+            .conn
+            .close(wire::ErrorCode::NO_ERROR.0.into(), b"channel closed");
+    }
+
+    /// Waits until the connection's close has been sent to the server (bounded by the idle
+    /// timeout). Call after [`Channel::close`] before exiting a process.
+    pub async fn wait_idle(&self) {
+        self.inner.endpoint.wait_idle().await;
+    }
+
+    /// If the connection is gone, why.
+    pub fn closed_reason(&self) -> Option<Status> {
+        self.inner
+            .conn
+            .close_reason()
+            .map(|e| connection_status(&e))
+    }
+
+    fn deadline(&self, timeout: Option<Duration>) -> (Option<Duration>, Option<Instant>) {
+        let timeout = timeout.or(self.inner.default_timeout);
+        (timeout, timeout.map(|t| Instant::now() + t))
+    }
+
+    /// Opens a stream and writes the head (and `first` frames) into a buffer; nothing is sent
+    /// until the caller writes the buffer, so head and first message go out in one write.
+    async fn open(&self) -> Result<ClientCall, Status> {
+        let (send, recv) = self
+            .inner
+            .conn
+            .open_bi()
+            .await
+            .map_err(|e| connection_status(&e))?;
+        Ok(ClientCall {
+            send: Some(SendHalf::new(send, "server")),
+            recv: RecvHalf::new(recv, ClientRecv::new(self.inner.limits), "server"),
+            sender: None,
+            done: false,
+        })
+    }
+
+    fn head(path: &str, md: MetadataMap, timeout: Option<Duration>, idempotent: bool) -> BytesMut {
+        let head = RequestHead {
+            path: path.to_owned(),
+            timeout,
+            flags: if idempotent { flags::IDEMPOTENT } else { 0 },
+            metadata: md,
+        };
+        let mut buf = BytesMut::with_capacity(256);
+        wire::encode::request_head(&head, &mut buf);
+        buf
+    }
+
+    /// Starts a call whose request is a single message: sends head, message and end of
+    /// stream in one write.
+    async fn start_single<C: Codec>(
+        &self,
+        path: &str,
+        request: Request<C::Encode>,
+        codec: &mut C,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> Result<ClientCall, Status> {
+        let (md, message, _, idempotent) = request.into_parts();
+        let mut buf = Self::head(path, md, timeout, idempotent);
+        encode_frame(
+            &mut codec.encoder(),
+            &message,
+            &mut buf,
+            self.inner.max_send,
+        )?;
+        let mut call = within(deadline, self.open()).await??;
+        let send = call.send.as_mut().expect("fresh call has a send half");
+        // A write error (the server stopped reading) is not the outcome: the trailers are.
+        let _ = within(deadline, send.write(buf.freeze())).await?;
+        send.finish();
+        Ok(call)
+    }
+
+    /// A unary call: one request, one response.
+    ///
+    /// # Cancel safety
+    /// Dropping the future cancels the call: the server is told and its handler is dropped.
+    pub async fn unary<C: Codec>(
+        &self,
+        path: &str,
+        request: Request<C::Encode>,
+        mut codec: C,
+    ) -> Result<Response<C::Decode>, Status> {
+        let (timeout, deadline) = self.deadline(request.timeout());
+        let mut call = self
+            .start_single(path, request, &mut codec, deadline, timeout)
+            .await?;
+        match within(deadline, read_unary(&mut call, &mut codec.decoder())).await {
+            Ok(res) => res,
+            Err(status) => {
+                call.abort(ErrorCode::DEADLINE_EXCEEDED);
+                Err(status)
+            }
+        }
+    }
+
+    /// A server-streaming call: one request, a stream of responses. Returns once the server
+    /// has answered (response head, first message or final status).
+    pub async fn server_streaming<C: Codec>(
+        &self,
+        path: &str,
+        request: Request<C::Encode>,
+        mut codec: C,
+    ) -> Result<Response<Streaming<C::Decode>>, Status> {
+        let (timeout, deadline) = self.deadline(request.timeout());
+        let call = self
+            .start_single(path, request, &mut codec, deadline, timeout)
+            .await?;
+        streaming_response(call, Box::new(codec.decoder()), deadline).await
+    }
+
+    /// A client-streaming call: a stream of requests, one response.
+    pub async fn client_streaming<C, S>(
+        &self,
+        path: &str,
+        request: Request<S>,
+        mut codec: C,
+    ) -> Result<Response<C::Decode>, Status>
+    where
+        C: Codec,
+        S: Stream<Item = C::Encode> + Send + 'static,
+    {
+        let (timeout, deadline) = self.deadline(request.timeout());
+        let (md, stream, _, idempotent) = request.into_parts();
+        let head = Self::head(path, md, timeout, idempotent);
+        let mut call = within(deadline, self.open()).await??;
+        let max_send = self.inner.max_send;
+        let exchange = async {
+            let ClientCall { send, recv, .. } = &mut call;
+            let send = send.as_mut().expect("fresh call has a send half");
+            let mut encoder = codec.encoder();
+            let sending = send_stream(send, head, stream, &mut encoder, max_send).fuse();
+            let mut sending = std::pin::pin!(sending);
+            // Read while sending: the server may answer (or fail) before the requests end.
+            let mut recv_fut = std::pin::pin!(read_unary_parts(recv));
+            loop {
+                tokio::select! {
+                    biased;
+                    res = &mut recv_fut => return res,
+                    sent = &mut sending, if !sending.is_terminated() => {
+                        if let Err(status) = sent {
+                            // Encoding failed locally: that is the outcome.
+                            return Err(status);
+                        }
+                    }
+                }
+            }
+        };
+        let res = within(deadline, exchange).await;
+        match res {
+            Ok(Ok((headers, payload, trailers))) => {
+                call.complete();
+                let message = codec.decoder().decode(payload)?;
+                Ok(Response::from_parts(headers, message, trailers))
+            }
+            Ok(Err(status)) => {
+                if status.code() == Code::Ok {
+                    call.complete();
+                }
+                Err(status)
+            }
+            Err(status) => {
+                call.abort(ErrorCode::DEADLINE_EXCEEDED);
+                Err(status)
+            }
+        }
+    }
+
+    /// A bidirectional call: a stream of requests, a stream of responses, independent of each
+    /// other. Returns once the server has answered (response head, first message or final
+    /// status); the requests are sent by a background task meanwhile.
+    pub async fn streaming<C, S>(
+        &self,
+        path: &str,
+        request: Request<S>,
+        codec: C,
+    ) -> Result<Response<Streaming<C::Decode>>, Status>
+    where
+        C: Codec,
+        S: Stream<Item = C::Encode> + Send + 'static,
+    {
+        let (timeout, deadline) = self.deadline(request.timeout());
+        let (md, stream, _, idempotent) = request.into_parts();
+        let head = Self::head(path, md, timeout, idempotent);
+        let mut call = within(deadline, self.open()).await??;
+        let mut send = call.send.take().expect("fresh call has a send half");
+        let max_send = self.inner.max_send;
+        let mut codec = codec;
+        let mut encoder = codec.encoder();
+        call.sender = Some(tokio::spawn(async move {
+            // On a local encoding error, `send` is dropped unfinished, which resets the stream:
+            // the server then ends the call.
+            let _ = send_stream(&mut send, head, stream, &mut encoder, max_send).await;
+        }));
+        streaming_response(call, Box::new(codec.decoder()), deadline).await
+    }
+}
+
+/// Runs `f` until `deadline`; past it, `Err(DeadlineExceeded)`.
+async fn within<F: Future>(deadline: Option<Instant>, f: F) -> Result<F::Output, Status> {
+    match deadline {
+        None => Ok(f.await),
+        Some(d) => tokio::time::timeout_at(d, f)
+            .await
+            .map_err(|_| Status::deadline_exceeded("deadline exceeded")),
+    }
+}
+
+/// Sends `head` and then every message of `stream`, batching messages that are ready
+/// together into one write, then finishes the stream.
+async fn send_stream<E, S>(
+    send: &mut SendHalf,
+    mut buf: BytesMut,
+    stream: S,
+    encoder: &mut E,
+    max_send: usize,
+) -> Result<(), Status>
+where
+    E: Encoder,
+    S: Stream<Item = E::Item>,
+{
+    let mut stream = std::pin::pin!(stream);
+    loop {
+        let mut ended = false;
+        while buf.len() < COALESCE_BYTES {
+            match stream.next().now_or_never() {
+                Some(Some(item)) => encode_frame(encoder, &item, &mut buf, max_send)?,
+                Some(None) => {
+                    ended = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+        if !buf.is_empty() && send.write(buf.split().freeze()).await.is_err() {
+            // The server stopped reading or the connection is gone; the response says why.
+            return Ok(());
+        }
+        if ended {
+            send.finish();
+            return Ok(());
+        }
+        match stream.next().await {
+            Some(item) => encode_frame(encoder, &item, &mut buf, max_send)?,
+            None => {
+                send.finish();
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn read_unary<D: Decoder>(
+    call: &mut ClientCall,
+    decoder: &mut D,
+) -> Result<Response<D::Item>, Status> {
+    match read_unary_parts(&mut call.recv).await {
+        Ok((headers, payload, trailers)) => {
+            call.complete();
+            let message = decoder.decode(payload)?;
+            Ok(Response::from_parts(headers, message, trailers))
+        }
+        Err(status) => {
+            call.done = true;
+            Err(status)
+        }
+    }
+}
+
+/// Reads a single-message response: head, message, trailers.
+async fn read_unary_parts(
+    recv: &mut RecvHalf<ClientRecv>,
+) -> Result<(MetadataMap, bytes::Bytes, MetadataMap), Status> {
+    let mut headers = MetadataMap::new();
+    let mut message = None;
+    loop {
+        match recv.next_event().await? {
+            Some(ClientEvent::Headers(md)) => headers = md,
+            Some(ClientEvent::Message(b)) => {
+                if message.is_some() {
+                    recv.stop(ErrorCode::PROTOCOL_ERROR);
+                    return Err(Status::internal(
+                        "server sent more than one message in a unary response",
+                    ));
+                }
+                message = Some(b);
+            }
+            Some(ClientEvent::Trailers(status)) => {
+                if status.code() != Code::Ok {
+                    return Err(status);
+                }
+                let trailers = status.into_parts().3;
+                return match message {
+                    Some(m) => Ok((headers, m, trailers)),
+                    None => Err(Status::internal(
+                        "server sent no message in a unary response",
+                    )),
+                };
+            }
+            None => return Err(Status::internal("response ended without a status")),
+        }
+    }
+}
+
+/// Waits for the server's first answer and wraps the rest in a [`Streaming`].
+async fn streaming_response<T>(
+    mut call: ClientCall,
+    decoder: BoxDecoder<T>,
+    deadline: Option<Instant>,
+) -> Result<Response<Streaming<T>>, Status> {
+    let first = match within(deadline, call.recv.next_event()).await {
+        Err(status) => {
+            call.abort(ErrorCode::DEADLINE_EXCEEDED);
+            return Err(status);
+        }
+        Ok(Err(status)) => {
+            call.done = true;
+            return Err(status);
+        }
+        Ok(Ok(ev)) => ev,
+    };
+    let sleep = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
+    let side = |call| ClientSide {
+        call,
+        sleep,
+        trailers: None,
+    };
+    match first {
+        Some(ClientEvent::Headers(md)) => Ok(Response::from_parts(
+            md,
+            Streaming::client(side(call), decoder, None),
+            MetadataMap::new(),
+        )),
+        Some(ClientEvent::Message(b)) => Ok(Response::from_parts(
+            MetadataMap::new(),
+            Streaming::client(side(call), decoder, Some(b)),
+            MetadataMap::new(),
+        )),
+        Some(ClientEvent::Trailers(status)) => {
+            call.complete();
+            if status.code() != Code::Ok {
+                return Err(status);
+            }
+            let trailers = status.into_parts().3;
+            Ok(Response::from_parts(
+                MetadataMap::new(),
+                Streaming::finished(decoder, trailers),
+                MetadataMap::new(),
+            ))
+        }
+        None => Err(Status::internal("response ended without a status")),
+    }
+}

@@ -1,0 +1,16 @@
+//! Re-exports used by generated code. Not a public API: it may change in any release.
+
+pub use crate::client::{Channel, Endpoint};
+pub use crate::codec::ProstCodec;
+pub use crate::request::{IntoRequest, IntoStreamingRequest, Request, Response};
+pub use crate::server::{
+    client_streaming, server_streaming, streaming, unary, unimplemented, CallFuture, NamedService,
+    ServerCall, Service,
+};
+pub use crate::status::{Code, Status};
+pub use crate::streaming::Streaming;
+pub use crate::Error;
+pub use futures_core::Stream;
+pub use prost;
+pub use std::future::Future;
+pub use std::sync::Arc;

@@ -1,0 +1,181 @@
+//! Limits and QUIC settings shared by [`Endpoint`](crate::Endpoint) and
+//! [`Server`](crate::Server) builders. Every limit is on by default.
+
+use crate::wire::FrameLimits;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default largest message a side accepts: 4 MiB, as in gRPC.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+/// Default largest header or trailer block: 16 KiB.
+pub const DEFAULT_MAX_HEADER_LIST_SIZE: usize = 16 * 1024;
+/// Default number of calls a client may have open on one connection.
+pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 1024;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub max_decoding_message_size: usize,
+    pub max_encoding_message_size: usize,
+    pub max_header_list_size: usize,
+    pub max_concurrent_calls: u32,
+    pub stream_receive_window: u32,
+    pub receive_window: u64,
+    pub send_window: u64,
+    pub idle_timeout: Duration,
+    pub keep_alive_interval: Option<Duration>,
+    pub handshake_timeout: Duration,
+    pub socket_buffer_size: usize,
+    pub initial_mtu: u16,
+    pub max_udp_payload_size: u16,
+}
+
+impl Settings {
+    pub(crate) fn client() -> Self {
+        Settings {
+            keep_alive_interval: Some(Duration::from_secs(10)),
+            ..Self::server()
+        }
+    }
+
+    pub(crate) fn server() -> Self {
+        Settings {
+            max_decoding_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_encoding_message_size: u32::MAX as usize,
+            max_header_list_size: DEFAULT_MAX_HEADER_LIST_SIZE,
+            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+            stream_receive_window: 1024 * 1024,
+            receive_window: 16 * 1024 * 1024,
+            send_window: 16 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(30),
+            keep_alive_interval: None,
+            handshake_timeout: Duration::from_secs(10),
+            socket_buffer_size: 4 * 1024 * 1024,
+            initial_mtu: 1200,
+            max_udp_payload_size: 1472,
+        }
+    }
+
+    pub(crate) fn frame_limits(&self) -> FrameLimits {
+        FrameLimits {
+            max_message: self.max_decoding_message_size,
+            max_headers: self.max_header_list_size,
+        }
+    }
+
+    /// `accept_calls`: whether the peer may open streams to us (servers only).
+    pub(crate) fn transport(&self, accept_calls: bool) -> Arc<quinn::TransportConfig> {
+        let mut t = quinn::TransportConfig::default();
+        let calls = if accept_calls {
+            self.max_concurrent_calls
+        } else {
+            0
+        };
+        t.max_concurrent_bidi_streams(calls.into())
+            .max_concurrent_uni_streams(0u32.into())
+            .stream_receive_window(self.stream_receive_window.into())
+            .receive_window(
+                quinn::VarInt::from_u64(self.receive_window).unwrap_or(quinn::VarInt::MAX),
+            )
+            .send_window(self.send_window)
+            .max_idle_timeout(quinn::IdleTimeout::try_from(self.idle_timeout).ok())
+            .keep_alive_interval(self.keep_alive_interval)
+            .initial_mtu(self.initial_mtu.max(1200));
+        let mut mtu = quinn::MtuDiscoveryConfig::default();
+        mtu.upper_bound(self.max_udp_payload_size.max(1200));
+        t.mtu_discovery_config(Some(mtu));
+        Arc::new(t)
+    }
+
+    pub(crate) fn endpoint_config(&self) -> quinn::EndpointConfig {
+        let mut c = quinn::EndpointConfig::default();
+        // Cannot fail: clamped to the valid range.
+        let _ = c.max_udp_payload_size(self.max_udp_payload_size.clamp(1200, 65_527));
+        c
+    }
+}
+
+/// Builder methods shared by `Endpoint` and `Server::builder()`.
+macro_rules! settings_setters {
+    () => {
+        /// Largest message this side accepts (default 4 MiB). A larger one ends the call with
+        /// `ResourceExhausted` before its payload is buffered.
+        pub fn max_decoding_message_size(mut self, bytes: usize) -> Self {
+            self.settings.max_decoding_message_size = bytes;
+            self
+        }
+
+        /// Largest message this side sends (default 4 GiB - 1, the frame limit). A larger one
+        /// fails locally with `ResourceExhausted`.
+        pub fn max_encoding_message_size(mut self, bytes: usize) -> Self {
+            self.settings.max_encoding_message_size = bytes.min(u32::MAX as usize);
+            self
+        }
+
+        /// Largest metadata block (request head, response head or trailers) this side accepts
+        /// (default 16 KiB).
+        pub fn max_header_list_size(mut self, bytes: usize) -> Self {
+            self.settings.max_header_list_size = bytes;
+            self
+        }
+
+        /// QUIC flow-control window per call (default 1 MiB).
+        pub fn stream_receive_window(mut self, bytes: u32) -> Self {
+            self.settings.stream_receive_window = bytes;
+            self
+        }
+
+        /// QUIC flow-control window per connection (default 16 MiB).
+        pub fn connection_receive_window(mut self, bytes: u64) -> Self {
+            self.settings.receive_window = bytes;
+            self
+        }
+
+        /// Unacknowledged bytes this side may have in flight per connection (default 16 MiB).
+        pub fn send_window(mut self, bytes: u64) -> Self {
+            self.settings.send_window = bytes;
+            self
+        }
+
+        /// Connection idle timeout (default 30 s): a peer silent this long is gone, and its
+        /// calls end with `Unavailable`.
+        pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+            self.settings.idle_timeout = timeout;
+            self
+        }
+
+        /// Interval of QUIC keep-alive packets (client default 10 s, server default off).
+        pub fn keep_alive_interval(mut self, interval: Option<Duration>) -> Self {
+            self.settings.keep_alive_interval = interval;
+            self
+        }
+
+        /// Time allowed for the QUIC and TLS handshake (default 10 s).
+        pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+            self.settings.handshake_timeout = timeout;
+            self
+        }
+
+        /// Requested UDP socket send and receive buffer size (default 4 MiB). The kernel's
+        /// default (about 208 KiB) drops bursts on fast links; the kernel may cap the request
+        /// (`net.core.rmem_max`).
+        pub fn udp_socket_buffer_size(mut self, bytes: usize) -> Self {
+            self.settings.socket_buffer_size = bytes;
+            self
+        }
+
+        /// Largest UDP payload this side sends and accepts (default 1472). Path MTU discovery
+        /// probes up to it. Loopback and jumbo-frame networks allow much more (up to 65,527),
+        /// which cuts CPU per byte on bulk transfers.
+        pub fn max_udp_payload_size(mut self, bytes: u16) -> Self {
+            self.settings.max_udp_payload_size = bytes.max(1200);
+            self
+        }
+
+        /// Initial QUIC packet size before path MTU discovery (default 1200, the minimum).
+        pub fn initial_mtu(mut self, bytes: u16) -> Self {
+            self.settings.initial_mtu = bytes.max(1200);
+            self
+        }
+    };
+}
+pub(crate) use settings_setters;

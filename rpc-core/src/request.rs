@@ -1,0 +1,259 @@
+//! [`Request`] and [`Response`]: a message plus the metadata around it.
+
+use crate::metadata::MetadataMap;
+use futures_core::Stream;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A request: a message (or a stream of them) plus metadata and call options.
+///
+/// On the client, set per-call options here: [`Request::set_timeout`] and
+/// [`Request::metadata_mut`]. On the server, read what the client sent: metadata, the
+/// remaining time ([`Request::deadline`]), the peer's address.
+#[derive(Debug)]
+pub struct Request<T> {
+    metadata: MetadataMap,
+    message: T,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    idempotent: bool,
+    remote_addr: Option<SocketAddr>,
+}
+
+impl<T> Request<T> {
+    /// A request with no metadata and no timeout (the channel default applies).
+    pub fn new(message: T) -> Self {
+        Request {
+            metadata: MetadataMap::new(),
+            message,
+            timeout: None,
+            deadline: None,
+            idempotent: false,
+            remote_addr: None,
+        }
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
+    /// The message, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+
+    /// Takes the message out.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// Request metadata.
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.metadata
+    }
+
+    /// Request metadata, mutably.
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.metadata
+    }
+
+    /// Sets how long the client waits for this call; overrides the channel's default. The
+    /// server is told and cancels the handler when the time is up.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = Some(timeout);
+    }
+
+    /// The timeout: set by the caller on the client, as received on the server.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// On the server: when the client's deadline passes (then the handler is cancelled).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// On the server: the time left before the deadline.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Marks the call as idempotent (safe to retry); generated code sets it from the method's
+    /// `idempotency_level` option.
+    pub fn set_idempotent(&mut self, idempotent: bool) {
+        self.idempotent = idempotent;
+    }
+
+    /// Whether the call is marked idempotent.
+    pub fn is_idempotent(&self) -> bool {
+        self.idempotent
+    }
+
+    /// On the server: the client's address.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+
+    /// Replaces the message, keeping metadata and options.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
+        Request {
+            metadata: self.metadata,
+            message: f(self.message),
+            timeout: self.timeout,
+            deadline: self.deadline,
+            idempotent: self.idempotent,
+            remote_addr: self.remote_addr,
+        }
+    }
+
+    pub(crate) fn into_parts(self) -> (MetadataMap, T, Option<Duration>, bool) {
+        (self.metadata, self.message, self.timeout, self.idempotent)
+    }
+
+    pub(crate) fn from_server_parts(
+        metadata: MetadataMap,
+        message: T,
+        timeout: Option<Duration>,
+        deadline: Option<Instant>,
+        idempotent: bool,
+        remote_addr: SocketAddr,
+    ) -> Self {
+        Request {
+            metadata,
+            message,
+            timeout,
+            deadline,
+            idempotent,
+            remote_addr: Some(remote_addr),
+        }
+    }
+}
+
+/// Anything that can become a [`Request`]: a message, or a request already.
+pub trait IntoRequest<T> {
+    /// Wraps the message (if it is not wrapped yet).
+    fn into_request(self) -> Request<T>;
+}
+
+impl<T> IntoRequest<T> for T {
+    fn into_request(self) -> Request<T> {
+        Request::new(self)
+    }
+}
+
+impl<T> IntoRequest<T> for Request<T> {
+    fn into_request(self) -> Request<T> {
+        self
+    }
+}
+
+/// Anything that can become a streaming request: a stream of messages, or a request of one.
+pub trait IntoStreamingRequest {
+    /// The stream.
+    type Stream: Stream<Item = Self::Message> + Send + 'static;
+    /// The messages it yields.
+    type Message;
+    /// Wraps the stream (if it is not wrapped yet).
+    fn into_streaming_request(self) -> Request<Self::Stream>;
+}
+
+impl<S> IntoStreamingRequest for S
+where
+    S: Stream + Send + 'static,
+{
+    type Stream = S;
+    type Message = S::Item;
+    fn into_streaming_request(self) -> Request<S> {
+        Request::new(self)
+    }
+}
+
+impl<S> IntoStreamingRequest for Request<S>
+where
+    S: Stream + Send + 'static,
+{
+    type Stream = S;
+    type Message = S::Item;
+    fn into_streaming_request(self) -> Request<S> {
+        self
+    }
+}
+
+/// A response: a message (or a stream of them) plus response metadata and trailers.
+#[derive(Debug)]
+pub struct Response<T> {
+    metadata: MetadataMap,
+    message: T,
+    trailers: MetadataMap,
+}
+
+impl<T> Response<T> {
+    /// A response with no metadata.
+    pub fn new(message: T) -> Self {
+        Response {
+            metadata: MetadataMap::new(),
+            message,
+            trailers: MetadataMap::new(),
+        }
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
+    /// The message, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+
+    /// Takes the message out.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// Response head metadata (sent before the first message).
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.metadata
+    }
+
+    /// Response head metadata, mutably.
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.metadata
+    }
+
+    /// Trailing metadata (sent with the final status). For streaming responses, the client
+    /// reads trailers from [`Streaming::trailers`](crate::Streaming::trailers) instead.
+    pub fn trailers(&self) -> &MetadataMap {
+        &self.trailers
+    }
+
+    /// Trailing metadata, mutably.
+    pub fn trailers_mut(&mut self) -> &mut MetadataMap {
+        &mut self.trailers
+    }
+
+    /// Replaces the message, keeping metadata.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response {
+            metadata: self.metadata,
+            message: f(self.message),
+            trailers: self.trailers,
+        }
+    }
+
+    pub(crate) fn from_parts(metadata: MetadataMap, message: T, trailers: MetadataMap) -> Self {
+        Response {
+            metadata,
+            message,
+            trailers,
+        }
+    }
+
+    pub(crate) fn into_parts(self) -> (MetadataMap, T, MetadataMap) {
+        (self.metadata, self.message, self.trailers)
+    }
+}

@@ -1,0 +1,410 @@
+//! One call on the server: reading the request, running the handler, writing the response,
+//! all raced against the client's cancellation and the deadline.
+
+use crate::codec::{encode_frame, Codec, Decoder};
+use crate::metadata::MetadataMap;
+use crate::request::{Request, Response};
+use crate::status::{Code, Status};
+use crate::streaming::Streaming;
+use crate::transport::{RecvHalf, SendHalf};
+use crate::wire::{self, ErrorCode, RequestHead, ServerEvent, ServerRecv};
+use bytes::BytesMut;
+use futures_core::Stream;
+use futures_util::{FutureExt, StreamExt};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::{pin, Pin};
+use tokio::time::Instant;
+
+/// Responses written in one go up to this size when the handler's stream has them ready.
+const COALESCE_BYTES: usize = 64 * 1024;
+
+/// The future that runs one call; the server spawns it as the call's task.
+pub type CallFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A call accepted by the server and routed to a service; generated code hands it to one of
+/// the handler runners ([`unary`], [`server_streaming`], [`client_streaming`], [`streaming`]).
+pub struct ServerCall {
+    pub(crate) send: SendHalf,
+    pub(crate) recv: RecvHalf<ServerRecv>,
+    pub(crate) meta: CallMeta,
+}
+
+/// What the server knows of a call besides its streams.
+pub(crate) struct CallMeta {
+    pub(crate) head: RequestHead,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) remote: SocketAddr,
+    pub(crate) max_send: usize,
+}
+
+impl std::fmt::Debug for ServerCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerCall")
+            .field("path", &self.meta.head.path)
+            .field("remote", &self.meta.remote)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerCall {
+    /// The method path, `/package.Service/Method`.
+    pub fn path(&self) -> &str {
+        &self.meta.head.path
+    }
+}
+
+impl CallMeta {
+    fn request<T>(&mut self, message: T) -> Request<T> {
+        Request::from_server_parts(
+            std::mem::take(&mut self.head.metadata),
+            message,
+            self.head.timeout,
+            self.deadline,
+            self.head.flags & wire::head::flags::IDEMPOTENT != 0,
+            self.remote,
+        )
+    }
+}
+
+enum Outcome<T> {
+    Done(T),
+    Cancelled,
+    Expired,
+}
+
+/// Runs `f` until it completes, the client cancels (`stopped`) or the deadline passes.
+async fn race<F: Future>(
+    f: F,
+    stopped: Pin<&mut (impl Future + ?Sized)>,
+    deadline: Option<Instant>,
+) -> Outcome<F::Output> {
+    let sleep = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        _ = stopped => Outcome::Cancelled,
+        _ = sleep => Outcome::Expired,
+        out = f => Outcome::Done(out),
+    }
+}
+
+/// What a handler produced: bytes not written yet, and the final status (with trailers).
+type Produced = (BytesMut, Result<MetadataMap, Status>);
+
+/// Runs the work of a call (request, handler, response messages) against cancellation and
+/// the deadline; a panicking handler becomes an `Internal` status.
+async fn run_work(
+    work: impl Future<Output = Produced>,
+    stopped: Pin<&mut (impl Future + ?Sized)>,
+    deadline: Option<Instant>,
+) -> Outcome<Produced> {
+    match race(AssertUnwindSafe(work).catch_unwind(), stopped, deadline).await {
+        Outcome::Done(Ok(produced)) => Outcome::Done(produced),
+        Outcome::Done(Err(_panic)) => Outcome::Done((
+            BytesMut::new(),
+            Err(Status::internal("the handler panicked")),
+        )),
+        Outcome::Cancelled => Outcome::Cancelled,
+        Outcome::Expired => Outcome::Expired,
+    }
+}
+
+/// Ends a call with exactly one of: trailers (after any pending bytes), or a stream reset.
+async fn finish(
+    send: &mut SendHalf,
+    mut recv: Option<&mut RecvHalf<ServerRecv>>,
+    mut stopped: Pin<&mut (impl Future + ?Sized)>,
+    deadline: Option<Instant>,
+    out: Outcome<Produced>,
+) {
+    let (mut buf, result) = match out {
+        Outcome::Done(produced) => produced,
+        Outcome::Cancelled => return abort(send, recv, ErrorCode::CANCELLED),
+        Outcome::Expired => return abort(send, recv, ErrorCode::DEADLINE_EXCEEDED),
+    };
+    let status = match result {
+        Ok(trailers) => Status::with_metadata(Code::Ok, "", trailers),
+        Err(status) => status,
+    };
+    wire::encode::trailers(&status, &mut buf);
+    match race(send.write(buf.freeze()), stopped.as_mut(), deadline).await {
+        Outcome::Done(Ok(())) => {
+            send.finish();
+            if let Some(recv) = recv.as_mut() {
+                // The client may still be sending; the call is over.
+                if !recv.is_finished() {
+                    recv.stop(ErrorCode::NO_ERROR);
+                }
+            }
+        }
+        Outcome::Done(Err(_)) | Outcome::Cancelled => abort(send, recv, ErrorCode::CANCELLED),
+        Outcome::Expired => abort(send, recv, ErrorCode::DEADLINE_EXCEEDED),
+    }
+}
+
+fn abort(send: &mut SendHalf, recv: Option<&mut RecvHalf<ServerRecv>>, code: ErrorCode) {
+    send.reset(code);
+    if let Some(recv) = recv {
+        recv.stop(code);
+    }
+}
+
+/// Reads exactly one request message and the end of the request stream.
+async fn read_one<D: Decoder>(
+    recv: &mut RecvHalf<ServerRecv>,
+    decoder: &mut D,
+) -> Result<D::Item, Status> {
+    let mut message = None;
+    loop {
+        match recv.next_event().await? {
+            Some(ServerEvent::Message(b)) => {
+                if message.is_some() {
+                    recv.stop(ErrorCode::PROTOCOL_ERROR);
+                    return Err(Status::internal(
+                        "more than one request message for a single-request method",
+                    ));
+                }
+                message = Some(b);
+            }
+            Some(ServerEvent::End) | None => break,
+            Some(ServerEvent::Head(_)) => return Err(Status::internal("second request head")),
+        }
+    }
+    match message {
+        Some(b) => decoder.decode(b),
+        None => Err(Status::internal("missing request message")),
+    }
+}
+
+/// Encodes a response stream, writing whatever is ready in batches.
+async fn write_stream<E, S>(
+    send: &mut SendHalf,
+    mut buf: BytesMut,
+    stream: S,
+    encoder: &mut E,
+    max_send: usize,
+) -> Result<BytesMut, (BytesMut, Status)>
+where
+    E: crate::codec::Encoder,
+    S: Stream<Item = Result<E::Item, Status>>,
+{
+    let mut stream = pin!(stream);
+    loop {
+        let mut next = None;
+        while buf.len() < COALESCE_BYTES {
+            match stream.next().now_or_never() {
+                Some(Some(Ok(item))) => {
+                    if let Err(s) = encode_frame(encoder, &item, &mut buf, max_send) {
+                        return Err((buf, s));
+                    }
+                }
+                Some(Some(Err(status))) => return Err((buf, status)),
+                Some(None) => return Ok(buf),
+                None => break,
+            }
+        }
+        if !buf.is_empty() {
+            if let Err(s) = send.write(buf.split().freeze()).await {
+                return Err((BytesMut::new(), s));
+            }
+        }
+        if next.is_none() {
+            next = stream.next().await;
+        }
+        match next {
+            Some(Ok(item)) => {
+                if let Err(s) = encode_frame(encoder, &item, &mut buf, max_send) {
+                    return Err((buf, s));
+                }
+            }
+            Some(Err(status)) => return Err((buf, status)),
+            None => return Ok(buf),
+        }
+    }
+}
+
+fn response_head(md: &MetadataMap, always: bool) -> BytesMut {
+    let mut buf = BytesMut::new();
+    if always || !md.is_empty() {
+        wire::encode::response_head(md, &mut buf);
+    }
+    buf
+}
+
+/// Runs a unary handler.
+pub fn unary<C, F, Fut>(call: ServerCall, mut codec: C, f: F) -> CallFuture
+where
+    C: Codec,
+    F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
+{
+    Box::pin(async move {
+        let ServerCall {
+            send,
+            recv,
+            mut meta,
+        } = call;
+        let (max_send, deadline) = (meta.max_send, meta.deadline);
+        let (mut send, mut recv) = (send, recv);
+        let mut stopped = pin!(send.stopped());
+        let work = async {
+            let message = match read_one(&mut recv, &mut codec.decoder()).await {
+                Ok(m) => m,
+                Err(s) => return (BytesMut::new(), Err(s)),
+            };
+            let response = match f(meta.request(message)).await {
+                Ok(r) => r,
+                Err(s) => return (BytesMut::new(), Err(s)),
+            };
+            let (md, message, trailers) = response.into_parts();
+            let mut buf = response_head(&md, false);
+            match encode_frame(&mut codec.encoder(), &message, &mut buf, max_send) {
+                Ok(()) => (buf, Ok(trailers)),
+                Err(s) => (BytesMut::new(), Err(s)),
+            }
+        };
+        let out = run_work(work, stopped.as_mut(), deadline).await;
+        finish(&mut send, Some(&mut recv), stopped, deadline, out).await;
+    })
+}
+
+/// Runs a server-streaming handler.
+pub fn server_streaming<C, F, Fut, S>(call: ServerCall, mut codec: C, f: F) -> CallFuture
+where
+    C: Codec,
+    F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+    S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+{
+    Box::pin(async move {
+        let ServerCall {
+            send,
+            recv,
+            mut meta,
+        } = call;
+        let (max_send, deadline) = (meta.max_send, meta.deadline);
+        let (mut send, mut recv) = (send, recv);
+        let mut stopped = pin!(send.stopped());
+        let work = async {
+            let message = match read_one(&mut recv, &mut codec.decoder()).await {
+                Ok(m) => m,
+                Err(s) => return (BytesMut::new(), Err(s)),
+            };
+            let response = match f(meta.request(message)).await {
+                Ok(r) => r,
+                Err(s) => return (BytesMut::new(), Err(s)),
+            };
+            respond_stream(&mut send, response, &mut codec.encoder(), max_send).await
+        };
+        let out = run_work(work, stopped.as_mut(), deadline).await;
+        finish(&mut send, Some(&mut recv), stopped, deadline, out).await;
+    })
+}
+
+/// Runs a client-streaming handler.
+pub fn client_streaming<C, F, Fut>(call: ServerCall, mut codec: C, f: F) -> CallFuture
+where
+    C: Codec,
+    F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
+{
+    Box::pin(async move {
+        let ServerCall {
+            send,
+            recv,
+            mut meta,
+        } = call;
+        let (max_send, deadline) = (meta.max_send, meta.deadline);
+        let requests = Streaming::server(recv, Box::new(codec.decoder()));
+        let request = meta.request(requests);
+        let mut send = send;
+        let mut stopped = pin!(send.stopped());
+        let work = async {
+            let response = match f(request).await {
+                Ok(r) => r,
+                Err(s) => return (BytesMut::new(), Err(s)),
+            };
+            let (md, message, trailers) = response.into_parts();
+            let mut buf = response_head(&md, false);
+            match encode_frame(&mut codec.encoder(), &message, &mut buf, max_send) {
+                Ok(()) => (buf, Ok(trailers)),
+                Err(s) => (BytesMut::new(), Err(s)),
+            }
+        };
+        let out = run_work(work, stopped.as_mut(), deadline).await;
+        finish(&mut send, None, stopped, deadline, out).await;
+    })
+}
+
+/// Runs a bidirectional-streaming handler.
+pub fn streaming<C, F, Fut, S>(call: ServerCall, mut codec: C, f: F) -> CallFuture
+where
+    C: Codec,
+    F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+    S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+{
+    Box::pin(async move {
+        let ServerCall {
+            send,
+            recv,
+            mut meta,
+        } = call;
+        let (max_send, deadline) = (meta.max_send, meta.deadline);
+        let requests = Streaming::server(recv, Box::new(codec.decoder()));
+        let request = meta.request(requests);
+        let mut send = send;
+        let mut stopped = pin!(send.stopped());
+        let work = async {
+            let response = match f(request).await {
+                Ok(r) => r,
+                Err(s) => return (BytesMut::new(), Err(s)),
+            };
+            respond_stream(&mut send, response, &mut codec.encoder(), max_send).await
+        };
+        let out = run_work(work, stopped.as_mut(), deadline).await;
+        finish(&mut send, None, stopped, deadline, out).await;
+    })
+}
+
+async fn respond_stream<E, S>(
+    send: &mut SendHalf,
+    response: Response<S>,
+    encoder: &mut E,
+    max_send: usize,
+) -> Produced
+where
+    E: crate::codec::Encoder,
+    S: Stream<Item = Result<E::Item, Status>> + Send,
+{
+    let (md, stream, trailers) = response.into_parts();
+    let buf = response_head(&md, true);
+    match write_stream(send, buf, stream, encoder, max_send).await {
+        Ok(buf) => (buf, Ok(trailers)),
+        Err((buf, status)) => (buf, Err(status)),
+    }
+}
+
+/// Answers a call for a method the service does not have.
+pub fn unimplemented(call: ServerCall) -> CallFuture {
+    Box::pin(async move {
+        let ServerCall { send, recv, meta } = call;
+        let (path, deadline) = (meta.head.path, meta.deadline);
+        let status = Status::unimplemented(format!("unknown method {path}"));
+        let _ = deadline;
+        reject(send, recv, status).await
+    })
+}
+
+/// Ends a call with `status` and no response (trailers only).
+pub(crate) async fn reject(mut send: SendHalf, mut recv: RecvHalf<ServerRecv>, status: Status) {
+    let stopped = pin!(send.stopped());
+    let out = Outcome::Done((BytesMut::new(), Err(status)));
+    finish(&mut send, Some(&mut recv), stopped, None, out).await;
+}

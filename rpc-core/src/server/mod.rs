@@ -1,0 +1,374 @@
+//! The server: a builder, a router of services, one task per call, graceful shutdown.
+
+mod call;
+
+pub use call::{
+    client_streaming, server_streaming, streaming, unary, unimplemented, CallFuture, ServerCall,
+};
+
+use crate::config::{settings_setters, Settings};
+use crate::error::{Error, Kind};
+use crate::status::Status;
+use crate::tls::ServerTlsConfig;
+use crate::transport::{self, RecvHalf, SendHalf};
+use crate::wire::{head::split_path, ErrorCode, FrameLimits, ServerEvent, ServerRecv};
+use call::CallMeta;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A service's fully qualified protobuf name, `package.Service`; generated servers implement it.
+pub trait NamedService {
+    /// `package.Service`.
+    const NAME: &'static str;
+}
+
+/// A service: dispatches a call to the handler of `method`. Generated servers implement it;
+/// calls with a method the service lacks go to [`unimplemented`].
+pub trait Service: Send + Sync + 'static {
+    /// Starts the call. `method` is the last segment of the path.
+    fn call(&self, method: &str, call: ServerCall) -> CallFuture;
+}
+
+/// Entry point: `Server::builder()`.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// A builder with default settings and no services.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            settings: Settings::server(),
+            tls: None,
+            routes: HashMap::new(),
+            grace: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Configures and starts a server.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use rpc_core::{tls::dev::SelfSigned, Server};
+///
+/// let cert = SelfSigned::loopback()?;
+/// Server::builder()
+///     .tls_config(cert.server_config()?)
+///     // .add_service(GreeterServer::new(MyGreeter))
+///     .serve("127.0.0.1:50051".parse()?)
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct ServerBuilder {
+    settings: Settings,
+    tls: Option<ServerTlsConfig>,
+    routes: HashMap<String, Arc<dyn Service>>,
+    grace: Duration,
+    header_timeout: Duration,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("services", &self.routes.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerBuilder {
+    /// The certificate the server presents (required: QUIC always runs TLS).
+    pub fn tls_config(mut self, tls: ServerTlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Serves `service` under its protobuf name. A second service of the same name replaces
+    /// the first.
+    pub fn add_service<S: Service + NamedService>(mut self, service: S) -> Self {
+        self.routes.insert(S::NAME.to_owned(), Arc::new(service));
+        self
+    }
+
+    /// How many calls one connection may have open at once (default 1024). Further calls wait
+    /// at the client (QUIC stream credit), they are not refused.
+    pub fn max_concurrent_calls(mut self, calls: u32) -> Self {
+        self.settings.max_concurrent_calls = calls;
+        self
+    }
+
+    /// How long in-flight calls may run after shutdown starts (default 10 s).
+    pub fn shutdown_grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// How long a client has to send a call's head after opening its stream (default 10 s).
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    settings_setters!();
+
+    /// Binds the UDP socket; the returned server knows its address (useful with port 0).
+    pub fn bind(self, addr: SocketAddr) -> Result<BoundServer, Error> {
+        let tls = self.tls.as_ref().ok_or_else(|| {
+            Error::new(
+                Kind::Tls,
+                "a server needs a certificate: set one with tls_config (for local development, tls::dev::SelfSigned)",
+            )
+        })?;
+        let crypto = tls.build()?;
+        let server_config = transport::server_config(crypto, &self.settings);
+        let socket = transport::bind(addr, &self.settings)
+            .map_err(|e| Error::with(Kind::Io, format!("failed to bind {addr}"), e))?;
+        let endpoint = transport::endpoint(socket, &self.settings, Some(server_config))
+            .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
+        let local_addr = endpoint
+            .local_addr()
+            .map_err(|e| Error::with(Kind::Io, "failed to read the local address", e))?;
+        let shared = Arc::new(Shared {
+            routes: self.routes,
+            limits: self.settings.frame_limits(),
+            max_send: self.settings.max_encoding_message_size,
+            handshake_timeout: self.settings.handshake_timeout,
+            header_timeout: self.header_timeout,
+            calls: TaskTracker::new(),
+            conns: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        });
+        Ok(BoundServer {
+            endpoint,
+            local_addr,
+            shared,
+            grace: self.grace,
+        })
+    }
+
+    /// Binds and serves until the process ends.
+    pub async fn serve(self, addr: SocketAddr) -> Result<(), Error> {
+        self.bind(addr)?.serve().await;
+        Ok(())
+    }
+
+    /// Binds and serves until `signal` completes, then shuts down gracefully.
+    pub async fn serve_with_shutdown(
+        self,
+        addr: SocketAddr,
+        signal: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        self.bind(addr)?.serve_with_shutdown(signal).await;
+        Ok(())
+    }
+}
+
+struct Shared {
+    routes: HashMap<String, Arc<dyn Service>>,
+    limits: FrameLimits,
+    max_send: usize,
+    handshake_timeout: Duration,
+    header_timeout: Duration,
+    calls: TaskTracker,
+    conns: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+/// A server bound to its socket, ready to serve.
+pub struct BoundServer {
+    endpoint: quinn::Endpoint,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    grace: Duration,
+}
+
+impl std::fmt::Debug for BoundServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundServer")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Observes and stops a running server.
+#[derive(Clone)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("active_calls", &self.active_calls())
+            .field("active_connections", &self.active_connections())
+            .finish()
+    }
+}
+
+impl ServerHandle {
+    /// Calls whose task is still running.
+    pub fn active_calls(&self) -> usize {
+        self.shared.calls.len()
+    }
+
+    /// Connections being served.
+    pub fn active_connections(&self) -> usize {
+        self.shared.conns.len()
+    }
+
+    /// Starts a graceful shutdown (same as the shutdown signal completing).
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+    }
+}
+
+impl BoundServer {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle to observe and stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Serves until [`ServerHandle::shutdown`] is called.
+    pub async fn serve(self) {
+        self.serve_with_shutdown(std::future::pending()).await
+    }
+
+    /// Serves until `signal` completes (or [`ServerHandle::shutdown`] is called), then shuts
+    /// down gracefully: new connections and calls are refused, calls in flight get the grace
+    /// period to finish, then every connection is closed (calls still running end with
+    /// `Unavailable` at the client).
+    pub async fn serve_with_shutdown(self, signal: impl Future<Output = ()>) {
+        let shared = self.shared.clone();
+        let mut signal = std::pin::pin!(signal);
+        loop {
+            tokio::select! {
+                _ = &mut signal => break,
+                _ = shared.shutdown.cancelled() => break,
+                incoming = self.endpoint.accept() => match incoming {
+                    Some(incoming) => {
+                        let shared = shared.clone();
+                        shared.conns.clone().spawn(serve_connection(incoming, shared));
+                    }
+                    None => break,
+                },
+            }
+        }
+        shared.shutdown.cancel();
+        // Refuse new connections while the calls in flight finish.
+        let refuser = {
+            let endpoint = self.endpoint.clone();
+            tokio::spawn(async move {
+                while let Some(incoming) = endpoint.accept().await {
+                    incoming.refuse();
+                }
+            })
+        };
+        shared.calls.close();
+        let finished = tokio::time::timeout(self.grace, shared.calls.wait())
+            .await
+            .is_ok();
+        let code = if finished {
+            ErrorCode::NO_ERROR
+        } else {
+            ErrorCode::SHUTDOWN
+        };
+        self.endpoint
+            .close(transport::code(code), b"server shutting down");
+        refuser.abort();
+        shared.conns.close();
+        shared.conns.wait().await;
+        // Let the CONNECTION_CLOSE frames go out; bounded in case a peer never answers.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+    }
+}
+
+async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
+    let conn = match tokio::time::timeout(shared.handshake_timeout, incoming).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => {
+            tracing::debug!("handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("handshake timed out");
+            return;
+        }
+    };
+    let remote = conn.remote_address();
+    loop {
+        tokio::select! {
+            biased;
+            _ = shared.shutdown.cancelled() => break,
+            stream = conn.accept_bi() => match stream {
+                Ok((send, recv)) => {
+                    let shared2 = shared.clone();
+                    shared.calls.spawn(serve_call(send, recv, remote, shared2));
+                }
+                Err(_) => return,
+            },
+        }
+    }
+    // Shutting down: refuse new calls until the server closes the connection.
+    while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+        let _ = send.reset(transport::code(ErrorCode::REFUSED_STREAM));
+        let _ = recv.stop(transport::code(ErrorCode::REFUSED_STREAM));
+    }
+}
+
+async fn serve_call(
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    remote: SocketAddr,
+    shared: Arc<Shared>,
+) {
+    let mut send = SendHalf::new(send, "client");
+    let mut recv = RecvHalf::new(recv, ServerRecv::new(shared.limits), "client");
+    let head = match tokio::time::timeout(shared.header_timeout, recv.next_event()).await {
+        Ok(Ok(Some(ServerEvent::Head(head)))) => head,
+        Ok(Ok(_)) => {
+            return call::reject(send, recv, Status::internal("missing request head")).await
+        }
+        Ok(Err(status)) => return call::reject(send, recv, status).await,
+        Err(_) => {
+            // A client that opens a stream and sends nothing: no status, just let it go.
+            send.reset(ErrorCode::CANCELLED);
+            recv.stop(ErrorCode::CANCELLED);
+            return;
+        }
+    };
+    let deadline = head.timeout.map(|t| Instant::now() + t);
+    let Some((service_name, method)) = split_path(&head.path) else {
+        // Checked when decoding; kept for safety.
+        let status = Status::unimplemented(format!("invalid method path {:?}", head.path));
+        return call::reject(send, recv, status).await;
+    };
+    let Some(service) = shared.routes.get(service_name).cloned() else {
+        let status = Status::unimplemented(format!("unknown service {service_name}"));
+        return call::reject(send, recv, status).await;
+    };
+    let method = method.to_owned();
+    let call = ServerCall {
+        send,
+        recv,
+        meta: CallMeta {
+            head,
+            deadline,
+            remote,
+            max_send: shared.max_send,
+        },
+    };
+    service.call(&method, call).await;
+}

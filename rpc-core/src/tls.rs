@@ -1,0 +1,346 @@
+//! TLS 1.3 configuration for QUIC: certificates, keys and root stores.
+//!
+//! Certificate verification is always on. Clients trust the Mozilla root set by default
+//! (through `webpki-roots`) plus any CA you add; for local development, the [`dev`] module
+//! makes a self-signed certificate that a client then trusts explicitly.
+
+use crate::wire::ALPN;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::Path;
+use std::sync::Arc;
+
+/// TLS setup errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A PEM input could not be read or parsed.
+    #[error("invalid PEM in {what}: {reason}")]
+    Pem {
+        /// Which input.
+        what: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A PEM input had no certificate.
+    #[error("no certificate found in {0}")]
+    NoCertificate(String),
+    /// rustls refused the configuration (for example, a key that does not match).
+    #[error("tls configuration rejected: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// Generating a development certificate failed.
+    #[error("failed to generate a self-signed certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn pem_err(what: &str, e: impl std::fmt::Display) -> TlsError {
+    TlsError::Pem {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// One or more X.509 certificates (a chain, or a set of trusted roots).
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    ders: Vec<CertificateDer<'static>>,
+}
+
+impl Certificate {
+    /// Parses every `CERTIFICATE` block of a PEM text.
+    pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self, TlsError> {
+        let ders = CertificateDer::pem_slice_iter(pem.as_ref())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| pem_err("certificate", e))?;
+        if ders.is_empty() {
+            return Err(TlsError::NoCertificate("certificate PEM".into()));
+        }
+        Ok(Certificate { ders })
+    }
+
+    /// Reads a PEM file.
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, TlsError> {
+        Self::from_pem(read(path.as_ref())?)
+    }
+
+    /// A certificate from DER bytes.
+    pub fn from_der(der: impl Into<Vec<u8>>) -> Self {
+        Certificate {
+            ders: vec![CertificateDer::from(der.into())],
+        }
+    }
+}
+
+/// A certificate chain and its private key: what a server presents.
+#[derive(Debug)]
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Identity {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl Identity {
+    /// From a PEM certificate chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 or
+    /// SEC1).
+    pub fn from_pem(cert: impl AsRef<[u8]>, key: impl AsRef<[u8]>) -> Result<Self, TlsError> {
+        let chain = Certificate::from_pem(cert)?.ders;
+        let key =
+            PrivateKeyDer::from_pem_slice(key.as_ref()).map_err(|e| pem_err("private key", e))?;
+        Ok(Identity { chain, key })
+    }
+
+    /// Reads a PEM certificate chain file and a PEM private key file.
+    pub fn from_pem_files(
+        cert_path: impl AsRef<Path>,
+        key_path: impl AsRef<Path>,
+    ) -> Result<Self, TlsError> {
+        Self::from_pem(read(cert_path.as_ref())?, read(key_path.as_ref())?)
+    }
+}
+
+/// Server TLS settings.
+#[derive(Debug, Clone)]
+pub struct ServerTlsConfig {
+    identity: Identity,
+}
+
+impl ServerTlsConfig {
+    /// Presents `identity` to clients.
+    pub fn new(identity: Identity) -> Self {
+        ServerTlsConfig { identity }
+    }
+
+    pub(crate) fn build(&self) -> Result<quinn::crypto::rustls::QuicServerConfig, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_no_client_auth()
+            .with_single_cert(self.identity.chain.clone(), self.identity.key.clone_key())?;
+        cfg.alpn_protocols = vec![ALPN.to_vec()];
+        quinn::crypto::rustls::QuicServerConfig::try_from(cfg)
+            .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))
+    }
+}
+
+/// Client TLS settings: which roots to trust and which name to verify.
+#[derive(Debug, Clone)]
+pub struct ClientTlsConfig {
+    roots: Vec<CertificateDer<'static>>,
+    webpki_roots: bool,
+    domain: Option<String>,
+}
+
+impl Default for ClientTlsConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientTlsConfig {
+    /// Trusts the Mozilla root set; verifies the host name of the endpoint address.
+    pub fn new() -> Self {
+        ClientTlsConfig {
+            roots: Vec::new(),
+            webpki_roots: true,
+            domain: None,
+        }
+    }
+
+    /// Also trusts `ca` (a private CA, or a development certificate).
+    pub fn ca_certificate(mut self, ca: Certificate) -> Self {
+        self.roots.extend(ca.ders);
+        self
+    }
+
+    /// Whether to trust the built-in Mozilla root set (default true). Turn it off to trust
+    /// only the certificates given with [`ClientTlsConfig::ca_certificate`].
+    pub fn with_webpki_roots(mut self, enabled: bool) -> Self {
+        self.webpki_roots = enabled;
+        self
+    }
+
+    /// The name to verify in the server's certificate, when it differs from the host of the
+    /// address you connect to (for example when connecting to an IP address).
+    pub fn domain_name(mut self, name: impl Into<String>) -> Self {
+        self.domain = Some(name.into());
+        self
+    }
+
+    pub(crate) fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
+    pub(crate) fn build(&self) -> Result<quinn::crypto::rustls::QuicClientConfig, TlsError> {
+        let mut roots = rustls::RootCertStore::empty();
+        if self.webpki_roots {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        for der in &self.roots {
+            roots.add(der.clone())?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        cfg.alpn_protocols = vec![ALPN.to_vec()];
+        quinn::crypto::rustls::QuicClientConfig::try_from(cfg)
+            .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))
+    }
+}
+
+pub mod dev {
+    //! Development certificates. **Not for production.**
+    //!
+    //! [`SelfSigned::generate`] makes a fresh self-signed certificate for the names you give.
+    //! A client trusts it by adding [`SelfSigned::certificate`] as a CA: verification stays on,
+    //! the client just trusts this one certificate. [`SelfSigned::loopback`] keeps one on disk
+    //! (in the system temporary folder) so a server and a client started separately on the same
+    //! machine share it, which is what the examples do.
+    use super::*;
+
+    /// A self-signed certificate and its key.
+    #[derive(Debug, Clone)]
+    pub struct SelfSigned {
+        cert_pem: String,
+        key_pem: String,
+    }
+
+    impl SelfSigned {
+        /// Generates a certificate valid for `names` (DNS names or IP addresses).
+        pub fn generate(names: &[&str]) -> Result<Self, TlsError> {
+            let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+            let ck = rcgen::generate_simple_self_signed(names)?;
+            Ok(SelfSigned {
+                cert_pem: ck.cert.pem(),
+                key_pem: ck.signing_key.serialize_pem(),
+            })
+        }
+
+        /// A certificate for `localhost`, `127.0.0.1` and `::1`, kept in
+        /// `$TMPDIR/rpc-core-dev/` and made on first use.
+        pub fn loopback() -> Result<Self, TlsError> {
+            Self::load_or_generate(&std::env::temp_dir().join("rpc-core-dev"))
+        }
+
+        /// Loads `cert.pem` and `key.pem` from `dir`, or generates and writes them.
+        pub fn load_or_generate(dir: &Path) -> Result<Self, TlsError> {
+            let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+            if let (Ok(cert_pem), Ok(key_pem)) = (
+                std::fs::read_to_string(&cert_path),
+                std::fs::read_to_string(&key_path),
+            ) {
+                let me = SelfSigned { cert_pem, key_pem };
+                if me.identity().is_ok() {
+                    return Ok(me);
+                }
+            }
+            let me = Self::generate(&["localhost", "127.0.0.1", "::1"])?;
+            let io = |path: &Path| {
+                let path = path.display().to_string();
+                move |source| TlsError::Io { path, source }
+            };
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            // Write to a unique name then rename, so concurrent first uses do not interleave.
+            let tmp = dir.join(format!("key.pem.{}", std::process::id()));
+            write_private(&tmp, &me.key_pem).map_err(io(&tmp))?;
+            let tmp_cert = dir.join(format!("cert.pem.{}", std::process::id()));
+            std::fs::write(&tmp_cert, &me.cert_pem).map_err(io(&tmp_cert))?;
+            // Key first: a reader that finds the new certificate also finds its key.
+            std::fs::rename(&tmp, &key_path).map_err(io(&key_path))?;
+            std::fs::rename(&tmp_cert, &cert_path).map_err(io(&cert_path))?;
+            // Another process may have won the race; use what is on disk now.
+            Self::load_or_generate_once(dir).or(Ok(me))
+        }
+
+        fn load_or_generate_once(dir: &Path) -> Result<Self, TlsError> {
+            let cert_pem =
+                std::fs::read_to_string(dir.join("cert.pem")).map_err(|source| TlsError::Io {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            let key_pem =
+                std::fs::read_to_string(dir.join("key.pem")).map_err(|source| TlsError::Io {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            let me = SelfSigned { cert_pem, key_pem };
+            me.identity()?;
+            Ok(me)
+        }
+
+        /// The server side: certificate and key.
+        pub fn identity(&self) -> Result<Identity, TlsError> {
+            Identity::from_pem(&self.cert_pem, &self.key_pem)
+        }
+
+        /// The client side: the certificate to trust.
+        pub fn certificate(&self) -> Certificate {
+            Certificate::from_pem(&self.cert_pem).expect("generated certificate parses")
+        }
+
+        /// A server configuration presenting this certificate.
+        pub fn server_config(&self) -> Result<ServerTlsConfig, TlsError> {
+            Ok(ServerTlsConfig::new(self.identity()?))
+        }
+
+        /// A client configuration trusting only this certificate.
+        pub fn client_config(&self) -> ClientTlsConfig {
+            ClientTlsConfig::new()
+                .with_webpki_roots(false)
+                .ca_certificate(self.certificate())
+        }
+
+        /// The certificate, PEM-encoded.
+        pub fn cert_pem(&self) -> &str {
+            &self.cert_pem
+        }
+
+        /// The private key, PEM-encoded.
+        pub fn key_pem(&self) -> &str {
+            &self.key_pem
+        }
+    }
+
+    #[cfg(unix)]
+    fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(text.as_bytes())
+    }
+
+    #[cfg(not(unix))]
+    fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+        std::fs::write(path, text)
+    }
+}

@@ -1,0 +1,67 @@
+//! The sending half of a call.
+
+use super::{code, write_status};
+use crate::status::Status;
+use crate::wire::ErrorCode;
+use bytes::Bytes;
+
+/// A quinn send stream that is reset (never silently finished) when dropped unfinished, so an
+/// abandoned call is never mistaken for a complete one.
+pub(crate) struct SendHalf {
+    stream: quinn::SendStream,
+    closed: bool,
+    peer: &'static str,
+}
+
+impl SendHalf {
+    pub(crate) fn new(stream: quinn::SendStream, peer: &'static str) -> Self {
+        SendHalf {
+            stream,
+            closed: false,
+            peer,
+        }
+    }
+
+    /// Writes `data` completely.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: part of `data` may have been written.
+    pub(crate) async fn write(&mut self, data: Bytes) -> Result<(), Status> {
+        self.stream
+            .write_chunk(data)
+            .await
+            .map_err(|e| write_status(&e, self.peer))
+    }
+
+    /// Ends the stream gracefully after everything written.
+    pub(crate) fn finish(&mut self) {
+        if !self.closed {
+            let _ = self.stream.finish();
+            self.closed = true;
+        }
+    }
+
+    /// Abandons the stream with `c`, unless it was already finished or reset.
+    pub(crate) fn reset(&mut self, c: ErrorCode) {
+        if !self.closed {
+            let _ = self.stream.reset(code(c));
+            self.closed = true;
+        }
+    }
+
+    /// Resolves when the peer sends `STOP_SENDING` (or the connection is lost).
+    pub(crate) fn stopped(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Option<quinn::VarInt>, quinn::StoppedError>>
+           + Send
+           + Sync
+           + 'static {
+        self.stream.stopped()
+    }
+}
+
+impl Drop for SendHalf {
+    fn drop(&mut self) {
+        self.reset(ErrorCode::CANCELLED);
+    }
+}
