@@ -1,0 +1,409 @@
+//! Deadlines, cancellation, limits, shutdown and TLS failures, over QUIC on 127.0.0.1.
+//! Timeouts here are hang guards, never timing assertions.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use rpc_core::{Code, Endpoint, Request};
+use rustls::pki_types::pem::PemObject;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+#[tokio::test]
+async fn deadline_exceeded_when_server_sleeps() {
+    let srv = start();
+    let ch = connect(srv.addr).await;
+    let mut req = Request::new(Msg {
+        sleep_ms: 60_000,
+        ..Default::default()
+    });
+    req.set_timeout(Duration::from_millis(200));
+    let err = ch
+        .unary("/test.Test/Unary", req, Codec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded);
+    // The server's handler was dropped too.
+    assert!(eventually(|| srv.probe.0.load(Ordering::SeqCst) == 0).await);
+    assert!(eventually(|| srv.handle.active_calls() == 0).await);
+}
+
+#[tokio::test]
+async fn channel_default_timeout_and_server_sees_remaining_time() {
+    let srv = start();
+    let ch = endpoint(srv.addr)
+        .timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .unwrap();
+    let r = ch
+        .unary("/test.Test/Unary", Request::new(msg(1)), Codec::new())
+        .await
+        .unwrap();
+    let remaining: u64 = r.trailers().get("remaining-ms").unwrap().parse().unwrap();
+    assert!(remaining > 0 && remaining <= 30_000, "{remaining}");
+}
+
+#[tokio::test]
+async fn deadline_on_streaming_response() {
+    let srv = start();
+    let ch = connect(srv.addr).await;
+    let mut req = Request::new(Msg {
+        count: 1000,
+        sleep_ms: 100,
+        ..Default::default()
+    });
+    req.set_timeout(Duration::from_millis(300));
+    let res = ch
+        .server_streaming("/test.Test/Expand", req, Codec::new())
+        .await;
+    let mut stream = res.unwrap().into_inner();
+    let err = loop {
+        match stream.message().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("stream should not end"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.code(), Code::DeadlineExceeded);
+    assert!(eventually(|| srv.handle.active_calls() == 0).await);
+}
+
+#[tokio::test]
+async fn client_cancel_before_response_drops_handler() {
+    let srv = start();
+    let ch = connect(srv.addr).await;
+    let call = ch.unary(
+        "/test.Test/Unary",
+        Request::new(Msg {
+            sleep_ms: 60_000,
+            ..Default::default()
+        }),
+        Codec::new(),
+    );
+    let _ = tokio::time::timeout(Duration::from_millis(200), call).await;
+    assert!(eventually(|| srv.probe.0.load(Ordering::SeqCst) == 0).await);
+    assert!(eventually(|| srv.handle.active_calls() == 0).await);
+    // The connection still works.
+    ch.unary("/test.Test/Unary", Request::new(msg(1)), Codec::new())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn client_cancel_after_first_response() {
+    let srv = start();
+    let ch = connect(srv.addr).await;
+    let req = Msg {
+        count: 1_000_000,
+        sleep_ms: 1,
+        ..Default::default()
+    };
+    let mut stream = ch
+        .server_streaming("/test.Test/Expand", Request::new(req), Codec::new())
+        .await
+        .unwrap()
+        .into_inner();
+    stream.message().await.unwrap().unwrap();
+    drop(stream);
+    assert!(eventually(|| srv.probe.0.load(Ordering::SeqCst) == 0).await);
+    assert!(eventually(|| srv.handle.active_calls() == 0).await);
+
+    // Bidi: cancel mid-way.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(1);
+    tx.send(msg(0)).await.unwrap();
+    let mut stream = ch
+        .streaming(
+            "/test.Test/Chat",
+            Request::new(tokio_stream::wrappers::ReceiverStream::new(rx)),
+            Codec::new(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    stream.message().await.unwrap().unwrap();
+    drop(stream);
+    assert!(eventually(|| srv.probe.0.load(Ordering::SeqCst) == 0).await);
+    assert!(eventually(|| srv.handle.active_calls() == 0).await);
+    drop(tx);
+}
+
+#[tokio::test]
+async fn oversize_request_is_resource_exhausted() {
+    let srv = start_with(builder().max_decoding_message_size(1024));
+    let ch = connect(srv.addr).await;
+    let big = Msg {
+        payload: Bytes::from(vec![1u8; 4096]),
+        ..Default::default()
+    };
+    let err = ch
+        .unary("/test.Test/Unary", Request::new(big), Codec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
+    ch.unary("/test.Test/Unary", Request::new(msg(1)), Codec::new())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn oversize_response_is_resource_exhausted() {
+    let srv = start();
+    let ch = endpoint(srv.addr)
+        .max_decoding_message_size(1024)
+        .connect()
+        .await
+        .unwrap();
+    let big = Msg {
+        payload: Bytes::from(vec![1u8; 4096]),
+        ..Default::default()
+    };
+    let err = ch
+        .unary("/test.Test/Unary", Request::new(big), Codec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
+    assert!(eventually(|| srv.handle.active_calls() == 0).await);
+    ch.unary("/test.Test/Unary", Request::new(msg(1)), Codec::new())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn oversize_send_fails_locally() {
+    let srv = start();
+    let ch = endpoint(srv.addr)
+        .max_encoding_message_size(100)
+        .connect()
+        .await
+        .unwrap();
+    let big = Msg {
+        payload: Bytes::from(vec![1u8; 4096]),
+        ..Default::default()
+    };
+    let err = ch
+        .unary("/test.Test/Unary", Request::new(big), Codec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted);
+}
+
+#[tokio::test]
+async fn oversize_metadata_is_resource_exhausted() {
+    let srv = start_with(builder().max_header_list_size(512));
+    let ch = connect(srv.addr).await;
+    let mut req = Request::new(msg(1));
+    req.metadata_mut().insert("big", &"x".repeat(2048)).unwrap();
+    let err = ch
+        .unary("/test.Test/Unary", req, Codec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_and_refuses_new() {
+    let srv = start_with(builder().shutdown_grace_period(Duration::from_secs(30)));
+    let ch = connect(srv.addr).await;
+    let slow = {
+        let ch = ch.clone();
+        tokio::spawn(async move {
+            ch.unary(
+                "/test.Test/Unary",
+                Request::new(Msg {
+                    sleep_ms: 300,
+                    seq: 5,
+                    ..Default::default()
+                }),
+                Codec::new(),
+            )
+            .await
+        })
+    };
+    assert!(eventually(|| srv.handle.active_calls() == 1).await);
+    srv.handle.shutdown();
+    // New calls on the existing connection are refused with Unavailable.
+    let err = loop {
+        match ch
+            .unary("/test.Test/Unary", Request::new(msg(1)), Codec::new())
+            .await
+        {
+            Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+    // The call in flight completes.
+    let r = slow.await.unwrap().unwrap();
+    assert_eq!(r.into_inner().seq, 5);
+    tokio::time::timeout(Duration::from_secs(60), srv.task)
+        .await
+        .unwrap()
+        .unwrap();
+    // New connections are refused.
+    assert!(endpoint(srv.addr)
+        .handshake_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn shutdown_after_grace_fails_calls_with_unavailable() {
+    let srv = start_with(builder().shutdown_grace_period(Duration::from_millis(100)));
+    let ch = connect(srv.addr).await;
+    let slow = {
+        let ch = ch.clone();
+        tokio::spawn(async move {
+            ch.unary(
+                "/test.Test/Unary",
+                Request::new(Msg {
+                    sleep_ms: 60_000,
+                    ..Default::default()
+                }),
+                Codec::new(),
+            )
+            .await
+        })
+    };
+    assert!(eventually(|| srv.handle.active_calls() == 1).await);
+    srv.handle.shutdown();
+    let err = tokio::time::timeout(Duration::from_secs(60), slow)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+}
+
+#[tokio::test]
+async fn lost_connection_is_unavailable() {
+    let srv = start();
+    let ch = connect(srv.addr).await;
+    let slow = {
+        let ch = ch.clone();
+        tokio::spawn(async move {
+            ch.unary(
+                "/test.Test/Unary",
+                Request::new(Msg {
+                    sleep_ms: 60_000,
+                    ..Default::default()
+                }),
+                Codec::new(),
+            )
+            .await
+        })
+    };
+    assert!(eventually(|| srv.handle.active_calls() == 1).await);
+    ch.close();
+    let err = slow.await.unwrap().unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    let err = ch
+        .unary("/test.Test/Unary", Request::new(msg(1)), Codec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+}
+
+#[tokio::test]
+async fn untrusted_certificate_fails_handshake() {
+    let srv = start();
+    let other = rpc_core::tls::dev::SelfSigned::generate(&["localhost"]).unwrap();
+    let err = Endpoint::from_addr(srv.addr)
+        .tls_config(other.client_config())
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(err.is_handshake(), "{err}");
+    // Default roots (Mozilla) do not trust a self-signed certificate either.
+    let err = Endpoint::from_addr(srv.addr).connect().await.unwrap_err();
+    assert!(err.is_handshake(), "{err}");
+}
+
+#[tokio::test]
+async fn alpn_mismatch_fails_handshake_clearly() {
+    let srv = start();
+    // A raw quinn client offering another protocol.
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(cert().cert_pem().as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h3".to_vec()];
+    let qc = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    ep.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(qc)));
+    let err = ep
+        .connect(srv.addr, "localhost")
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("120") || err.to_string().contains("application"),
+        "{err}"
+    );
+    // The server keeps serving.
+    let ch = connect(srv.addr).await;
+    ch.unary("/test.Test/Unary", Request::new(msg(1)), Codec::new())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn garbage_on_a_stream_gets_a_status_and_connection_survives() {
+    let srv = start();
+    let ch = connect(srv.addr).await;
+    // Speak raw frames through a second, raw QUIC connection with the right ALPN.
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(cert().cert_pem().as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![rpc_core::wire::ALPN.to_vec()];
+    let qc = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    ep.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(qc)));
+    let conn = ep.connect(srv.addr, "localhost").unwrap().await.unwrap();
+    for junk in [
+        &b"\x01\x00\x00\x00\x00\x03\xff\xff\xff"[..], // HEADERS with a malformed protobuf
+        b"\x00\x00\x00\x00\x00\x01x",                 // MESSAGE before HEADERS
+        b"\x01\x00\xff\xff\xff\xff",                  // HEADERS claiming 4 GiB
+        b"\x01\x00\x00",                              // truncated header
+    ] {
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        send.write_all(junk).await.unwrap();
+        send.finish().unwrap();
+        let mut rx = rpc_core::wire::ClientRecv::new(rpc_core::wire::FrameLimits {
+            max_message: 1 << 20,
+            max_headers: 1 << 14,
+        });
+        let data = recv.read_to_end(1 << 20).await.unwrap();
+        rx.handle_data(Bytes::from(data));
+        rx.handle_fin();
+        match rx.poll_event().unwrap() {
+            Some(rpc_core::wire::ClientEvent::Trailers(s)) => {
+                assert!(
+                    matches!(s.code(), Code::Internal | Code::ResourceExhausted),
+                    "{s:?}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Both connections keep working.
+    ch.unary("/test.Test/Unary", Request::new(msg(1)), Codec::new())
+        .await
+        .unwrap();
+    assert!(eventually(|| srv.handle.active_calls() == 0).await);
+}
