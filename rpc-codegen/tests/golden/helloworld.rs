@@ -1,0 +1,178 @@
+/// Generated client for the `helloworld.Greeter` service.
+pub mod greeter_client {
+    #![allow(
+        unknown_lints,
+        renamed_and_removed_lints,
+        unused_variables,
+        non_snake_case,
+        dead_code,
+        deprecated,
+        missing_docs,
+        non_camel_case_types,
+        unreachable_pub,
+        clippy::wildcard_imports,
+        clippy::let_unit_value,
+        clippy::type_complexity,
+        clippy::too_many_lines,
+        clippy::doc_markdown,
+        clippy::doc_lazy_continuation,
+        clippy::doc_overindented_list_items,
+        clippy::missing_errors_doc,
+        clippy::must_use_candidate,
+        clippy::module_name_repetitions,
+        clippy::unit_arg,
+        clippy::needless_pass_by_value,
+        clippy::empty_docs,
+        rustdoc::broken_intra_doc_links,
+        rustdoc::bare_urls,
+        rustdoc::invalid_html_tags,
+        rustdoc::invalid_rust_codeblocks,
+    )]
+    /// The greeting service definition.
+    #[derive(Debug, Clone)]
+    pub struct GreeterClient {
+        inner: ::rpc_core::codegen::Channel,
+    }
+    impl GreeterClient {
+        /// Creates a client that sends its calls over `channel`.
+        pub fn new(channel: ::rpc_core::codegen::Channel) -> Self {
+            Self { inner: channel }
+        }
+        /// Connects to `dst` and creates a client over the new channel.
+        pub async fn connect<D>(
+            dst: D,
+        ) -> ::core::result::Result<Self, ::rpc_core::codegen::Error>
+        where
+            D: ::core::convert::TryInto<::rpc_core::codegen::Endpoint>,
+            D::Error: ::core::convert::Into<::rpc_core::codegen::Error>,
+        {
+            let ep: ::rpc_core::codegen::Endpoint = ::core::convert::TryInto::try_into(
+                    dst,
+                )
+                .map_err(::core::convert::Into::into)?;
+            ::core::result::Result::Ok(Self::new(ep.connect().await?))
+        }
+        /// The channel this client sends its calls over.
+        pub fn channel(&self) -> &::rpc_core::codegen::Channel {
+            &self.inner
+        }
+        /// Sends a greeting
+        pub async fn say_hello(
+            &self,
+            request: impl ::rpc_core::codegen::IntoRequest<super::HelloRequest>,
+        ) -> ::core::result::Result<
+            ::rpc_core::codegen::Response<super::HelloReply>,
+            ::rpc_core::codegen::Status,
+        > {
+            self.inner
+                .unary(
+                    "/helloworld.Greeter/SayHello",
+                    ::rpc_core::codegen::IntoRequest::into_request(request),
+                    ::rpc_core::codegen::ProstCodec::<
+                        super::HelloRequest,
+                        super::HelloReply,
+                    >::default(),
+                )
+                .await
+        }
+    }
+}
+/// Generated server for the `helloworld.Greeter` service.
+pub mod greeter_server {
+    #![allow(
+        unknown_lints,
+        renamed_and_removed_lints,
+        unused_variables,
+        non_snake_case,
+        dead_code,
+        deprecated,
+        missing_docs,
+        non_camel_case_types,
+        unreachable_pub,
+        clippy::wildcard_imports,
+        clippy::let_unit_value,
+        clippy::type_complexity,
+        clippy::too_many_lines,
+        clippy::doc_markdown,
+        clippy::doc_lazy_continuation,
+        clippy::doc_overindented_list_items,
+        clippy::missing_errors_doc,
+        clippy::must_use_candidate,
+        clippy::module_name_repetitions,
+        clippy::unit_arg,
+        clippy::needless_pass_by_value,
+        clippy::empty_docs,
+        rustdoc::broken_intra_doc_links,
+        rustdoc::bare_urls,
+        rustdoc::invalid_html_tags,
+        rustdoc::invalid_rust_codeblocks,
+    )]
+    /// The greeting service definition.
+    ///
+    /// Implement this trait to serve `helloworld.Greeter`, then wrap it in [`GreeterServer`].
+    pub trait Greeter: ::core::marker::Send + ::core::marker::Sync + 'static {
+        /// Sends a greeting
+        fn say_hello(
+            &self,
+            request: ::rpc_core::codegen::Request<super::HelloRequest>,
+        ) -> impl ::rpc_core::codegen::Future<
+            Output = ::core::result::Result<
+                ::rpc_core::codegen::Response<super::HelloReply>,
+                ::rpc_core::codegen::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    /// Serves a [`Greeter`] implementation as the `helloworld.Greeter` service.
+    pub struct GreeterServer<T> {
+        inner: ::rpc_core::codegen::Arc<T>,
+    }
+    impl<T: Greeter> GreeterServer<T> {
+        /// Wraps a service implementation.
+        pub fn new(inner: T) -> Self {
+            Self::from_arc(::rpc_core::codegen::Arc::new(inner))
+        }
+        /// Wraps a shared service implementation.
+        pub fn from_arc(inner: ::rpc_core::codegen::Arc<T>) -> Self {
+            Self { inner }
+        }
+    }
+    impl<T> ::core::clone::Clone for GreeterServer<T> {
+        fn clone(&self) -> Self {
+            Self {
+                inner: ::rpc_core::codegen::Arc::clone(&self.inner),
+            }
+        }
+    }
+    impl<T> ::core::fmt::Debug for GreeterServer<T> {
+        fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            f.debug_struct(::core::stringify!(GreeterServer)).finish_non_exhaustive()
+        }
+    }
+    impl<T: Greeter> ::rpc_core::codegen::NamedService for GreeterServer<T> {
+        const NAME: &'static str = "helloworld.Greeter";
+    }
+    impl<T: Greeter> ::rpc_core::codegen::Service for GreeterServer<T> {
+        fn call(
+            &self,
+            method: &str,
+            call: ::rpc_core::codegen::ServerCall,
+        ) -> ::rpc_core::codegen::CallFuture {
+            match method {
+                "SayHello" => {
+                    let inner = ::rpc_core::codegen::Arc::clone(&self.inner);
+                    ::rpc_core::codegen::unary(
+                        call,
+                        ::rpc_core::codegen::ProstCodec::<
+                            super::HelloReply,
+                            super::HelloRequest,
+                        >::default(),
+                        move |request| async move {
+                            <T as Greeter>::say_hello(&inner, request).await
+                        },
+                    )
+                }
+                _ => ::rpc_core::codegen::unimplemented(call),
+            }
+        }
+    }
+}
