@@ -240,10 +240,8 @@ impl Channel {
                     biased;
                     res = &mut recv_fut => return res,
                     sent = &mut sending, if !sending.is_terminated() => {
-                        if let Err(status) = sent {
-                            // Encoding failed locally: that is the outcome.
-                            return Err(status);
-                        }
+                        // A local encoding error is the outcome.
+                        sent?;
                     }
                 }
             }
