@@ -407,3 +407,16 @@ async fn garbage_on_a_stream_gets_a_status_and_connection_survives() {
         .unwrap();
     assert!(eventually(|| srv.handle.active_calls() == 0).await);
 }
+
+#[tokio::test]
+async fn huge_timeout_means_no_deadline() {
+    let srv = start();
+    let ch = connect(srv.addr).await;
+    let mut req = Request::new(msg(3));
+    req.set_timeout(Duration::MAX);
+    let r = ch
+        .unary("/test.Test/Unary", req, Codec::new())
+        .await
+        .unwrap();
+    assert_eq!(r.into_inner().seq, 3);
+}

@@ -115,7 +115,7 @@ impl Channel {
 
     fn deadline(&self, timeout: Option<Duration>) -> (Option<Duration>, Option<Instant>) {
         let timeout = timeout.or(self.inner.default_timeout);
-        (timeout, timeout.map(|t| Instant::now() + t))
+        (timeout, timeout.and_then(|t| Instant::now().checked_add(t)))
     }
 
     /// Opens a stream and writes the head (and `first` frames) into a buffer; nothing is sent

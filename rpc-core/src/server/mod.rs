@@ -349,7 +349,8 @@ async fn serve_call(
             return;
         }
     };
-    let deadline = head.timeout.map(|t| Instant::now() + t);
+    // A timeout too large to represent means no deadline (PROTOCOL.md §8).
+    let deadline = head.timeout.and_then(|t| Instant::now().checked_add(t));
     let Some((service_name, method)) = split_path(&head.path) else {
         // Checked when decoding; kept for safety.
         let status = Status::unimplemented(format!("invalid method path {:?}", head.path));
