@@ -109,9 +109,23 @@ impl Endpoint {
     ///
     /// Fails with [`Error::is_handshake`] when the certificate is not trusted or the server
     /// speaks another protocol version, [`Error::is_timeout`] when no handshake completes in
-    /// the handshake timeout.
+    /// the handshake timeout. If the connection is lost later, the channel reconnects on the
+    /// next call (calls in flight fail with `Unavailable`; they are never replayed).
     pub async fn connect(&self) -> Result<Channel, Error> {
-        let addr = self.resolve().await?;
+        let channel = Channel::new(self.clone());
+        channel.connect_now().await?;
+        Ok(channel)
+    }
+
+    /// A channel that connects on its first call (and reconnects after a loss), so it can be
+    /// created before the server is up. Connection errors then surface as `Unavailable`
+    /// statuses of the calls.
+    pub fn connect_lazy(&self) -> Channel {
+        Channel::new(self.clone())
+    }
+
+    /// Binds a UDP socket of `addr`'s family and makes a QUIC client endpoint on it.
+    pub(crate) fn client_endpoint(&self, addr: SocketAddr) -> Result<quinn::Endpoint, Error> {
         let local = self.local_addr.unwrap_or(match addr {
             SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
             SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
@@ -124,21 +138,27 @@ impl Endpoint {
         let mut config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
         config.transport_config(self.settings.transport(false));
         endpoint.set_default_client_config(config);
+        Ok(endpoint)
+    }
 
+    /// Performs the QUIC and TLS handshake with `addr` from `endpoint`.
+    pub(crate) async fn handshake(
+        &self,
+        endpoint: &quinn::Endpoint,
+        addr: SocketAddr,
+    ) -> Result<quinn::Connection, Error> {
         let server_name = self.tls.domain().unwrap_or(&self.host).to_owned();
         let connecting = endpoint
             .connect(addr, &server_name)
             .map_err(|e| Error::with(Kind::Connect, format!("cannot connect to {addr}"), e))?;
-        let conn = match tokio::time::timeout(self.settings.handshake_timeout, connecting).await {
-            Err(_) => {
-                return Err(Error::new(
-                    Kind::Timeout,
-                    format!(
-                        "no handshake with {addr} within {:?}",
-                        self.settings.handshake_timeout
-                    ),
-                ))
-            }
+        match tokio::time::timeout(self.settings.handshake_timeout, connecting).await {
+            Err(_) => Err(Error::new(
+                Kind::Timeout,
+                format!(
+                    "no handshake with {addr} within {:?}",
+                    self.settings.handshake_timeout
+                ),
+            )),
             Ok(Err(e)) => {
                 let kind = if transport::is_handshake_failure(&e) {
                     Kind::Handshake
@@ -149,14 +169,13 @@ impl Endpoint {
                     "failed to connect to {addr} ({server_name}): {}",
                     transport::describe_connection_error(&e)
                 );
-                return Err(Error::with(kind, msg, e));
+                Err(Error::with(kind, msg, e))
             }
-            Ok(Ok(conn)) => conn,
-        };
-        Ok(Channel::new(endpoint, conn, self))
+            Ok(Ok(conn)) => Ok(conn),
+        }
     }
 
-    async fn resolve(&self) -> Result<SocketAddr, Error> {
+    pub(crate) async fn resolve(&self) -> Result<SocketAddr, Error> {
         if let Ok(ip) = self.host.parse::<IpAddr>() {
             return Ok(SocketAddr::new(ip, self.port));
         }

@@ -14,6 +14,7 @@ use crate::transport::{connection_status, RecvHalf, SendHalf};
 use crate::wire::{
     self, head::flags, ClientEvent, ClientRecv, ErrorCode, FrameLimits, RequestHead,
 };
+use arc_swap::ArcSwapOption;
 use bytes::BytesMut;
 use futures_core::Stream;
 use futures_util::future::FusedFuture;
@@ -21,6 +22,7 @@ use futures_util::{FutureExt, StreamExt};
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -39,38 +41,60 @@ pub struct Channel {
 }
 
 struct Inner {
-    conn: quinn::Connection,
-    endpoint: quinn::Endpoint,
+    /// The live connection. Read lock-free on every call; replaced after a loss.
+    conn: ArcSwapOption<quinn::Connection>,
+    /// Serializes reconnects; holds what only they need.
+    state: tokio::sync::Mutex<State>,
+    config: Endpoint,
     limits: FrameLimits,
     max_send: usize,
     default_timeout: Option<Duration>,
+    closed: AtomicBool,
 }
+
+#[derive(Default)]
+struct State {
+    endpoint: Option<quinn::Endpoint>,
+    /// After a failed connect, calls fail fast until then with the last error.
+    backoff_until: Option<Instant>,
+    backoff: Duration,
+    last_error: Option<String>,
+}
+
+/// First and largest pause between reconnect attempts after failures.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.conn
-            .close(wire::ErrorCode::NO_ERROR.0.into(), b"channel dropped");
+        if let Some(conn) = self.conn.load_full() {
+            conn.close(wire::ErrorCode::NO_ERROR.0.into(), b"channel dropped");
+        }
     }
 }
 
 impl fmt::Debug for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Channel")
-            .field("remote", &self.inner.conn.remote_address())
+            .field("host", &self.inner.config.host())
+            .field("port", &self.inner.config.port())
+            .field("connected", &self.is_connected())
             .finish_non_exhaustive()
     }
 }
 
 impl Channel {
-    pub(crate) fn new(endpoint: quinn::Endpoint, conn: quinn::Connection, ep: &Endpoint) -> Self {
-        let settings: &Settings = &ep.settings;
+    pub(crate) fn new(config: Endpoint) -> Self {
+        let settings: &Settings = &config.settings;
         Channel {
             inner: Arc::new(Inner {
-                conn,
-                endpoint,
+                conn: ArcSwapOption::empty(),
+                state: tokio::sync::Mutex::new(State::default()),
                 limits: settings.frame_limits(),
                 max_send: settings.max_encoding_message_size,
-                default_timeout: ep.timeout,
+                default_timeout: config.timeout,
+                config,
+                closed: AtomicBool::new(false),
             }),
         }
     }
@@ -82,35 +106,105 @@ impl Channel {
         dst.try_into()?.connect().await
     }
 
-    /// The server's address.
-    pub fn remote_addr(&self) -> SocketAddr {
-        self.inner.conn.remote_address()
+    /// The server's address, once connected.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.live().map(|c| c.remote_address())
     }
 
-    /// The current round-trip time estimate.
-    pub fn rtt(&self) -> Duration {
-        self.inner.conn.rtt()
+    /// The current round-trip time estimate, once connected.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.live().map(|c| c.rtt())
     }
 
-    /// Closes the connection now: calls in flight end with `Unavailable`.
+    /// Whether a connection is up now.
+    pub fn is_connected(&self) -> bool {
+        self.live().is_some()
+    }
+
+    /// Closes the channel for good: calls in flight and later calls end with `Unavailable`.
     pub fn close(&self) {
-        self.inner
-            .conn
-            .close(wire::ErrorCode::NO_ERROR.0.into(), b"channel closed");
+        self.inner.closed.store(true, Ordering::SeqCst);
+        if let Some(conn) = self.inner.conn.load_full() {
+            conn.close(wire::ErrorCode::NO_ERROR.0.into(), b"channel closed");
+        }
     }
 
-    /// Waits until the connection's close has been sent to the server (bounded by the idle
+    /// Waits until the connection's close has reached the server (bounded by the idle
     /// timeout). Call after [`Channel::close`] before exiting a process.
     pub async fn wait_idle(&self) {
-        self.inner.endpoint.wait_idle().await;
+        let endpoint = self.inner.state.lock().await.endpoint.clone();
+        if let Some(endpoint) = endpoint {
+            endpoint.wait_idle().await;
+        }
     }
 
-    /// If the connection is gone, why.
-    pub fn closed_reason(&self) -> Option<Status> {
+    fn live(&self) -> Option<Arc<quinn::Connection>> {
         self.inner
             .conn
-            .close_reason()
-            .map(|e| connection_status(&e))
+            .load_full()
+            .filter(|c| c.close_reason().is_none())
+    }
+
+    /// The live connection, connecting or reconnecting if needed.
+    async fn connection(&self) -> Result<Arc<quinn::Connection>, Status> {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return Err(Status::unavailable("the channel was closed"));
+        }
+        if let Some(conn) = self.live() {
+            return Ok(conn);
+        }
+        self.reconnect(true)
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))
+    }
+
+    pub(crate) async fn connect_now(&self) -> Result<(), crate::Error> {
+        self.reconnect(false).await.map(drop)
+    }
+
+    async fn reconnect(&self, fail_fast: bool) -> Result<Arc<quinn::Connection>, crate::Error> {
+        use crate::error::Kind;
+        let mut state = self.inner.state.lock().await;
+        // Another call may have reconnected while this one waited for the lock.
+        if let Some(conn) = self.live() {
+            return Ok(conn);
+        }
+        if let (true, Some(until), Some(err)) = (fail_fast, state.backoff_until, &state.last_error)
+        {
+            if Instant::now() < until {
+                return Err(crate::Error::new(Kind::Connect, err.clone()));
+            }
+        }
+        let result = async {
+            let addr = self.inner.config.resolve().await?;
+            let reuse = state
+                .endpoint
+                .as_ref()
+                .and_then(|e| e.local_addr().ok())
+                .is_some_and(|local| local.is_ipv4() == addr.is_ipv4());
+            if !reuse {
+                state.endpoint = Some(self.inner.config.client_endpoint(addr)?);
+            }
+            let endpoint = state.endpoint.as_ref().expect("set above");
+            self.inner.config.handshake(endpoint, addr).await
+        }
+        .await;
+        match result {
+            Ok(conn) => {
+                let conn = Arc::new(conn);
+                self.inner.conn.store(Some(conn.clone()));
+                state.backoff_until = None;
+                state.backoff = Duration::ZERO;
+                state.last_error = None;
+                Ok(conn)
+            }
+            Err(e) => {
+                state.backoff = (state.backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
+                state.backoff_until = Some(Instant::now() + state.backoff);
+                state.last_error = Some(e.to_string());
+                Err(e)
+            }
+        }
     }
 
     fn deadline(&self, timeout: Option<Duration>) -> (Option<Duration>, Option<Instant>) {
@@ -121,12 +215,8 @@ impl Channel {
     /// Opens a stream and writes the head (and `first` frames) into a buffer; nothing is sent
     /// until the caller writes the buffer, so head and first message go out in one write.
     async fn open(&self) -> Result<ClientCall, Status> {
-        let (send, recv) = self
-            .inner
-            .conn
-            .open_bi()
-            .await
-            .map_err(|e| connection_status(&e))?;
+        let conn = self.connection().await?;
+        let (send, recv) = conn.open_bi().await.map_err(|e| connection_status(&e))?;
         Ok(ClientCall {
             send: Some(SendHalf::new(send, "server")),
             recv: RecvHalf::new(recv, ClientRecv::new(self.inner.limits), "server"),

@@ -197,12 +197,13 @@ pub fn builder() -> ServerBuilder {
 }
 
 pub fn start_with(b: ServerBuilder) -> TestServer {
+    start_with_addr(b, "127.0.0.1:0".parse().unwrap())
+}
+
+pub fn start_with_addr(b: ServerBuilder, addr: SocketAddr) -> TestServer {
     let svc = TestService::default();
     let probe = svc.probe.clone();
-    let server = b
-        .add_service(svc)
-        .bind("127.0.0.1:0".parse().unwrap())
-        .unwrap();
+    let server = b.add_service(svc).bind(addr).unwrap();
     let addr = server.local_addr();
     let handle = server.handle();
     let task = tokio::spawn(server.serve());
