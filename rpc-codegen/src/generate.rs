@@ -4,7 +4,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use crate::ident::{base_name, ident, to_snake, to_upper_camel, unique};
-use crate::model::{MethodKind, Service};
+use crate::model::{Idempotency, MethodKind, Service};
 
 /// Options for [`generate`].
 #[derive(Debug, Clone)]
@@ -251,6 +251,15 @@ fn client(
             let deprecated = m.deprecated.then(|| quote!(#[deprecated]));
             let route = service.route(m);
             let codec = quote!(#cp::codegen::ProstCodec::<#input, #output>::default());
+            // Idempotent methods mark their calls, so the runtime may retry them.
+            let mark = |req: TokenStream| match m.idempotency {
+                Idempotency::Unknown => req,
+                _ => quote!(#cp::codegen::idempotent(#req)),
+            };
+            let single = mark(quote!(#cp::codegen::IntoRequest::into_request(request)));
+            let streamed = mark(
+                quote!(#cp::codegen::IntoStreamingRequest::into_streaming_request(request)),
+            );
             match m.kind() {
                 MethodKind::Unary => quote! {
                     #docs
@@ -262,7 +271,7 @@ fn client(
                         self.inner
                             .unary(
                                 #route,
-                                #cp::codegen::IntoRequest::into_request(request),
+                                #single,
                                 #codec,
                             )
                             .await
@@ -281,7 +290,7 @@ fn client(
                         self.inner
                             .server_streaming(
                                 #route,
-                                #cp::codegen::IntoRequest::into_request(request),
+                                #single,
                                 #codec,
                             )
                             .await
@@ -297,7 +306,7 @@ fn client(
                         self.inner
                             .client_streaming(
                                 #route,
-                                #cp::codegen::IntoStreamingRequest::into_streaming_request(request),
+                                #streamed,
                                 #codec,
                             )
                             .await
@@ -316,7 +325,7 @@ fn client(
                         self.inner
                             .streaming(
                                 #route,
-                                #cp::codegen::IntoStreamingRequest::into_streaming_request(request),
+                                #streamed,
                                 #codec,
                             )
                             .await

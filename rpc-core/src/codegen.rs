@@ -14,3 +14,9 @@ pub use futures_core::Stream;
 pub use prost;
 pub use std::future::Future;
 pub use std::sync::Arc;
+
+/// Marks a request as idempotent (from the method's `idempotency_level` option).
+pub fn idempotent<T>(mut request: Request<T>) -> Request<T> {
+    request.set_idempotent(true);
+    request
+}

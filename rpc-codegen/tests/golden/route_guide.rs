@@ -67,7 +67,9 @@ pub mod route_guide_client {
             self.inner
                 .unary(
                     "/routeguide.RouteGuide/GetFeature",
-                    ::rpc_core::codegen::IntoRequest::into_request(request),
+                    ::rpc_core::codegen::idempotent(
+                        ::rpc_core::codegen::IntoRequest::into_request(request),
+                    ),
                     ::rpc_core::codegen::ProstCodec::<
                         super::Point,
                         super::Feature,
