@@ -19,6 +19,8 @@ pub struct Request<T> {
     deadline: Option<Instant>,
     idempotent: bool,
     remote_addr: Option<SocketAddr>,
+    path: Option<String>,
+    extensions: http::Extensions,
 }
 
 impl<T> Request<T> {
@@ -31,6 +33,8 @@ impl<T> Request<T> {
             deadline: None,
             idempotent: false,
             remote_addr: None,
+            path: None,
+            extensions: http::Extensions::new(),
         }
     }
 
@@ -97,6 +101,23 @@ impl<T> Request<T> {
         self.remote_addr
     }
 
+    /// The method path, `/package.Service/Method`: set on the server, and on the client while
+    /// interceptors run.
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    /// Typed values attached to the call: interceptors put things here for handlers (for
+    /// example the authenticated user). Never sent over the wire.
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+
+    /// Typed values attached to the call, mutably.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
+    }
+
     /// Replaces the message, keeping metadata and options.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
         Request {
@@ -106,7 +127,17 @@ impl<T> Request<T> {
             deadline: self.deadline,
             idempotent: self.idempotent,
             remote_addr: self.remote_addr,
+            path: self.path,
+            extensions: self.extensions,
         }
+    }
+
+    pub(crate) fn set_path(&mut self, path: String) {
+        self.path = Some(path);
+    }
+
+    pub(crate) fn take_path(&mut self) -> Option<String> {
+        self.path.take()
     }
 
     pub(crate) fn into_parts(self) -> (MetadataMap, T, Option<Duration>, bool) {
@@ -128,7 +159,13 @@ impl<T> Request<T> {
             deadline,
             idempotent,
             remote_addr: Some(remote_addr),
+            path: None,
+            extensions: http::Extensions::new(),
         }
+    }
+
+    pub(crate) fn into_server_parts(self) -> (MetadataMap, T, http::Extensions, Option<String>) {
+        (self.metadata, self.message, self.extensions, self.path)
     }
 }
 

@@ -3,6 +3,7 @@
 use super::Channel;
 use crate::config::{settings_setters, Settings};
 use crate::error::{Error, Kind};
+use crate::interceptor::{Interceptor, Interceptors};
 use crate::tls::ClientTlsConfig;
 use crate::transport;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -31,6 +32,7 @@ pub struct Endpoint {
     pub(crate) settings: Settings,
     pub(crate) timeout: Option<Duration>,
     local_addr: Option<SocketAddr>,
+    pub(crate) interceptors: Interceptors,
 }
 
 impl Endpoint {
@@ -72,6 +74,7 @@ impl Endpoint {
             settings: Settings::client(),
             timeout: None,
             local_addr: None,
+            interceptors: Interceptors::default(),
         }
     }
 
@@ -84,6 +87,13 @@ impl Endpoint {
     /// Default timeout of every call on the channel; a request's own timeout overrides it.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Adds an interceptor that sees every call of the channel before it is sent (in the order
+    /// added); see [`Interceptor`].
+    pub fn interceptor(mut self, interceptor: impl Interceptor) -> Self {
+        self.interceptors.push(interceptor);
         self
     }
 

@@ -207,6 +207,18 @@ impl Channel {
         }
     }
 
+    /// Runs the endpoint's interceptors on `request`.
+    fn intercept<T>(&self, path: &str, mut request: Request<T>) -> Result<Request<T>, Status> {
+        let interceptors = &self.inner.config.interceptors;
+        if interceptors.is_empty() {
+            return Ok(request);
+        }
+        request.set_path(path.to_owned());
+        let mut request = interceptors.run(request)?;
+        request.take_path();
+        Ok(request)
+    }
+
     fn deadline(&self, timeout: Option<Duration>) -> (Option<Duration>, Option<Instant>) {
         let timeout = timeout.or(self.inner.default_timeout);
         (timeout, timeout.and_then(|t| Instant::now().checked_add(t)))
@@ -273,6 +285,7 @@ impl Channel {
         request: Request<C::Encode>,
         mut codec: C,
     ) -> Result<Response<C::Decode>, Status> {
+        let request = self.intercept(path, request)?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let mut call = self
             .start_single(path, request, &mut codec, deadline, timeout)
@@ -294,6 +307,7 @@ impl Channel {
         request: Request<C::Encode>,
         mut codec: C,
     ) -> Result<Response<Streaming<C::Decode>>, Status> {
+        let request = self.intercept(path, request)?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let call = self
             .start_single(path, request, &mut codec, deadline, timeout)
@@ -312,6 +326,7 @@ impl Channel {
         C: Codec,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
+        let request = self.intercept(path, request)?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let (md, stream, _, idempotent) = request.into_parts();
         let head = Self::head(path, md, timeout, idempotent);
@@ -369,6 +384,7 @@ impl Channel {
         C: Codec,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
+        let request = self.intercept(path, request)?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let (md, stream, _, idempotent) = request.into_parts();
         let head = Self::head(path, md, timeout, idempotent);

@@ -37,6 +37,7 @@ pub(crate) struct CallMeta {
     pub(crate) deadline: Option<Instant>,
     pub(crate) remote: SocketAddr,
     pub(crate) max_send: usize,
+    pub(crate) extensions: http::Extensions,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -56,15 +57,18 @@ impl ServerCall {
 }
 
 impl CallMeta {
-    fn request<T>(&mut self, message: T) -> Request<T> {
-        Request::from_server_parts(
+    pub(crate) fn request<T>(&mut self, message: T) -> Request<T> {
+        let mut request = Request::from_server_parts(
             std::mem::take(&mut self.head.metadata),
             message,
             self.head.timeout,
             self.deadline,
             self.head.flags & wire::head::flags::IDEMPOTENT != 0,
             self.remote,
-        )
+        );
+        *request.extensions_mut() = std::mem::take(&mut self.extensions);
+        request.set_path(self.head.path.clone());
+        request
     }
 }
 

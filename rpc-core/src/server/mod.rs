@@ -8,6 +8,7 @@ pub use call::{
 
 use crate::config::{settings_setters, Settings};
 use crate::error::{Error, Kind};
+use crate::interceptor::{Interceptor, Interceptors};
 use crate::status::Status;
 use crate::tls::ServerTlsConfig;
 use crate::transport::{self, RecvHalf, SendHalf};
@@ -48,6 +49,7 @@ impl Server {
             routes: HashMap::new(),
             grace: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
+            interceptors: Interceptors::default(),
         }
     }
 }
@@ -72,6 +74,7 @@ pub struct ServerBuilder {
     routes: HashMap<String, Arc<dyn Service>>,
     grace: Duration,
     header_timeout: Duration,
+    interceptors: Interceptors,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -93,6 +96,13 @@ impl ServerBuilder {
     /// the first.
     pub fn add_service<S: Service + NamedService>(mut self, service: S) -> Self {
         self.routes.insert(S::NAME.to_owned(), Arc::new(service));
+        self
+    }
+
+    /// Adds an interceptor that sees every call before its handler runs (in the order added)
+    /// and may reject it with a status; see [`Interceptor`](crate::interceptor::Interceptor).
+    pub fn interceptor(mut self, interceptor: impl Interceptor) -> Self {
+        self.interceptors.push(interceptor);
         self
     }
 
@@ -140,6 +150,7 @@ impl ServerBuilder {
             max_send: self.settings.max_encoding_message_size,
             handshake_timeout: self.settings.handshake_timeout,
             header_timeout: self.header_timeout,
+            interceptors: self.interceptors,
             calls: TaskTracker::new(),
             conns: TaskTracker::new(),
             shutdown: CancellationToken::new(),
@@ -175,6 +186,7 @@ struct Shared {
     max_send: usize,
     handshake_timeout: Duration,
     header_timeout: Duration,
+    interceptors: Interceptors,
     calls: TaskTracker,
     conns: TaskTracker,
     shutdown: CancellationToken,
@@ -361,15 +373,23 @@ async fn serve_call(
         return call::reject(send, recv, status).await;
     };
     let method = method.to_owned();
-    let call = ServerCall {
-        send,
-        recv,
-        meta: CallMeta {
-            head,
-            deadline,
-            remote,
-            max_send: shared.max_send,
-        },
+    let mut meta = CallMeta {
+        head,
+        deadline,
+        remote,
+        max_send: shared.max_send,
+        extensions: http::Extensions::new(),
     };
+    if !shared.interceptors.is_empty() {
+        match shared.interceptors.run(meta.request(())) {
+            Ok(request) => {
+                let (metadata, (), extensions, _) = request.into_server_parts();
+                meta.head.metadata = metadata;
+                meta.extensions = extensions;
+            }
+            Err(status) => return call::reject(send, recv, status).await,
+        }
+    }
+    let call = ServerCall { send, recv, meta };
     service.call(&method, call).await;
 }

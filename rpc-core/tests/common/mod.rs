@@ -49,6 +49,10 @@ impl Drop for Alive {
     }
 }
 
+/// Put in request extensions by interceptors in tests.
+#[derive(Clone, Debug)]
+pub struct User(pub String);
+
 #[derive(Clone, Default)]
 pub struct TestService {
     pub probe: Probe,
@@ -92,6 +96,12 @@ impl Service for TestService {
                 }
                 let mut resp = Response::new(m);
                 echo_metadata(&req, &mut resp);
+                if let Some(User(u)) = req.extensions().get::<User>() {
+                    resp.trailers_mut().insert("user", u).unwrap();
+                }
+                if let Some(p) = req.path() {
+                    resp.trailers_mut().insert("path", p).unwrap();
+                }
                 if let Some(d) = req.remaining() {
                     resp.trailers_mut()
                         .insert("remaining-ms", &d.as_millis().to_string())
