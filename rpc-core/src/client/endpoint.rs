@@ -7,6 +7,7 @@ use crate::interceptor::{Interceptor, Interceptors};
 use crate::tls::ClientTlsConfig;
 use crate::transport;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The address of a server and the settings to connect with; [`Endpoint::connect`] makes a
@@ -32,6 +33,7 @@ pub struct Endpoint {
     pub(crate) settings: Settings,
     pub(crate) timeout: Option<Duration>,
     local_addr: Option<SocketAddr>,
+    socket: Option<Arc<dyn quinn::AsyncUdpSocket>>,
     pub(crate) interceptors: Interceptors,
 }
 
@@ -74,6 +76,7 @@ impl Endpoint {
             settings: Settings::client(),
             timeout: None,
             local_addr: None,
+            socket: None,
             interceptors: Interceptors::default(),
         }
     }
@@ -101,6 +104,17 @@ impl Endpoint {
     pub fn local_address(mut self, addr: SocketAddr) -> Self {
         self.local_addr = Some(addr);
         self
+    }
+
+    /// Sends and receives through a socket you provide: any [`quinn::AsyncUdpSocket`], for
+    /// example one that simulates loss and delay in tests. Reconnects reuse it.
+    pub fn udp_socket(mut self, socket: Arc<dyn quinn::AsyncUdpSocket>) -> Self {
+        self.socket = Some(socket);
+        self
+    }
+
+    pub(crate) fn has_own_socket(&self) -> bool {
+        self.socket.is_some()
     }
 
     settings_setters!();
@@ -140,8 +154,16 @@ impl Endpoint {
             SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
             SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
         });
-        let socket = transport::bind(local, &self.settings)
-            .map_err(|e| Error::with(Kind::Io, format!("failed to bind {local}"), e))?;
+        let socket = match &self.socket {
+            Some(socket) => socket.clone(),
+            None => {
+                let socket = transport::bind(local, &self.settings)
+                    .map_err(|e| Error::with(Kind::Io, format!("failed to bind {local}"), e))?;
+                transport::runtime()
+                    .and_then(|rt| rt.wrap_udp_socket(socket))
+                    .map_err(|e| Error::with(Kind::Io, format!("failed to set up {local}"), e))?
+            }
+        };
         let mut endpoint = transport::endpoint(socket, &self.settings, None)
             .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
         let crypto = self.tls.build()?;

@@ -181,7 +181,9 @@ impl Channel {
                 .endpoint
                 .as_ref()
                 .and_then(|e| e.local_addr().ok())
-                .is_some_and(|local| local.is_ipv4() == addr.is_ipv4());
+                .is_some_and(|local| {
+                    self.inner.config.has_own_socket() || local.is_ipv4() == addr.is_ipv4()
+                });
             if !reuse {
                 state.endpoint = Some(self.inner.config.client_endpoint(addr)?);
             }

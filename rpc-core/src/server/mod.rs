@@ -129,6 +129,18 @@ impl ServerBuilder {
 
     /// Binds the UDP socket; the returned server knows its address (useful with port 0).
     pub fn bind(self, addr: SocketAddr) -> Result<BoundServer, Error> {
+        let socket = transport::bind(addr, &self.settings)
+            .map_err(|e| Error::with(Kind::Io, format!("failed to bind {addr}"), e))?;
+        let runtime = transport::runtime().map_err(|e| Error::with(Kind::Io, "no runtime", e))?;
+        let socket = runtime
+            .wrap_udp_socket(socket)
+            .map_err(|e| Error::with(Kind::Io, format!("failed to set up {addr}"), e))?;
+        self.bind_socket(socket)
+    }
+
+    /// Serves on a socket you provide: any [`quinn::AsyncUdpSocket`], for example one that
+    /// simulates loss and delay in tests, or one shared with other protocols.
+    pub fn bind_socket(self, socket: Arc<dyn quinn::AsyncUdpSocket>) -> Result<BoundServer, Error> {
         let tls = self.tls.as_ref().ok_or_else(|| {
             Error::new(
                 Kind::Tls,
@@ -137,8 +149,6 @@ impl ServerBuilder {
         })?;
         let crypto = tls.build()?;
         let server_config = transport::server_config(crypto, &self.settings);
-        let socket = transport::bind(addr, &self.settings)
-            .map_err(|e| Error::with(Kind::Io, format!("failed to bind {addr}"), e))?;
         let endpoint = transport::endpoint(socket, &self.settings, Some(server_config))
             .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
         let local_addr = endpoint

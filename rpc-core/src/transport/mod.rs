@@ -40,14 +40,22 @@ pub(crate) fn bind(addr: SocketAddr, settings: &Settings) -> io::Result<std::net
     Ok(socket.into())
 }
 
+pub(crate) fn runtime() -> io::Result<Arc<dyn quinn::Runtime>> {
+    quinn::default_runtime()
+        .ok_or_else(|| io::Error::other("no async runtime found (rpc-core needs tokio)"))
+}
+
 pub(crate) fn endpoint(
-    socket: std::net::UdpSocket,
+    socket: Arc<dyn quinn::AsyncUdpSocket>,
     settings: &Settings,
     server: Option<quinn::ServerConfig>,
 ) -> io::Result<quinn::Endpoint> {
-    let runtime = quinn::default_runtime()
-        .ok_or_else(|| io::Error::other("no async runtime found (rpc-core needs tokio)"))?;
-    quinn::Endpoint::new(settings.endpoint_config(), server, socket, runtime)
+    quinn::Endpoint::new_with_abstract_socket(
+        settings.endpoint_config(),
+        server,
+        socket,
+        runtime()?,
+    )
 }
 
 pub(crate) fn server_config(

@@ -1,6 +1,8 @@
 //! A hand-written test service over real QUIC on 127.0.0.1 (generated code looks the same).
 #![allow(dead_code)]
 
+pub mod lossy;
+
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use rpc_core::codec::ProstCodec;
