@@ -50,9 +50,13 @@ impl Server {
             grace: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             interceptors: Interceptors::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
+
+/// Default number of connections a server accepts at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Configures and starts a server.
 ///
@@ -75,6 +79,7 @@ pub struct ServerBuilder {
     grace: Duration,
     header_timeout: Duration,
     interceptors: Interceptors,
+    max_connections: usize,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -110,6 +115,14 @@ impl ServerBuilder {
     /// at the client (QUIC stream credit), they are not refused.
     pub fn max_concurrent_calls(mut self, calls: u32) -> Self {
         self.settings.max_concurrent_calls = calls;
+        self
+    }
+
+    /// How many connections the server accepts at once (default 1024); handshakes beyond are
+    /// refused. With the per-connection receive window this bounds the memory peers can make
+    /// the server hold: `max_connections x connection_receive_window`.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
         self
     }
 
@@ -161,6 +174,7 @@ impl ServerBuilder {
             handshake_timeout: self.settings.handshake_timeout,
             header_timeout: self.header_timeout,
             interceptors: self.interceptors,
+            max_connections: self.max_connections,
             calls: TaskTracker::new(),
             conns: TaskTracker::new(),
             shutdown: CancellationToken::new(),
@@ -197,6 +211,7 @@ struct Shared {
     handshake_timeout: Duration,
     header_timeout: Duration,
     interceptors: Interceptors,
+    max_connections: usize,
     calls: TaskTracker,
     conns: TaskTracker,
     shutdown: CancellationToken,
@@ -280,6 +295,10 @@ impl BoundServer {
                 _ = &mut signal => break,
                 _ = shared.shutdown.cancelled() => break,
                 incoming = self.endpoint.accept() => match incoming {
+                    Some(incoming) if shared.conns.len() >= shared.max_connections => {
+                        tracing::debug!("connection limit reached; refusing {}", incoming.remote_address());
+                        incoming.refuse();
+                    }
                     Some(incoming) => {
                         let shared = shared.clone();
                         shared.conns.clone().spawn(serve_connection(incoming, shared));
