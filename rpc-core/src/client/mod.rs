@@ -11,9 +11,7 @@ use crate::request::{Request, Response};
 use crate::status::{Code, Status};
 use crate::streaming::{ClientCall, ClientSide, Streaming};
 use crate::transport::{connection_status, RecvHalf, SendHalf};
-use crate::wire::{
-    self, head::flags, ClientEvent, ClientRecv, ErrorCode, FrameLimits, RequestHead,
-};
+use crate::wire::{self, head::flags, ClientEvent, ClientRecv, ErrorCode, FrameLimits};
 use arc_swap::ArcSwapOption;
 use bytes::BytesMut;
 use futures_core::Stream;
@@ -240,14 +238,9 @@ impl Channel {
     }
 
     fn head(path: &str, md: MetadataMap, timeout: Option<Duration>, idempotent: bool) -> BytesMut {
-        let head = RequestHead {
-            path: path.to_owned(),
-            timeout,
-            flags: if idempotent { flags::IDEMPOTENT } else { 0 },
-            metadata: md,
-        };
+        let flags = if idempotent { flags::IDEMPOTENT } else { 0 };
         let mut buf = BytesMut::with_capacity(256);
-        wire::encode::request_head(&head, &mut buf);
+        wire::encode::request_head_parts(path, timeout, flags, &md, &mut buf);
         buf
     }
 

@@ -4,7 +4,7 @@
 use crate::codec::{encode_frame, Codec, Decoder};
 use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
-use crate::status::{Code, Status};
+use crate::status::Status;
 use crate::streaming::Streaming;
 use crate::transport::{RecvHalf, SendHalf};
 use crate::wire::{self, ErrorCode, RequestHead, ServerEvent, ServerRecv};
@@ -132,11 +132,10 @@ async fn finish(
         Outcome::Cancelled => return abort(send, recv, ErrorCode::CANCELLED),
         Outcome::Expired => return abort(send, recv, ErrorCode::DEADLINE_EXCEEDED),
     };
-    let status = match result {
-        Ok(trailers) => Status::with_metadata(Code::Ok, "", trailers),
-        Err(status) => status,
-    };
-    wire::encode::trailers(&status, &mut buf);
+    match result {
+        Ok(trailers) => wire::encode::trailers_ok(&trailers, &mut buf),
+        Err(status) => wire::encode::trailers(&status, &mut buf),
+    }
     match race(send.write(buf.freeze()), stopped.as_mut(), deadline).await {
         Outcome::Done(Ok(())) => {
             send.finish();

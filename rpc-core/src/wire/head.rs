@@ -128,29 +128,52 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(us).unwrap_or(u64::MAX)
 }
 
+/// Encoded length of a request head payload, from borrowed parts.
+pub fn request_head_len(
+    path: &str,
+    timeout: Option<Duration>,
+    flags: u32,
+    metadata: &MetadataMap,
+) -> usize {
+    let mut n = encoding::key_len(1) + encoding::encoded_len_varint(path.len() as u64) + path.len();
+    if let Some(t) = timeout {
+        n += encoding::uint64::encoded_len(2, &micros(t));
+    }
+    if flags != 0 {
+        n += encoding::uint32::encoded_len(3, &flags);
+    }
+    n + entries_len(4, metadata)
+}
+
+/// Appends a request head payload, from borrowed parts.
+pub fn encode_request_head(
+    path: &str,
+    timeout: Option<Duration>,
+    flags: u32,
+    metadata: &MetadataMap,
+    dst: &mut BytesMut,
+) {
+    encoding::encode_key(1, WireType::LengthDelimited, dst);
+    encoding::encode_varint(path.len() as u64, dst);
+    dst.extend_from_slice(path.as_bytes());
+    if let Some(t) = timeout {
+        encoding::uint64::encode(2, &micros(t), dst);
+    }
+    if flags != 0 {
+        encoding::uint32::encode(3, &flags, dst);
+    }
+    put_entries(4, metadata, dst);
+}
+
 impl RequestHead {
     /// Encoded payload length.
     pub fn encoded_len(&self) -> usize {
-        let mut n = encoding::string::encoded_len(1, &self.path);
-        if let Some(t) = self.timeout {
-            n += encoding::uint64::encoded_len(2, &micros(t));
-        }
-        if self.flags != 0 {
-            n += encoding::uint32::encoded_len(3, &self.flags);
-        }
-        n + entries_len(4, &self.metadata)
+        request_head_len(&self.path, self.timeout, self.flags, &self.metadata)
     }
 
     /// Appends the payload (not the frame header).
     pub fn encode(&self, dst: &mut BytesMut) {
-        encoding::string::encode(1, &self.path, dst);
-        if let Some(t) = self.timeout {
-            encoding::uint64::encode(2, &micros(t), dst);
-        }
-        if self.flags != 0 {
-            encoding::uint32::encode(3, &self.flags, dst);
-        }
-        put_entries(4, &self.metadata, dst);
+        encode_request_head(&self.path, self.timeout, self.flags, &self.metadata, dst)
     }
 
     /// Decodes a payload received from a client.

@@ -63,13 +63,34 @@ pub mod encode {
     use crate::metadata::MetadataMap;
     use crate::status::Status;
     use bytes::BytesMut;
+    use std::time::Duration;
 
     /// A `HEADERS` frame with a request head.
     pub fn request_head(head: &RequestHead, dst: &mut BytesMut) {
-        let len = head.encoded_len();
+        request_head_parts(&head.path, head.timeout, head.flags, &head.metadata, dst);
+    }
+
+    /// A `HEADERS` frame with a request head, from borrowed parts.
+    pub fn request_head_parts(
+        path: &str,
+        timeout: Option<Duration>,
+        flags: u32,
+        metadata: &MetadataMap,
+        dst: &mut BytesMut,
+    ) {
+        let len = head::request_head_len(path, timeout, flags, metadata);
         dst.reserve(FRAME_HEADER_LEN + len);
         put_frame_header(dst, kind::HEADERS, 0, len);
-        head.encode(dst);
+        head::encode_request_head(path, timeout, flags, metadata, dst);
+    }
+
+    /// A `TRAILERS` frame for a successful call.
+    pub fn trailers_ok(metadata: &MetadataMap, dst: &mut BytesMut) {
+        let empty = bytes::Bytes::new();
+        let len = head::trailers_len(crate::status::Code::Ok, "", &empty, metadata);
+        dst.reserve(FRAME_HEADER_LEN + len);
+        put_frame_header(dst, kind::TRAILERS, 0, len);
+        head::encode_trailers(crate::status::Code::Ok, "", &empty, metadata, dst);
     }
 
     /// A `HEADERS` frame with response metadata.
