@@ -344,3 +344,41 @@ pub mod dev {
         std::fs::write(path, text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::dev::SelfSigned;
+    use super::*;
+
+    #[test]
+    fn pem_files_and_errors() {
+        let dir = std::env::temp_dir().join(format!("rpc-core-tls-test-{}", std::process::id()));
+        let dev = SelfSigned::load_or_generate(&dir).unwrap();
+        let id = Identity::from_pem_files(dir.join("cert.pem"), dir.join("key.pem")).unwrap();
+        ServerTlsConfig::new(id).build().unwrap();
+        let ca = Certificate::from_pem_file(dir.join("cert.pem")).unwrap();
+        ClientTlsConfig::new().ca_certificate(ca).build().unwrap();
+        // A second call loads the same certificate instead of making a new one.
+        assert_eq!(
+            SelfSigned::load_or_generate(&dir).unwrap().cert_pem(),
+            dev.cert_pem()
+        );
+        assert!(matches!(
+            Certificate::from_pem("not a pem"),
+            Err(TlsError::NoCertificate(_))
+        ));
+        assert!(matches!(
+            Identity::from_pem(dev.cert_pem(), "garbage"),
+            Err(TlsError::Pem { .. })
+        ));
+        assert!(matches!(
+            Identity::from_pem_files(dir.join("missing.pem"), dir.join("key.pem")),
+            Err(TlsError::Io { .. })
+        ));
+        // A key that does not match the certificate is refused.
+        let other = SelfSigned::generate(&["localhost"]).unwrap();
+        let mismatched = Identity::from_pem(dev.cert_pem(), other.key_pem()).unwrap();
+        assert!(ServerTlsConfig::new(mismatched).build().is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

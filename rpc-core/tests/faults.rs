@@ -420,3 +420,38 @@ async fn huge_timeout_means_no_deadline() {
         .unwrap();
     assert_eq!(r.into_inner().seq, 3);
 }
+
+#[tokio::test]
+async fn client_reports_alpn_mismatch_clearly() {
+    // A raw QUIC server that speaks a future version of the protocol.
+    let identity = cert();
+    let certs: Vec<_> =
+        rustls::pki_types::CertificateDer::pem_slice_iter(identity.cert_pem().as_bytes())
+            .map(|c| c.unwrap())
+            .collect();
+    let key =
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(identity.key_pem().as_bytes()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    tls.alpn_protocols = vec![b"qrpc/2".to_vec()];
+    let qs = quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap();
+    let server = quinn::Endpoint::server(
+        quinn::ServerConfig::with_crypto(std::sync::Arc::new(qs)),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Some(incoming) = server.accept().await {
+            let _ = incoming.await;
+        }
+    });
+    let err = endpoint(addr).connect().await.unwrap_err();
+    assert!(err.is_handshake(), "{err}");
+    assert!(err.to_string().contains("ALPN mismatch"), "{err}");
+}
