@@ -1,4 +1,5 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     rpc_codegen::compile_protos("../proto/helloworld.proto")?;
+    rpc_codegen::compile_protos("../proto/macro_echo.proto")?;
     Ok(())
 }

@@ -70,6 +70,7 @@ pub mod codec;
 pub mod codegen;
 mod config;
 mod error;
+pub mod interceptor;
 pub mod metadata;
 mod request;
 pub mod server;
@@ -84,11 +85,16 @@ pub use config::{
     DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_HEADER_LIST_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
 };
 pub use error::Error;
+pub use interceptor::Interceptor;
 pub use metadata::MetadataMap;
 pub use request::{IntoRequest, IntoStreamingRequest, Request, Response};
 pub use server::{Server, ServerBuilder};
 pub use status::{Code, Status};
 pub use streaming::Streaming;
+
+/// The QUIC implementation, for advanced hooks such as
+/// [`ServerBuilder::bind_socket`] and [`Endpoint::udp_socket`].
+pub use quinn;
 
 /// Defines a service from a Rust trait (feature `macros`, on by default); see [`rpc_macros`].
 #[cfg(feature = "macros")]
