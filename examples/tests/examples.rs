@@ -38,3 +38,30 @@ fn macro_service_runs_end_to_end() {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
 }
+
+fn run(bin: &str) -> String {
+    let out = Command::new(bin).output().expect("run example");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn route_guide_runs_all_four_kinds() {
+    let out = run(env!("CARGO_BIN_EXE_route_guide"));
+    assert!(out.contains("GetFeature: Patriots Path"), "{out}");
+    assert!(out.contains("ListFeatures: 5 features"), "{out}");
+    assert!(out.contains("RecordRoute: 5 points, 5 features"), "{out}");
+    assert!(out.contains("RouteChat: got \"note 0\""), "{out}");
+}
+
+#[test]
+fn chat_shows_cancellation_and_shutdown() {
+    let out = run(env!("CARGO_BIN_EXE_chat"));
+    assert!(out.contains("[bob] alice: hi bob"), "{out}");
+    assert!(out.contains("[alice] bob left"), "{out}");
+    assert!(out.contains("[alice] call ended: Unavailable"), "{out}");
+}

@@ -326,8 +326,8 @@ impl BoundServer {
         } else {
             ErrorCode::SHUTDOWN
         };
-        self.endpoint
-            .close(transport::code(code), b"server shutting down");
+        // The code says it all (PROTOCOL.md §12); clients turn it into their message.
+        self.endpoint.close(transport::code(code), b"");
         refuser.abort();
         shared.conns.close();
         shared.conns.wait().await;
