@@ -30,7 +30,7 @@ pub trait NamedService {
 }
 
 /// A service: dispatches a call to the handler of `method`. Generated servers implement it;
-/// calls with a method the service lacks go to [`unimplemented`].
+/// calls with a method the service lacks go to [`unimplemented()`].
 pub trait Service: Send + Sync + 'static {
     /// Starts the call. `method` is the last segment of the path.
     fn call(&self, method: &str, call: ServerCall) -> CallFuture;
@@ -105,7 +105,7 @@ impl ServerBuilder {
     }
 
     /// Adds an interceptor that sees every call before its handler runs (in the order added)
-    /// and may reject it with a status; see [`Interceptor`](crate::interceptor::Interceptor).
+    /// and may reject it with a status; see [`Interceptor`].
     pub fn interceptor(mut self, interceptor: impl Interceptor) -> Self {
         self.interceptors.push(interceptor);
         self
