@@ -1,0 +1,183 @@
+//! What the load loop drives: a [`Driver`] makes connections and performs one call of each
+//! kind. [`RpcDriver`] drives rpc-core's generated echo client; the baselines of the
+//! `benches` crate (raw quinn, tonic) implement the same trait, so one loop measures all.
+
+use crate::echo::echo_client::EchoClient;
+use crate::echo::EchoRequest;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use rpc_core::{Endpoint, Status, Streaming};
+use std::future::Future;
+use tokio::sync::mpsc;
+
+/// Why a call failed: a gRPC status code name (`"Unavailable"`) or another short label.
+pub type Failure = String;
+
+/// The label of a status, for the error table.
+pub fn failure(status: &Status) -> Failure {
+    format!("{:?}", status.code())
+}
+
+/// A client of the echo service over some transport.
+///
+/// Every call method returns the number of payload bytes received.
+pub trait Driver: Send + Sync + 'static {
+    /// One connection; cheap to clone, clones share it.
+    type Conn: Clone + Send + Sync + 'static;
+    /// An open bidirectional call used for ping-pong.
+    type Bidi: Send + 'static;
+
+    /// Opens a connection (handshake included).
+    fn connect(&self) -> impl Future<Output = Result<Self::Conn, Failure>> + Send;
+
+    /// A unary call echoing `payload`.
+    fn unary(
+        &self,
+        conn: &Self::Conn,
+        payload: Bytes,
+    ) -> impl Future<Output = Result<u64, Failure>> + Send;
+
+    /// A server-streaming call: `count` responses of `size` bytes, read to the end.
+    fn server_stream(
+        &self,
+        conn: &Self::Conn,
+        size: u32,
+        count: u32,
+    ) -> impl Future<Output = Result<u64, Failure>> + Send;
+
+    /// A client-streaming call: `count` requests carrying `payload`, one small response.
+    fn client_stream(
+        &self,
+        conn: &Self::Conn,
+        payload: Bytes,
+        count: u32,
+    ) -> impl Future<Output = Result<u64, Failure>> + Send;
+
+    /// Opens a bidirectional call for [`Driver::ping`].
+    fn open_bidi(
+        &self,
+        conn: &Self::Conn,
+    ) -> impl Future<Output = Result<Self::Bidi, Failure>> + Send;
+
+    /// Sends `payload` on an open bidirectional call and waits for its echo.
+    fn ping(
+        &self,
+        bidi: &mut Self::Bidi,
+        payload: Bytes,
+    ) -> impl Future<Output = Result<u64, Failure>> + Send;
+}
+
+/// Drives rpc-core through the generated `EchoClient`.
+#[derive(Debug, Clone)]
+pub struct RpcDriver {
+    endpoint: Endpoint,
+}
+
+impl RpcDriver {
+    /// Connects with `endpoint` (address, TLS and QUIC settings).
+    pub fn new(endpoint: Endpoint) -> Self {
+        RpcDriver { endpoint }
+    }
+}
+
+/// An open bidirectional echo call: the request sender and the response stream.
+pub struct RpcBidi {
+    tx: mpsc::Sender<EchoRequest>,
+    rx: Streaming<crate::echo::EchoResponse>,
+}
+
+impl std::fmt::Debug for RpcBidi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcBidi").finish_non_exhaustive()
+    }
+}
+
+fn request(payload: Bytes) -> EchoRequest {
+    EchoRequest {
+        payload,
+        response_size: 0,
+        response_count: 0,
+    }
+}
+
+impl Driver for RpcDriver {
+    type Conn = EchoClient;
+    type Bidi = RpcBidi;
+
+    async fn connect(&self) -> Result<EchoClient, Failure> {
+        self.endpoint
+            .connect()
+            .await
+            .map(EchoClient::new)
+            .map_err(|e| format!("connect: {e}"))
+    }
+
+    async fn unary(&self, conn: &EchoClient, payload: Bytes) -> Result<u64, Failure> {
+        let reply = conn
+            .unary(request(payload))
+            .await
+            .map_err(|s| failure(&s))?;
+        Ok(reply.into_inner().payload.len() as u64)
+    }
+
+    async fn server_stream(
+        &self,
+        conn: &EchoClient,
+        size: u32,
+        count: u32,
+    ) -> Result<u64, Failure> {
+        let req = EchoRequest {
+            payload: Bytes::new(),
+            response_size: size,
+            response_count: count,
+        };
+        let mut stream = conn
+            .server_stream(req)
+            .await
+            .map_err(|s| failure(&s))?
+            .into_inner();
+        let mut got = 0u64;
+        while let Some(m) = stream.message().await.map_err(|s| failure(&s))? {
+            got += m.payload.len() as u64;
+        }
+        Ok(got)
+    }
+
+    async fn client_stream(
+        &self,
+        conn: &EchoClient,
+        payload: Bytes,
+        count: u32,
+    ) -> Result<u64, Failure> {
+        let requests =
+            futures_util::stream::iter((0..count).map(move |_| request(payload.clone())));
+        let reply = conn
+            .client_stream(requests)
+            .await
+            .map_err(|s| failure(&s))?;
+        Ok(reply.into_inner().payload.len() as u64)
+    }
+
+    async fn open_bidi(&self, conn: &EchoClient) -> Result<RpcBidi, Failure> {
+        let (tx, mut rx) = mpsc::channel::<EchoRequest>(16);
+        let requests = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let rx = conn
+            .bidi(requests)
+            .await
+            .map_err(|s| failure(&s))?
+            .into_inner();
+        Ok(RpcBidi { tx, rx })
+    }
+
+    async fn ping(&self, bidi: &mut RpcBidi, payload: Bytes) -> Result<u64, Failure> {
+        bidi.tx
+            .send(request(payload))
+            .await
+            .map_err(|_| "BidiClosed".to_owned())?;
+        match bidi.rx.next().await {
+            Some(Ok(m)) => Ok(m.payload.len() as u64),
+            Some(Err(s)) => Err(failure(&s)),
+            None => Err("BidiEnded".to_owned()),
+        }
+    }
+}

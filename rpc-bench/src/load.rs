@@ -1,0 +1,368 @@
+//! The load loop: workers take tickets (closed loop, or paced by `--rate`), perform one call
+//! each through a [`Driver`], and record latency in an HDR histogram.
+
+use crate::cpu::process_cpu;
+use crate::driver::Driver;
+use crate::report::Report;
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The kind of call a benchmark makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CallKind {
+    /// One request, one response (echo of the payload).
+    Unary,
+    /// One request, `--stream-messages` responses of `--payload` bytes.
+    ServerStream,
+    /// `--stream-messages` requests of `--payload` bytes, one response.
+    ClientStream,
+    /// Ping-pong of `--payload` bytes on one open bidirectional call per worker.
+    Bidi,
+    /// A new connection (QUIC or TCP + TLS handshake) and one unary call on it.
+    Connect,
+}
+
+impl CallKind {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            CallKind::Unary => "unary",
+            CallKind::ServerStream => "server-stream",
+            CallKind::ClientStream => "client-stream",
+            CallKind::Bidi => "bidi",
+            CallKind::Connect => "connect",
+        }
+    }
+}
+
+/// One benchmark run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// A name for the report.
+    pub label: String,
+    /// What each call does.
+    pub kind: CallKind,
+    /// Calls in flight (workers).
+    pub concurrency: usize,
+    /// Connections the workers are spread over.
+    pub connections: usize,
+    /// How long to measure (after the warm-up); `None` with `requests` set.
+    pub duration: Option<Duration>,
+    /// How many calls to measure (after the warm-up).
+    pub requests: Option<u64>,
+    /// Time spent calling before measuring starts.
+    pub warmup: Duration,
+    /// Open loop: calls started per second (latency counts from the scheduled start).
+    pub rate: Option<f64>,
+    /// Payload bytes per message.
+    pub payload: usize,
+    /// Messages per streaming call.
+    pub stream_messages: u32,
+    /// Hard limit on the whole run, whatever else is asked.
+    pub max_time: Duration,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// A call outcome per ticket.
+struct Ticket {
+    /// When the call should start (its latency counts from here).
+    start: Instant,
+    /// Whether it counts (issued after the warm-up).
+    measured: bool,
+}
+
+struct Shared {
+    begin: Instant,
+    measure_from: Instant,
+    stop_at: Option<Instant>,
+    hard_stop: Instant,
+    requests: Option<u64>,
+    rate: Option<f64>,
+    issued: AtomicU64,
+    issued_measured: AtomicU64,
+    completed: AtomicU64,
+    stats: Mutex<Stats>,
+}
+
+impl Shared {
+    async fn take(&self) -> Option<Ticket> {
+        let start = match self.rate {
+            Some(rate) => {
+                let i = self.issued.fetch_add(1, Ordering::Relaxed);
+                let at = self.begin + Duration::from_secs_f64(i as f64 / rate);
+                if at >= self.hard_stop || self.stop_at.is_some_and(|s| at >= s) {
+                    return None;
+                }
+                tokio::time::sleep_until(at).await;
+                at
+            }
+            None => Instant::now(),
+        };
+        if start >= self.hard_stop || self.stop_at.is_some_and(|s| start >= s) {
+            return None;
+        }
+        let measured = start >= self.measure_from;
+        if measured {
+            if let Some(n) = self.requests {
+                if self.issued_measured.fetch_add(1, Ordering::Relaxed) >= n {
+                    return None;
+                }
+            }
+        }
+        Some(Ticket { start, measured })
+    }
+}
+
+/// What the workers measured.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Latency of successful calls, in nanoseconds.
+    pub latency: Histogram<u64>,
+    /// Successful calls.
+    pub ok: u64,
+    /// Failed calls by status code (or failure label).
+    pub errors: BTreeMap<String, u64>,
+    /// Payload bytes sent and received by successful calls.
+    pub bytes: u64,
+    /// When the last measured call ended.
+    pub last: Option<Instant>,
+}
+
+impl Stats {
+    fn new() -> Self {
+        Stats {
+            latency: Histogram::new_with_bounds(1_000, 120_000_000_000, 3)
+                .expect("valid histogram bounds"),
+            ok: 0,
+            errors: BTreeMap::new(),
+            bytes: 0,
+            last: None,
+        }
+    }
+
+    fn merge(&mut self, other: &Stats) {
+        let _ = self.latency.add(&other.latency);
+        self.ok += other.ok;
+        for (k, v) in &other.errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+        self.bytes += other.bytes;
+        self.last = self.last.max(other.last);
+    }
+}
+
+/// Runs `plan` with `driver`; `server_pid` adds that process's CPU time to the report.
+pub async fn run<D: Driver>(
+    driver: Arc<D>,
+    plan: &Plan,
+    server_pid: Option<u32>,
+) -> Result<Report, String> {
+    let conns = if plan.kind == CallKind::Connect {
+        Vec::new()
+    } else {
+        let mut v = Vec::with_capacity(plan.connections.max(1));
+        for _ in 0..plan.connections.max(1) {
+            v.push(driver.connect().await?);
+        }
+        v
+    };
+    let begin = Instant::now();
+    let measure_from = begin + plan.warmup;
+    let shared = Arc::new(Shared {
+        begin,
+        measure_from,
+        stop_at: plan.duration.map(|d| measure_from + d),
+        hard_stop: begin + plan.max_time,
+        requests: plan.requests,
+        rate: plan.rate,
+        issued: AtomicU64::new(0),
+        issued_measured: AtomicU64::new(0),
+        completed: AtomicU64::new(0),
+        stats: Mutex::new(Stats::new()),
+    });
+
+    // CPU is sampled when measuring starts and after the last call.
+    let cpu_start = {
+        let sample = move || {
+            (
+                Instant::now(),
+                process_cpu(None),
+                server_pid.map(|p| process_cpu(Some(p))),
+            )
+        };
+        if plan.warmup.is_zero() {
+            let s = sample();
+            tokio::spawn(async move { s })
+        } else {
+            tokio::spawn(async move {
+                tokio::time::sleep_until(measure_from).await;
+                sample()
+            })
+        }
+    };
+
+    let progress = progress_bar(plan, shared.clone());
+    let mut workers = Vec::with_capacity(plan.concurrency.max(1));
+    let payload = Bytes::from(vec![0xa5u8; plan.payload]);
+    for i in 0..plan.concurrency.max(1) {
+        let conn = conns.get(i % conns.len().max(1)).cloned();
+        workers.push(tokio::spawn(worker(
+            driver.clone(),
+            conn,
+            shared.clone(),
+            plan.clone(),
+            payload.clone(),
+        )));
+    }
+    for w in workers {
+        if let Err(e) = w.await {
+            return Err(format!("worker failed: {e}"));
+        }
+    }
+    let end = Instant::now();
+    let (cpu_end, server_end) = (process_cpu(None), server_pid.map(|p| process_cpu(Some(p))));
+    if let Some((pb, ticker)) = progress {
+        ticker.abort();
+        pb.finish_and_clear();
+    }
+    let (t0, cpu0, server0) = cpu_start.await.map_err(|e| e.to_string())?;
+    drop(conns);
+
+    let stats = shared.stats.lock().expect("stats lock").clone();
+    let last = stats.last.unwrap_or(end).max(t0);
+    let elapsed = last.saturating_duration_since(t0.max(measure_from));
+    let delta = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    Ok(Report::new(
+        plan,
+        stats,
+        elapsed,
+        delta(cpu0, cpu_end),
+        delta(server0.flatten(), server_end.flatten()),
+    ))
+}
+
+async fn worker<D: Driver>(
+    driver: Arc<D>,
+    conn: Option<D::Conn>,
+    shared: Arc<Shared>,
+    plan: Plan,
+    payload: Bytes,
+) {
+    let mut stats = Stats::new();
+    let mut bidi: Option<D::Bidi> = None;
+    let size = payload.len() as u32;
+    let count = plan.stream_messages.max(1);
+    let sent = match plan.kind {
+        CallKind::ServerStream => 0,
+        CallKind::ClientStream => payload.len() as u64 * u64::from(count),
+        _ => payload.len() as u64,
+    };
+    while let Some(ticket) = shared.take().await {
+        let outcome = match (&conn, plan.kind) {
+            (_, CallKind::Connect) => match driver.connect().await {
+                Ok(c) => driver.unary(&c, payload.clone()).await,
+                Err(e) => Err(e),
+            },
+            (None, _) => Err("NoConnection".to_owned()),
+            (Some(c), CallKind::Unary) => driver.unary(c, payload.clone()).await,
+            (Some(c), CallKind::ServerStream) => driver.server_stream(c, size, count).await,
+            (Some(c), CallKind::ClientStream) => {
+                driver.client_stream(c, payload.clone(), count).await
+            }
+            (Some(c), CallKind::Bidi) => {
+                if bidi.is_none() {
+                    match driver.open_bidi(c).await {
+                        Ok(b) => bidi = Some(b),
+                        Err(e) => {
+                            record(&mut stats, &shared, &ticket, Err(e), 0);
+                            continue;
+                        }
+                    }
+                }
+                let b = bidi.as_mut().expect("opened above");
+                let res = driver.ping(b, payload.clone()).await;
+                if res.is_err() {
+                    bidi = None;
+                }
+                res
+            }
+        };
+        record(&mut stats, &shared, &ticket, outcome, sent);
+    }
+    shared.stats.lock().expect("stats lock").merge(&stats);
+}
+
+fn record(
+    stats: &mut Stats,
+    shared: &Shared,
+    ticket: &Ticket,
+    outcome: Result<u64, String>,
+    sent: u64,
+) {
+    let now = Instant::now();
+    shared.completed.fetch_add(1, Ordering::Relaxed);
+    if !ticket.measured {
+        return;
+    }
+    stats.last = Some(now);
+    match outcome {
+        Ok(received) => {
+            let ns = now.saturating_duration_since(ticket.start).as_nanos();
+            stats
+                .latency
+                .saturating_record(u64::try_from(ns).unwrap_or(u64::MAX));
+            stats.ok += 1;
+            stats.bytes += sent + received;
+        }
+        Err(label) => *stats.errors.entry(label).or_default() += 1,
+    }
+}
+
+fn progress_bar(
+    plan: &Plan,
+    shared: Arc<Shared>,
+) -> Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)> {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    if !plan.progress {
+        return None;
+    }
+    let by_count = plan.requests.is_some();
+    let len = match plan.requests {
+        Some(n) => n,
+        None => (plan.warmup + plan.duration.unwrap_or(plan.max_time)).as_millis() as u64,
+    };
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr_with_hz(10));
+    let template = if by_count {
+        "{prefix:>28} [{bar:30}] {pos}/{len} calls {msg}"
+    } else {
+        "{prefix:>28} [{bar:30}] {elapsed} {msg}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_prefix(plan.label.clone());
+    let bar = pb.clone();
+    let ticker = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tick.tick().await;
+            let done = shared.completed.load(Ordering::Relaxed);
+            if by_count {
+                bar.set_position(shared.issued_measured.load(Ordering::Relaxed));
+            } else {
+                bar.set_position(shared.begin.elapsed().as_millis() as u64);
+                bar.set_message(format!("{done} calls"));
+            }
+        }
+    });
+    Some((pb, ticker))
+}

@@ -1,0 +1,128 @@
+//! `rpc-bench`: benchmarks an rpc-core echo server (in-process by default), or serves one.
+
+use clap::{Parser, Subcommand};
+use rpc_bench::driver::RpcDriver;
+use rpc_bench::server::{self, BackgroundServer};
+use rpc_bench::{LoadArgs, NetOptions, ServeArgs};
+use rpc_core::tls::dev::SelfSigned;
+use rpc_core::tls::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+use rpc_core::Endpoint;
+use std::process::ExitCode;
+
+/// Load generator for rpc-core (like ghz). With no arguments it starts an echo server
+/// in-process on 127.0.0.1 and runs a short suite.
+#[derive(Debug, Parser)]
+#[command(name = "rpc-bench", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    net: NetOptions,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the echo server alone (for client and server in separate processes).
+    Serve(ServeArgs),
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.command {
+        Some(Command::Serve(args)) => serve(args),
+        None => bench(cli.load, cli.net),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rpc-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), BoxError> {
+    let tls = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => ServerTlsConfig::new(Identity::from_pem_files(cert, key)?),
+        _ => SelfSigned::loopback()?.server_config()?,
+    };
+    let rt = server::runtime(args.workers)?;
+    rt.block_on(async {
+        let server = server::builder(tls, &args.net).bind(args.addr)?;
+        println!(
+            "echo server listening on {} (pid {})",
+            server.local_addr(),
+            std::process::id()
+        );
+        let limit = args.exit_after;
+        server
+            .serve_with_shutdown(async move {
+                match limit {
+                    Some(d) => {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = tokio::time::sleep(d) => {}
+                        }
+                    }
+                    None => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            })
+            .await;
+        Ok::<_, BoxError>(())
+    })
+}
+
+fn bench(load: LoadArgs, net: NetOptions) -> Result<(), BoxError> {
+    let plans = load.plans();
+    let mut local = None;
+    let endpoint = match &load.target {
+        None => {
+            let cert = SelfSigned::generate(&["localhost"])?;
+            let server =
+                BackgroundServer::start("127.0.0.1:0".parse()?, cert.server_config()?, &net)?;
+            let ep = Endpoint::from_addr(server.local_addr())
+                .tls_config(cert.client_config().domain_name("localhost"));
+            local = Some(server);
+            ep
+        }
+        Some(target) => {
+            let mut tls = ClientTlsConfig::new();
+            if load.insecure_dev {
+                tls = SelfSigned::loopback()?.client_config();
+            }
+            if let Some(ca) = &load.ca {
+                tls = tls
+                    .with_webpki_roots(false)
+                    .ca_certificate(Certificate::from_pem_file(ca)?);
+            }
+            if let Some(domain) = &load.domain {
+                tls = tls.domain_name(domain.clone());
+            }
+            Endpoint::new(target)?.tls_config(tls)
+        }
+    };
+    let endpoint = if load.timeout.is_zero() {
+        endpoint
+    } else {
+        endpoint.timeout(load.timeout)
+    };
+    let endpoint = rpc_bench::apply_net(endpoint, &net);
+    let reports = rpc_bench::run_plans(
+        || Ok(RpcDriver::new(endpoint)),
+        &plans,
+        load.workers,
+        load.server_pid,
+    )?;
+    let scope = rpc_bench::cpu_scope(local.is_some(), load.server_pid);
+    if let Some(server) = local {
+        server.stop();
+    }
+    rpc_bench::output(&reports, &load, &scope)?;
+    Ok(())
+}

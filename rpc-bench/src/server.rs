@@ -1,0 +1,210 @@
+//! The echo server: the service implementation, and running it on its own thread.
+
+use crate::echo::echo_server::{Echo, EchoServer};
+use crate::echo::{EchoRequest, EchoResponse};
+use crate::NetOptions;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use rpc_core::server::ServerHandle;
+use rpc_core::tls::ServerTlsConfig;
+use rpc_core::{Request, Response, Server, Status, Streaming};
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+/// Largest response payload served from the shared buffer without allocating.
+const POOL: usize = 1024 * 1024;
+
+/// The echo service. Response payloads are slices of one shared buffer (or the request's own
+/// bytes), so the server allocates nothing per response payload.
+#[derive(Debug, Clone)]
+pub struct EchoService {
+    pool: Bytes,
+}
+
+impl Default for EchoService {
+    fn default() -> Self {
+        EchoService {
+            pool: Bytes::from(vec![0x5a; POOL]),
+        }
+    }
+}
+
+impl EchoService {
+    fn payload(&self, size: u32, echo: &Bytes) -> Bytes {
+        match size as usize {
+            0 => echo.clone(),
+            n if n <= POOL => self.pool.slice(..n),
+            n => Bytes::from(vec![0x5a; n]),
+        }
+    }
+}
+
+/// The response stream type of both streaming methods.
+pub type ResponseStream = Pin<Box<dyn Stream<Item = Result<EchoResponse, Status>> + Send>>;
+
+impl Echo for EchoService {
+    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
+        let req = request.into_inner();
+        Ok(Response::new(EchoResponse {
+            payload: self.payload(req.response_size, &req.payload),
+            received: 1,
+        }))
+    }
+
+    type ServerStreamStream = ResponseStream;
+
+    async fn server_stream(
+        &self,
+        request: Request<EchoRequest>,
+    ) -> Result<Response<ResponseStream>, Status> {
+        let req = request.into_inner();
+        let payload = self.payload(req.response_size, &req.payload);
+        let count = req.response_count.max(1);
+        let stream = futures_util::stream::iter((0..count).map(move |i| {
+            Ok(EchoResponse {
+                payload: payload.clone(),
+                received: u64::from(i),
+            })
+        }));
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn client_stream(
+        &self,
+        request: Request<Streaming<EchoRequest>>,
+    ) -> Result<Response<EchoResponse>, Status> {
+        let mut requests = request.into_inner();
+        let (mut received, mut size) = (0u64, 0u32);
+        while let Some(req) = requests.message().await? {
+            received += 1;
+            size = req.response_size;
+        }
+        Ok(Response::new(EchoResponse {
+            payload: self.payload(size, &Bytes::new()),
+            received,
+        }))
+    }
+
+    type BidiStream = ResponseStream;
+
+    async fn bidi(
+        &self,
+        request: Request<Streaming<EchoRequest>>,
+    ) -> Result<Response<ResponseStream>, Status> {
+        let me = self.clone();
+        let stream = request.into_inner().map(move |req| {
+            let req = req?;
+            Ok(EchoResponse {
+                payload: me.payload(req.response_size, &req.payload),
+                received: 1,
+            })
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// A server builder with the echo service and `net` applied.
+pub fn builder(tls: ServerTlsConfig, net: &NetOptions) -> rpc_core::ServerBuilder {
+    let mut b = Server::builder()
+        .tls_config(tls)
+        .add_service(EchoServer::new(EchoService::default()));
+    if let Some(n) = net.max_udp_payload {
+        b = b.max_udp_payload_size(n);
+    }
+    if let Some(n) = net.initial_mtu {
+        b = b.initial_mtu(n);
+    }
+    if let Some(n) = net.udp_buffer {
+        b = b.udp_socket_buffer_size(n);
+    }
+    if let Some(n) = net.max_calls {
+        b = b.max_concurrent_calls(n);
+    }
+    b
+}
+
+/// A tokio runtime with `workers` worker threads; 0 means a single-threaded runtime (all
+/// work on the calling thread).
+pub fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if workers == 0 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
+}
+
+/// An echo server running on a thread of its own, with its own single-threaded runtime.
+#[derive(Debug)]
+pub struct BackgroundServer {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BackgroundServer {
+    /// Binds `addr` and serves on a new thread.
+    pub fn start(
+        addr: SocketAddr,
+        tls: ServerTlsConfig,
+        net: &NetOptions,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let builder = builder(tls, net).shutdown_grace_period(std::time::Duration::from_secs(1));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("echo-server".into())
+            .spawn(move || {
+                let rt = match runtime(0) {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match builder.bind(addr) {
+                        Ok(server) => {
+                            let _ = tx.send(Ok((server.local_addr(), server.handle())));
+                            server.serve().await;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e.to_string()));
+                        }
+                    }
+                });
+            })?;
+        let (addr, handle) = rx.recv()??;
+        Ok(BackgroundServer {
+            addr,
+            handle,
+            thread: Some(thread),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Shuts the server down and waits for its thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
