@@ -245,15 +245,16 @@ impl Channel {
     }
 
     /// Starts a call whose request is a single message: sends head, message and end of
-    /// stream in one write.
+    /// stream in one write. The call goes into `slot` as soon as it exists, so a caller that
+    /// gives up (deadline) can still end it with the right code.
     async fn start_single<C: Codec>(
         &self,
+        slot: &mut Option<ClientCall>,
         path: &str,
         request: Request<C::Encode>,
         codec: &mut C,
-        deadline: Option<Instant>,
         timeout: Option<Duration>,
-    ) -> Result<ClientCall, Status> {
+    ) -> Result<(), Status> {
         let (md, message, _, idempotent) = request.into_parts();
         let mut buf = Self::head(path, md, timeout, idempotent);
         encode_frame(
@@ -262,12 +263,12 @@ impl Channel {
             &mut buf,
             self.inner.max_send,
         )?;
-        let mut call = within(deadline, self.open()).await??;
+        let call = slot.insert(self.open().await?);
         let send = call.send.as_mut().expect("fresh call has a send half");
         // A write error (the server stopped reading) is not the outcome: the trailers are.
-        let _ = within(deadline, send.write(buf.freeze())).await?;
+        let _ = send.write(buf.freeze()).await;
         send.finish();
-        Ok(call)
+        Ok(())
     }
 
     /// A unary call: one request, one response.
@@ -282,13 +283,21 @@ impl Channel {
     ) -> Result<Response<C::Decode>, Status> {
         let request = self.intercept(path, request)?;
         let (timeout, deadline) = self.deadline(request.timeout());
-        let mut call = self
-            .start_single(path, request, &mut codec, deadline, timeout)
-            .await?;
-        match within(deadline, read_unary(&mut call, &mut codec.decoder())).await {
+        let mut slot = None;
+        // One timer for the whole call.
+        let res = within(deadline, async {
+            self.start_single(&mut slot, path, request, &mut codec, timeout)
+                .await?;
+            let call = slot.as_mut().expect("set by start_single");
+            read_unary(call, &mut codec.decoder()).await
+        })
+        .await;
+        match res {
             Ok(res) => res,
             Err(status) => {
-                call.abort(ErrorCode::DEADLINE_EXCEEDED);
+                if let Some(call) = slot.as_mut() {
+                    call.abort(ErrorCode::DEADLINE_EXCEEDED);
+                }
                 Err(status)
             }
         }
@@ -304,9 +313,19 @@ impl Channel {
     ) -> Result<Response<Streaming<C::Decode>>, Status> {
         let request = self.intercept(path, request)?;
         let (timeout, deadline) = self.deadline(request.timeout());
-        let call = self
-            .start_single(path, request, &mut codec, deadline, timeout)
-            .await?;
+        let mut slot = None;
+        let started = within(
+            deadline,
+            self.start_single(&mut slot, path, request, &mut codec, timeout),
+        )
+        .await;
+        if let Err(status) | Ok(Err(status)) = started {
+            if let Some(call) = slot.as_mut() {
+                call.abort(ErrorCode::DEADLINE_EXCEEDED);
+            }
+            return Err(status);
+        }
+        let call = slot.take().expect("set by start_single");
         streaming_response(call, Box::new(codec.decoder()), deadline).await
     }
 

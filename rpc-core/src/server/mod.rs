@@ -377,7 +377,13 @@ async fn serve_call(
 ) {
     let mut send = SendHalf::new(send, "client");
     let mut recv = RecvHalf::new(recv, ServerRecv::new(shared.limits), "client");
-    let head = match tokio::time::timeout(shared.header_timeout, recv.next_event()).await {
+    // The head usually arrived with the stream: take it without arming the header timer.
+    let ready = futures_util::FutureExt::now_or_never(recv.next_event());
+    let head = match ready {
+        Some(event) => Ok(event),
+        None => tokio::time::timeout(shared.header_timeout, recv.next_event()).await,
+    };
+    let head = match head {
         Ok(Ok(Some(ServerEvent::Head(head)))) => head,
         Ok(Ok(_)) => {
             return call::reject(send, recv, Status::internal("missing request head")).await
