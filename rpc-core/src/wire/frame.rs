@@ -138,7 +138,7 @@ impl FrameDecoder {
     /// frame in progress, capped so a lying length does not allocate up front.
     pub fn read_buf(&mut self) -> &mut BytesMut {
         self.stash_pending();
-        const MIN: usize = 8 * 1024;
+        const MIN: usize = 1024;
         const MAX: usize = 256 * 1024;
         let want = match self.peek_header() {
             Some((_, _, len)) if self.skip == 0 => {
