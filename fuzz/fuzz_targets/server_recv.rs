@@ -1,0 +1,5 @@
+//! ServerRecv fed arbitrary bytes and FIN: frame order holds, chunking does not matter.
+//! The harness is `interop::fuzzing::server_recv` (replayed by `interop/tests/fuzz_regressions.rs`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| interop::fuzzing::server_recv(data));

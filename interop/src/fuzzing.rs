@@ -1,0 +1,381 @@
+//! Fuzz harnesses for every decoder of peer bytes in `rpc_core::wire`, and for prost decoding
+//! of the interop messages.
+//!
+//! Each harness takes arbitrary bytes, drives one decoder with them, and panics if an
+//! invariant breaks; a decoder that panics on its own is a bug too. The cargo-fuzz targets in
+//! `fuzz/` call these functions, and `tests/fuzz_regressions.rs` replays the kept inputs of
+//! `fuzz/regressions/<target>/` through them, so a crash found once stays fixed.
+//!
+//! Invariants checked:
+//!
+//! * **Chunking does not matter.** The frame decoder and both call state machines produce
+//!   the same frames/events (and the same error) whether the stream arrives in one piece or
+//!   cut at arbitrary points, through [`FrameDecoder::push`] or [`FrameDecoder::read_buf`].
+//! * **Limits hold.** No decoded frame exceeds the limit for its kind.
+//! * **Round trips.** What a head decoder accepts, re-encodes to bytes that decode to the
+//!   same value.
+//! * **Order.** A server sees the request head first and `End` last; a client sees nothing
+//!   after the trailers; after an error, nothing more is asked of the machine.
+
+use bytes::{Bytes, BytesMut};
+use rpc_core::codec::{Codec, Decoder, Encoder, ProstCodec};
+use rpc_core::wire::{
+    head, ClientEvent, ClientRecv, Frame, FrameDecoder, FrameKind, FrameLimits, RequestHead,
+    ServerEvent, ServerRecv,
+};
+
+/// The fuzz targets, by name (the names of `fuzz/fuzz_targets/*.rs`).
+pub const TARGETS: [&str; 7] = [
+    "frame_decoder",
+    "request_head",
+    "trailers",
+    "response_head",
+    "server_recv",
+    "client_recv",
+    "simple_request",
+];
+
+/// Runs the harness of `target` on `data`. Panics if `target` is unknown or an invariant
+/// breaks.
+pub fn run(target: &str, data: &[u8]) {
+    match target {
+        "frame_decoder" => frame_decoder(data),
+        "request_head" => request_head(data),
+        "trailers" => trailers(data),
+        "response_head" => response_head(data),
+        "server_recv" => server_recv(data),
+        "client_recv" => client_recv(data),
+        "simple_request" => simple_request(data),
+        _ => panic!("unknown fuzz target {target:?}"),
+    }
+}
+
+/// How a harness cuts its input: the first bytes choose the limits, the feeding mode and the
+/// chunk sizes; the rest is the stream.
+struct Plan<'a> {
+    limits: FrameLimits,
+    read_buf: bool,
+    cuts: &'a [u8],
+    stream: &'a [u8],
+}
+
+impl<'a> Plan<'a> {
+    /// Layout: `[mode, max_message, max_headers, ncuts, cuts..., stream...]`.
+    fn new(data: &'a [u8]) -> Self {
+        let byte = |i: usize| data.get(i).copied().unwrap_or(0);
+        let mode = byte(0);
+        // Small limits so the fuzzer reaches them; bit 7 selects the defaults.
+        let limits = if mode & 0x80 != 0 {
+            FrameLimits {
+                max_message: rpc_core::DEFAULT_MAX_MESSAGE_SIZE,
+                max_headers: rpc_core::DEFAULT_MAX_HEADER_LIST_SIZE,
+            }
+        } else {
+            FrameLimits {
+                max_message: usize::from(byte(1)) * 4,
+                max_headers: usize::from(byte(2)) * 4,
+            }
+        };
+        let ncuts = usize::from(byte(3) % 16);
+        let rest = data.get(4..).unwrap_or_default();
+        let (cuts, stream) = rest.split_at(ncuts.min(rest.len()));
+        Plan {
+            limits,
+            read_buf: mode & 1 != 0,
+            cuts,
+            stream,
+        }
+    }
+
+    /// The stream in chunks: sizes from `cuts` (cycled), each at least 1 byte.
+    fn chunks(&self) -> Vec<&'a [u8]> {
+        let mut out = Vec::new();
+        let mut rest = self.stream;
+        let mut i = 0;
+        while !rest.is_empty() {
+            let n = match self.cuts.get(i % self.cuts.len().max(1)) {
+                Some(&c) if !self.cuts.is_empty() => usize::from(c).max(1),
+                _ => rest.len(),
+            };
+            let (chunk, tail) = rest.split_at(n.min(rest.len()));
+            out.push(chunk);
+            rest = tail;
+            i += 1;
+        }
+        out
+    }
+}
+
+/// Feeds one chunk either way.
+fn feed_decoder(dec: &mut FrameDecoder, chunk: &[u8], read_buf: bool) {
+    if read_buf {
+        dec.read_buf().extend_from_slice(chunk);
+    } else {
+        dec.push(Bytes::copy_from_slice(chunk));
+    }
+}
+
+/// Decodes `chunks` into frames; stops at the first error. Returns the frames, and the error
+/// (as text) or the result of `finish`.
+fn decode_frames(
+    limits: FrameLimits,
+    chunks: &[&[u8]],
+    read_buf: bool,
+) -> (Vec<Frame>, Result<(), String>) {
+    let mut dec = FrameDecoder::new(limits);
+    let mut frames = Vec::new();
+    for chunk in chunks {
+        feed_decoder(&mut dec, chunk, read_buf);
+        loop {
+            match dec.next_frame() {
+                Ok(Some(f)) => {
+                    let limit = match f.kind {
+                        FrameKind::Message => limits.max_message,
+                        FrameKind::Headers | FrameKind::Trailers => limits.max_headers,
+                    };
+                    assert!(
+                        f.payload.len() <= limit,
+                        "{:?} frame of {} bytes passed the limit of {limit}",
+                        f.kind,
+                        f.payload.len()
+                    );
+                    frames.push(f);
+                }
+                Ok(None) => break,
+                Err(e) => return (frames, Err(e.to_string())),
+            }
+        }
+    }
+    let end = dec.finish().map_err(|e| e.to_string());
+    if end.is_ok() {
+        assert!(
+            dec.is_idle(),
+            "finish() accepted a decoder that is not idle"
+        );
+    }
+    (frames, end)
+}
+
+/// [`FrameDecoder`]: chunked (push or read_buf) against whole, same frames and outcome.
+pub fn frame_decoder(data: &[u8]) {
+    let plan = Plan::new(data);
+    let chunked = decode_frames(plan.limits, &plan.chunks(), plan.read_buf);
+    let whole = decode_frames(plan.limits, &[plan.stream], false);
+    assert_eq!(
+        chunked.0, whole.0,
+        "chunking changed the frames (read_buf: {})",
+        plan.read_buf
+    );
+    // Errors may name a different count of missing bytes for a truncated stream; whether
+    // there was an error may not differ.
+    assert_eq!(
+        chunked.1.is_ok(),
+        whole.1.is_ok(),
+        "chunking changed the outcome: {:?} vs {:?}",
+        chunked.1,
+        whole.1
+    );
+}
+
+/// [`RequestHead::decode`]: no panic; what it accepts round-trips.
+pub fn request_head(data: &[u8]) {
+    let Ok(h) = RequestHead::decode(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    assert!(
+        head::split_path(&h.path).is_some(),
+        "accepted path {:?}",
+        h.path
+    );
+    let mut buf = BytesMut::new();
+    h.encode(&mut buf);
+    assert_eq!(
+        buf.len(),
+        h.encoded_len(),
+        "encoded_len disagrees with encode"
+    );
+    let back = RequestHead::decode(buf.freeze()).expect("re-encoded head decodes");
+    assert_eq!(back, h, "request head changed in a round trip");
+}
+
+/// [`head::decode_trailers`]: no panic; what it accepts round-trips.
+pub fn trailers(data: &[u8]) {
+    let Ok(s) = head::decode_trailers(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    let mut buf = BytesMut::new();
+    head::encode_trailers(s.code(), s.message(), s.details(), s.metadata(), &mut buf);
+    assert_eq!(
+        buf.len(),
+        head::trailers_len(s.code(), s.message(), s.details(), s.metadata()),
+        "trailers_len disagrees with encode_trailers"
+    );
+    let back = head::decode_trailers(buf.freeze()).expect("re-encoded trailers decode");
+    assert_eq!(back.code(), s.code());
+    assert_eq!(back.message(), s.message());
+    assert_eq!(back.details(), s.details());
+    assert_eq!(back.metadata(), s.metadata());
+}
+
+/// [`head::decode_response_head`]: no panic; what it accepts round-trips.
+pub fn response_head(data: &[u8]) {
+    let Ok(md) = head::decode_response_head(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    let mut buf = BytesMut::new();
+    head::encode_response_head(&md, &mut buf);
+    assert_eq!(buf.len(), head::response_head_len(&md));
+    let back = head::decode_response_head(buf.freeze()).expect("re-encoded head decodes");
+    assert_eq!(back, md, "response head changed in a round trip");
+}
+
+/// Upper bound on events pulled per chunk: a machine that never says "need more" is a bug.
+const MAX_EVENTS_PER_CHUNK: usize = 100_000;
+
+fn server_events(plan: &Plan<'_>, chunks: &[&[u8]], read_buf: bool) -> (Vec<ServerEvent>, bool) {
+    let mut recv = ServerRecv::new(plan.limits);
+    let mut events = Vec::new();
+    let n = chunks.len();
+    // One extra round with no data: the FIN.
+    for i in 0..=n {
+        if let Some(chunk) = chunks.get(i) {
+            if read_buf {
+                recv.read_buf().extend_from_slice(chunk);
+            } else {
+                recv.handle_data(Bytes::copy_from_slice(chunk));
+            }
+        } else {
+            recv.handle_fin();
+        }
+        let mut pulled = 0;
+        loop {
+            pulled += 1;
+            assert!(
+                pulled < MAX_EVENTS_PER_CHUNK,
+                "ServerRecv never asks for more"
+            );
+            match recv.poll_event() {
+                Ok(Some(ev)) => {
+                    match (&ev, events.last()) {
+                        (ServerEvent::Head(_), None) => {}
+                        (ServerEvent::Head(_), Some(_)) => panic!("second request head"),
+                        (_, None) => panic!("{ev:?} before the request head"),
+                        (_, Some(ServerEvent::End)) => panic!("{ev:?} after End"),
+                        _ => {}
+                    }
+                    if let ServerEvent::Message(m) = &ev {
+                        assert!(m.len() <= plan.limits.max_message);
+                    }
+                    events.push(ev);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Every error maps to a status and a stream code without panicking.
+                    let _ = (e.to_status(), e.error_code());
+                    return (events, false);
+                }
+            }
+        }
+    }
+    let ended = matches!(events.last(), Some(ServerEvent::End));
+    assert_eq!(
+        recv.is_done(),
+        ended,
+        "is_done disagrees with the End event"
+    );
+    assert!(ended, "FIN without an error, yet no End event");
+    (events, true)
+}
+
+/// [`ServerRecv`] fed arbitrary bytes then FIN: order holds, chunking does not matter.
+pub fn server_recv(data: &[u8]) {
+    let plan = Plan::new(data);
+    let chunked = server_events(&plan, &plan.chunks(), plan.read_buf);
+    let whole = server_events(&plan, &[plan.stream], false);
+    assert_eq!(chunked, whole, "chunking changed the server's events");
+}
+
+fn client_events(
+    plan: &Plan<'_>,
+    chunks: &[&[u8]],
+    read_buf: bool,
+) -> (Vec<String>, Option<String>) {
+    let mut recv = ClientRecv::new(plan.limits);
+    let mut events = Vec::new();
+    let mut done = false;
+    for i in 0..=chunks.len() {
+        if let Some(chunk) = chunks.get(i) {
+            if read_buf {
+                recv.read_buf().extend_from_slice(chunk);
+            } else {
+                recv.handle_data(Bytes::copy_from_slice(chunk));
+            }
+        } else {
+            recv.handle_fin();
+        }
+        let mut pulled = 0;
+        loop {
+            pulled += 1;
+            assert!(
+                pulled < MAX_EVENTS_PER_CHUNK,
+                "ClientRecv never asks for more"
+            );
+            match recv.poll_event() {
+                Ok(Some(ev)) => {
+                    assert!(!done, "{ev:?} after the trailers");
+                    match &ev {
+                        ClientEvent::Headers(_) => {
+                            assert!(events.is_empty(), "response head after other frames")
+                        }
+                        ClientEvent::Message(m) => assert!(m.len() <= plan.limits.max_message),
+                        ClientEvent::Trailers(_) => done = true,
+                    }
+                    // Status has no PartialEq: compare events through their Debug form.
+                    events.push(format!("{ev:?}"));
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = (e.to_status(), e.error_code());
+                    return (events, Some(e.to_string()));
+                }
+            }
+        }
+    }
+    assert_eq!(recv.is_done(), done, "is_done disagrees with the trailers");
+    (events, None)
+}
+
+/// [`ClientRecv`] fed arbitrary bytes then FIN: order holds, chunking does not matter.
+pub fn client_recv(data: &[u8]) {
+    let plan = Plan::new(data);
+    let chunked = client_events(&plan, &plan.chunks(), plan.read_buf);
+    let whole = client_events(&plan, &[plan.stream], false);
+    assert_eq!(chunked.0, whole.0, "chunking changed the client's events");
+    assert_eq!(
+        chunked.1.is_some(),
+        whole.1.is_some(),
+        "chunking changed the outcome: {:?} vs {:?}",
+        chunked.1,
+        whole.1
+    );
+}
+
+/// `SimpleRequest` through [`ProstCodec`]'s decoder: a status or a message, never a panic;
+/// what decodes re-encodes to something that decodes to the same message.
+pub fn simple_request(data: &[u8]) {
+    type Req = crate::pb::SimpleRequest;
+    let mut codec = ProstCodec::<Req, Req>::new();
+    let Ok(msg) = codec.decoder().decode(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    let mut buf = BytesMut::new();
+    codec
+        .encoder()
+        .encode(&msg, &mut buf)
+        .expect("a decoded message encodes");
+    let back = codec
+        .decoder()
+        .decode(buf.freeze())
+        .expect("a re-encoded message decodes");
+    assert_eq!(back, msg, "SimpleRequest changed in a round trip");
+}
