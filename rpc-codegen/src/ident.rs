@@ -55,7 +55,7 @@ pub(crate) fn ident(name: &str) -> Ident {
 }
 
 /// `UpperCamelCase` -> `snake_case` (`HTTPServer` -> `http_server`).
-pub(crate) fn to_snake(s: &str) -> String {
+pub fn to_snake(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len() + 4);
     for (i, &c) in chars.iter().enumerate() {
@@ -80,7 +80,7 @@ pub(crate) fn to_snake(s: &str) -> String {
 }
 
 /// `snake_case` -> `UpperCamelCase` (`get_foo_2` -> `GetFoo2`).
-pub(crate) fn to_upper_camel(s: &str) -> String {
+pub fn to_upper_camel(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for part in s.split('_').filter(|p| !p.is_empty()) {
         let mut chars = part.chars();

@@ -96,5 +96,11 @@ mod build;
 pub use generate::{format_tokens, generate, generate_string, GenConfig};
 pub use model::{Idempotency, Method, MethodKind, Service};
 
+/// The name conversions the generator uses, for other front ends (the `#[service]` macro)
+/// that must derive the same routes and module names from Rust names.
+pub mod naming {
+    pub use crate::ident::{to_snake, to_upper_camel};
+}
+
 #[cfg(feature = "build")]
 pub use build::{compile_protos, configure, Builder, ProtoError, Protoc};

@@ -325,25 +325,7 @@ async fn untrusted_certificate_fails_handshake() {
 async fn alpn_mismatch_fails_handshake_clearly() {
     let srv = start();
     // A raw quinn client offering another protocol.
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls::pki_types::CertificateDer::pem_slice_iter(cert().cert_pem().as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"h3".to_vec()];
-    let qc = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    ep.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(qc)));
-    let err = ep
-        .connect(srv.addr, "localhost")
-        .unwrap()
-        .await
-        .unwrap_err();
+    let err = raw_connection_with_alpn(srv.addr, b"h3").await.unwrap_err();
     assert!(
         err.to_string().contains("120") || err.to_string().contains("application"),
         "{err}"
@@ -360,21 +342,7 @@ async fn garbage_on_a_stream_gets_a_status_and_connection_survives() {
     let srv = start();
     let ch = connect(srv.addr).await;
     // Speak raw frames through a second, raw QUIC connection with the right ALPN.
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls::pki_types::CertificateDer::pem_slice_iter(cert().cert_pem().as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![rpc_core::wire::ALPN.to_vec()];
-    let qc = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    ep.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(qc)));
-    let conn = ep.connect(srv.addr, "localhost").unwrap().await.unwrap();
+    let conn = raw_connection(srv.addr).await;
     for junk in [
         &b"\x01\x00\x00\x00\x00\x03\xff\xff\xff"[..], // HEADERS with a malformed protobuf
         b"\x00\x00\x00\x00\x00\x01x",                 // MESSAGE before HEADERS

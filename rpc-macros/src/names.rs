@@ -1,46 +1,7 @@
-//! Name conversions, the same as `rpc-codegen`'s (so that a trait and a `.proto` with the same
-//! names give the same routes and the same generated module names).
+//! Name rules for the macro input. The case conversions are `rpc-codegen`'s own, so a trait
+//! and a `.proto` with the same names give the same routes and generated module names.
 
-/// `snake_case` -> `UpperCamelCase` (`say_hello` -> `SayHello`, `get_foo_2` -> `GetFoo2`).
-pub(crate) fn to_upper_camel(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for part in s.split('_').filter(|p| !p.is_empty()) {
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            out.extend(first.to_uppercase());
-            out.push_str(chars.as_str());
-        }
-    }
-    if out.is_empty() {
-        out.push('_');
-    }
-    out
-}
-
-/// `UpperCamelCase` -> `snake_case` (`RouteGuide` -> `route_guide`, `HTTPServer` -> `http_server`).
-pub(crate) fn to_snake(s: &str) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    let mut out = String::with_capacity(s.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev = i.checked_sub(1).map(|j| chars[j]);
-            let next = chars.get(i + 1).copied();
-            let boundary = match prev {
-                None | Some('_') => false,
-                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
-                Some(p) if p.is_uppercase() => next.is_some_and(|n| n.is_lowercase()),
-                _ => false,
-            };
-            if boundary {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub(crate) use rpc_codegen::naming::{to_snake, to_upper_camel};
 
 /// Whether `s` is a protobuf identifier: `[A-Za-z_][A-Za-z0-9_]*`.
 pub(crate) fn is_proto_ident(s: &str) -> bool {

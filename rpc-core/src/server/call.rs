@@ -249,28 +249,22 @@ where
 {
     Box::pin(async move {
         let ServerCall {
-            send,
-            recv,
+            mut send,
+            mut recv,
             mut meta,
         } = call;
         let (max_send, deadline) = (meta.max_send, meta.deadline);
-        let (mut send, mut recv) = (send, recv);
         let mut stopped = pin!(send.stopped());
         let work = async {
             let message = match read_one(&mut recv, &mut codec.decoder()).await {
                 Ok(m) => m,
                 Err(s) => return (BytesMut::new(), Err(s)),
             };
-            let response = match f(meta.request(message)).await {
-                Ok(r) => r,
-                Err(s) => return (BytesMut::new(), Err(s)),
-            };
-            let (md, message, trailers) = response.into_parts();
-            let mut buf = response_head(&md, false);
-            match encode_frame(&mut codec.encoder(), &message, &mut buf, max_send) {
-                Ok(()) => (buf, Ok(trailers)),
-                Err(s) => (BytesMut::new(), Err(s)),
-            }
+            respond_single(
+                f(meta.request(message)).await,
+                &mut codec.encoder(),
+                max_send,
+            )
         };
         let out = run_work(work, stopped.as_mut(), deadline).await;
         finish(&mut send, Some(&mut recv), stopped, deadline, out).await;
@@ -287,12 +281,11 @@ where
 {
     Box::pin(async move {
         let ServerCall {
-            send,
-            recv,
+            mut send,
+            mut recv,
             mut meta,
         } = call;
         let (max_send, deadline) = (meta.max_send, meta.deadline);
-        let (mut send, mut recv) = (send, recv);
         let mut stopped = pin!(send.stopped());
         let work = async {
             let message = match read_one(&mut recv, &mut codec.decoder()).await {
@@ -328,18 +321,7 @@ where
         let request = meta.request(requests);
         let mut send = send;
         let mut stopped = pin!(send.stopped());
-        let work = async {
-            let response = match f(request).await {
-                Ok(r) => r,
-                Err(s) => return (BytesMut::new(), Err(s)),
-            };
-            let (md, message, trailers) = response.into_parts();
-            let mut buf = response_head(&md, false);
-            match encode_frame(&mut codec.encoder(), &message, &mut buf, max_send) {
-                Ok(()) => (buf, Ok(trailers)),
-                Err(s) => (BytesMut::new(), Err(s)),
-            }
-        };
+        let work = async { respond_single(f(request).await, &mut codec.encoder(), max_send) };
         let out = run_work(work, stopped.as_mut(), deadline).await;
         finish(&mut send, None, stopped, deadline, out).await;
     })
@@ -374,6 +356,23 @@ where
         let out = run_work(work, stopped.as_mut(), deadline).await;
         finish(&mut send, None, stopped, deadline, out).await;
     })
+}
+
+/// Encodes a single-message response: head (if any metadata), message; trailers follow.
+fn respond_single<E: crate::codec::Encoder>(
+    response: Result<Response<E::Item>, Status>,
+    encoder: &mut E,
+    max_send: usize,
+) -> Produced {
+    let (md, message, trailers) = match response {
+        Ok(r) => r.into_parts(),
+        Err(s) => return (BytesMut::new(), Err(s)),
+    };
+    let mut buf = response_head(&md, false);
+    match encode_frame(encoder, &message, &mut buf, max_send) {
+        Ok(()) => (buf, Ok(trailers)),
+        Err(s) => (BytesMut::new(), Err(s)),
+    }
 }
 
 async fn respond_stream<E, S>(

@@ -259,6 +259,16 @@ pub async fn eventually(mut f: impl FnMut() -> bool) -> bool {
 
 /// A raw QUIC connection speaking our ALPN, for tests that misbehave on purpose.
 pub async fn raw_connection(addr: SocketAddr) -> rpc_core::quinn::Connection {
+    raw_connection_with_alpn(addr, rpc_core::wire::ALPN)
+        .await
+        .unwrap()
+}
+
+/// A raw QUIC connection offering `alpn`, trusting the test certificate.
+pub async fn raw_connection_with_alpn(
+    addr: SocketAddr,
+    alpn: &[u8],
+) -> Result<rpc_core::quinn::Connection, rpc_core::quinn::ConnectionError> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls::pki_types::CertificateDer::pem_slice_iter(cert().cert_pem().as_bytes()) {
@@ -270,11 +280,11 @@ pub async fn raw_connection(addr: SocketAddr) -> rpc_core::quinn::Connection {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    tls.alpn_protocols = vec![rpc_core::wire::ALPN.to_vec()];
+    tls.alpn_protocols = vec![alpn.to_vec()];
     let qc = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
     let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     ep.set_default_client_config(quinn::ClientConfig::new(Arc::new(qc)));
-    ep.connect(addr, "localhost").unwrap().await.unwrap()
+    ep.connect(addr, "localhost").unwrap().await
 }
 
 /// Resident set size of this process in bytes (Linux).
