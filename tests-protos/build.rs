@@ -12,11 +12,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 fn main() -> Result<()> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    let crate_path = if std::env::var_os("CARGO_FEATURE_E2E").is_some() {
-        "::rpc_core"
-    } else {
-        "crate::stub"
-    };
+    let crate_path = "::rpc_core";
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=third_party/Cargo.toml");
 

@@ -17,9 +17,6 @@
     rustdoc::all
 )]
 
-#[cfg(all(feature = "stub-runtime", not(feature = "e2e")))]
-pub mod stub;
-
 /// Our own protos (`proto/helloworld.proto`, `proto/route_guide.proto`, `proto/tricky/`).
 pub mod own {
     include!(concat!(env!("OUT_DIR"), "/own/_includes.rs"));

@@ -1,6 +1,5 @@
 //! A generated client calls a generated server over QUIC on 127.0.0.1, all
-//! four call kinds (build with `--features e2e`, needs rpc-core's runtime).
-#![cfg(feature = "e2e")]
+//! four call kinds.
 #![deny(warnings)]
 
 use std::pin::Pin;
