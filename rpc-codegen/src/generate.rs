@@ -478,12 +478,11 @@ fn server(
 
     let dispatch = if arms.is_empty() {
         quote! {
-            let _ = method;
             #cp::codegen::unimplemented(call)
         }
     } else {
         quote! {
-            match method {
+            match call.method() {
                 #(#arms)*
                 _ => #cp::codegen::unimplemented(call),
             }
@@ -539,11 +538,7 @@ fn server(
             }
 
             impl<T: #trait_name> #cp::codegen::Service for #server_name<T> {
-                fn call(
-                    &self,
-                    method: &str,
-                    call: #cp::codegen::ServerCall,
-                ) -> #cp::codegen::CallFuture {
+                fn call(&self, call: #cp::codegen::ServerCall) -> #cp::codegen::CallFuture {
                     #dispatch
                 }
             }

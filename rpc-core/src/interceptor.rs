@@ -46,13 +46,13 @@ where
     }
 }
 
-/// An ordered list of interceptors; cheap to clone.
+/// An ordered list of interceptors; cloning it is one reference count.
 #[derive(Clone, Default)]
-pub(crate) struct Interceptors(Vec<Arc<dyn Interceptor>>);
+pub(crate) struct Interceptors(Arc<Vec<Arc<dyn Interceptor>>>);
 
 impl Interceptors {
     pub(crate) fn push(&mut self, i: impl Interceptor) {
-        self.0.push(Arc::new(i));
+        Arc::make_mut(&mut self.0).push(Arc::new(i));
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -66,7 +66,7 @@ impl Interceptors {
         }
         let mut message = None;
         let mut parts = request.map(|m| message = Some(m));
-        for i in &self.0 {
+        for i in self.0.iter() {
             i.call(&mut parts)?;
         }
         Ok(parts.map(|()| message.take().expect("set by map above")))

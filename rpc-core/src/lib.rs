@@ -20,8 +20,8 @@
 //!     const NAME: &'static str = "demo.Echo";
 //! }
 //! impl server::Service for Echo {
-//!     fn call(&self, method: &str, call: server::ServerCall) -> server::CallFuture {
-//!         match method {
+//!     fn call(&self, call: server::ServerCall) -> server::CallFuture {
+//!         match call.method() {
 //!             "Say" => server::unary(call, ProstCodec::<String, String>::new(), |req: Request<String>| async move {
 //!                 Ok(Response::new(format!("echo: {}", req.into_inner())))
 //!             }),

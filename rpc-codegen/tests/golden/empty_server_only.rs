@@ -62,10 +62,8 @@ pub mod nothing_server {
     impl<T: Nothing> ::rpc_core::codegen::Service for NothingServer<T> {
         fn call(
             &self,
-            method: &str,
             call: ::rpc_core::codegen::ServerCall,
         ) -> ::rpc_core::codegen::CallFuture {
-            let _ = method;
             ::rpc_core::codegen::unimplemented(call)
         }
     }

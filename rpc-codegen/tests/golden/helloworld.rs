@@ -154,10 +154,9 @@ pub mod greeter_server {
     impl<T: Greeter> ::rpc_core::codegen::Service for GreeterServer<T> {
         fn call(
             &self,
-            method: &str,
             call: ::rpc_core::codegen::ServerCall,
         ) -> ::rpc_core::codegen::CallFuture {
-            match method {
+            match call.method() {
                 "SayHello" => {
                     let inner = ::rpc_core::codegen::Arc::clone(&self.inner);
                     ::rpc_core::codegen::unary(

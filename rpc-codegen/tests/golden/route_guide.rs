@@ -279,10 +279,9 @@ pub mod route_guide_server {
     impl<T: RouteGuide> ::rpc_core::codegen::Service for RouteGuideServer<T> {
         fn call(
             &self,
-            method: &str,
             call: ::rpc_core::codegen::ServerCall,
         ) -> ::rpc_core::codegen::CallFuture {
-            match method {
+            match call.method() {
                 "GetFeature" => {
                     let inner = ::rpc_core::codegen::Arc::clone(&self.inner);
                     ::rpc_core::codegen::unary(

@@ -375,10 +375,9 @@ pub mod type_server {
     impl<T: Type> ::rpc_core::codegen::Service for TypeServer<T> {
         fn call(
             &self,
-            method: &str,
             call: ::rpc_core::codegen::ServerCall,
         ) -> ::rpc_core::codegen::CallFuture {
-            match method {
+            match call.method() {
                 "type" => {
                     let inner = ::rpc_core::codegen::Arc::clone(&self.inner);
                     ::rpc_core::codegen::unary(

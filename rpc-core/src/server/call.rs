@@ -2,6 +2,7 @@
 //! all raced against the client's cancellation and the deadline.
 
 use crate::codec::{encode_frame, Codec, Decoder};
+use crate::interceptor::Interceptors;
 use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
 use crate::status::Status;
@@ -11,11 +12,13 @@ use crate::wire::{self, ErrorCode, RequestHead, ServerEvent, ServerRecv};
 use bytes::BytesMut;
 use futures_core::Stream;
 use futures_util::{FutureExt, StreamExt};
+use pin_project_lite::pin_project;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
-use tokio::time::Instant;
+use std::task::{Context, Poll};
+use tokio::time::{Instant, Sleep};
 
 /// Responses written in one go up to this size when the handler's stream has them ready.
 const COALESCE_BYTES: usize = 64 * 1024;
@@ -34,10 +37,14 @@ pub struct ServerCall {
 /// What the server knows of a call besides its streams.
 pub(crate) struct CallMeta {
     pub(crate) head: RequestHead,
+    /// Where the method name starts in `head.path`.
+    pub(crate) method_at: usize,
     pub(crate) deadline: Option<Instant>,
     pub(crate) remote: SocketAddr,
     pub(crate) max_send: usize,
     pub(crate) extensions: http::Extensions,
+    /// The server's interceptors, when it has any; they run first thing in the call's task.
+    pub(crate) interceptors: Option<Interceptors>,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -54,9 +61,15 @@ impl ServerCall {
     pub fn path(&self) -> &str {
         &self.meta.head.path
     }
+
+    /// The method name: the last segment of the path. Services dispatch on it.
+    pub fn method(&self) -> &str {
+        self.meta.head.path.get(self.meta.method_at..).unwrap_or("")
+    }
 }
 
 impl CallMeta {
+    /// The request handed to the handler (or to the interceptors); call it once per call.
     pub(crate) fn request<T>(&mut self, message: T) -> Request<T> {
         let mut request = Request::from_server_parts(
             std::mem::take(&mut self.head.metadata),
@@ -67,8 +80,21 @@ impl CallMeta {
             self.remote,
         );
         *request.extensions_mut() = std::mem::take(&mut self.extensions);
-        request.set_path(self.head.path.clone());
+        request.set_path(std::mem::take(&mut self.head.path));
         request
+    }
+
+    /// Runs the server's interceptors on the call's metadata and extensions.
+    fn intercept(&mut self) -> Result<(), Status> {
+        let Some(interceptors) = self.interceptors.take() else {
+            return Ok(());
+        };
+        let request = interceptors.run(self.request(()))?;
+        let (metadata, (), extensions, path) = request.into_server_parts();
+        self.head.metadata = metadata;
+        self.extensions = extensions;
+        self.head.path = path.unwrap_or_default();
+        Ok(())
     }
 }
 
@@ -78,37 +104,74 @@ enum Outcome<T> {
     Expired,
 }
 
-/// Runs `f` until it completes, the client cancels (`stopped`) or the deadline passes.
-async fn race<F: Future>(
-    f: F,
-    stopped: Pin<&mut (impl Future + ?Sized)>,
-    deadline: Option<Instant>,
-) -> Outcome<F::Output> {
-    let sleep = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
+pin_project! {
+    /// What ends a call early: the client stopping the response stream (cancellation), or
+    /// the deadline. One per call, shared by every step of it, so a call holds one timer.
+    struct Guard<S> {
+        #[pin]
+        stopped: S,
+        #[pin]
+        sleep: Option<Sleep>,
+    }
+}
+
+impl<S: Future> Guard<S> {
+    fn new(stopped: S, deadline: Option<Instant>) -> Self {
+        Guard {
+            stopped,
+            sleep: deadline.map(tokio::time::sleep_until),
         }
-    };
-    tokio::select! {
-        biased;
-        _ = stopped => Outcome::Cancelled,
-        _ = sleep => Outcome::Expired,
-        out = f => Outcome::Done(out),
+    }
+
+    fn poll_interrupt<T>(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
+        let this = self.project();
+        if this.stopped.poll(cx).is_ready() {
+            return Poll::Ready(Outcome::Cancelled);
+        }
+        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Outcome::Expired),
+            _ => Poll::Pending,
+        }
+    }
+
+    /// Runs `work` until it completes, unless the call is cancelled or expires first.
+    fn run<F: Future>(self: Pin<&mut Self>, work: F) -> Guarded<'_, S, F> {
+        Guarded { guard: self, work }
+    }
+}
+
+pin_project! {
+    /// `work` raced against a [`Guard`]. The work is polled first: a step that is ready at
+    /// once (the common case) never registers the cancellation watch or the timer.
+    struct Guarded<'a, S, F> {
+        guard: Pin<&'a mut Guard<S>>,
+        #[pin]
+        work: F,
+    }
+}
+
+impl<S: Future, F: Future> Future for Guarded<'_, S, F> {
+    type Output = Outcome<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.work.poll(cx) {
+            return Poll::Ready(Outcome::Done(out));
+        }
+        this.guard.as_mut().poll_interrupt(cx)
     }
 }
 
 /// What a handler produced: bytes not written yet, and the final status (with trailers).
 type Produced = (BytesMut, Result<MetadataMap, Status>);
 
-/// Runs the work of a call (request, handler, response messages) against cancellation and
-/// the deadline; a panicking handler becomes an `Internal` status.
-async fn run_work(
+/// Runs the work of a call (request, handler, response messages) under the guard; a
+/// panicking handler becomes an `Internal` status.
+async fn run_work<S: Future>(
+    guard: Pin<&mut Guard<S>>,
     work: impl Future<Output = Produced>,
-    stopped: Pin<&mut (impl Future + ?Sized)>,
-    deadline: Option<Instant>,
 ) -> Outcome<Produced> {
-    match race(AssertUnwindSafe(work).catch_unwind(), stopped, deadline).await {
+    match guard.run(AssertUnwindSafe(work).catch_unwind()).await {
         Outcome::Done(Ok(produced)) => Outcome::Done(produced),
         Outcome::Done(Err(_panic)) => Outcome::Done((
             BytesMut::new(),
@@ -120,11 +183,10 @@ async fn run_work(
 }
 
 /// Ends a call with exactly one of: trailers (after any pending bytes), or a stream reset.
-async fn finish(
+async fn finish<S: Future>(
     send: &mut SendHalf,
     mut recv: Option<&mut RecvHalf<ServerRecv>>,
-    mut stopped: Pin<&mut (impl Future + ?Sized)>,
-    deadline: Option<Instant>,
+    mut guard: Pin<&mut Guard<S>>,
     out: Outcome<Produced>,
 ) {
     let (mut buf, result) = match out {
@@ -136,7 +198,7 @@ async fn finish(
         Ok(trailers) => wire::encode::trailers_ok(&trailers, &mut buf),
         Err(status) => wire::encode::trailers(&status, &mut buf),
     }
-    match race(send.write(buf.freeze()), stopped.as_mut(), deadline).await {
+    match guard.as_mut().run(send.write(buf.freeze())).await {
         Outcome::Done(Ok(())) => {
             send.finish();
             if let Some(recv) = recv.as_mut() {
@@ -254,7 +316,10 @@ where
             mut meta,
         } = call;
         let (max_send, deadline) = (meta.max_send, meta.deadline);
-        let mut stopped = pin!(send.stopped());
+        if let Err(status) = meta.intercept() {
+            return reject(send, recv, status).await;
+        }
+        let mut guard = pin!(Guard::new(send.stopped(), deadline));
         let work = async {
             let message = match read_one(&mut recv, &mut codec.decoder()).await {
                 Ok(m) => m,
@@ -266,8 +331,8 @@ where
                 max_send,
             )
         };
-        let out = run_work(work, stopped.as_mut(), deadline).await;
-        finish(&mut send, Some(&mut recv), stopped, deadline, out).await;
+        let out = run_work(guard.as_mut(), work).await;
+        finish(&mut send, Some(&mut recv), guard, out).await;
     })
 }
 
@@ -286,7 +351,10 @@ where
             mut meta,
         } = call;
         let (max_send, deadline) = (meta.max_send, meta.deadline);
-        let mut stopped = pin!(send.stopped());
+        if let Err(status) = meta.intercept() {
+            return reject(send, recv, status).await;
+        }
+        let mut guard = pin!(Guard::new(send.stopped(), deadline));
         let work = async {
             let message = match read_one(&mut recv, &mut codec.decoder()).await {
                 Ok(m) => m,
@@ -298,8 +366,8 @@ where
             };
             respond_stream(&mut send, response, &mut codec.encoder(), max_send).await
         };
-        let out = run_work(work, stopped.as_mut(), deadline).await;
-        finish(&mut send, Some(&mut recv), stopped, deadline, out).await;
+        let out = run_work(guard.as_mut(), work).await;
+        finish(&mut send, Some(&mut recv), guard, out).await;
     })
 }
 
@@ -317,13 +385,16 @@ where
             mut meta,
         } = call;
         let (max_send, deadline) = (meta.max_send, meta.deadline);
+        if let Err(status) = meta.intercept() {
+            return reject(send, recv, status).await;
+        }
         let requests = Streaming::server(recv, Box::new(codec.decoder()));
         let request = meta.request(requests);
         let mut send = send;
-        let mut stopped = pin!(send.stopped());
+        let mut guard = pin!(Guard::new(send.stopped(), deadline));
         let work = async { respond_single(f(request).await, &mut codec.encoder(), max_send) };
-        let out = run_work(work, stopped.as_mut(), deadline).await;
-        finish(&mut send, None, stopped, deadline, out).await;
+        let out = run_work(guard.as_mut(), work).await;
+        finish(&mut send, None, guard, out).await;
     })
 }
 
@@ -342,10 +413,13 @@ where
             mut meta,
         } = call;
         let (max_send, deadline) = (meta.max_send, meta.deadline);
+        if let Err(status) = meta.intercept() {
+            return reject(send, recv, status).await;
+        }
         let requests = Streaming::server(recv, Box::new(codec.decoder()));
         let request = meta.request(requests);
         let mut send = send;
-        let mut stopped = pin!(send.stopped());
+        let mut guard = pin!(Guard::new(send.stopped(), deadline));
         let work = async {
             let response = match f(request).await {
                 Ok(r) => r,
@@ -353,12 +427,13 @@ where
             };
             respond_stream(&mut send, response, &mut codec.encoder(), max_send).await
         };
-        let out = run_work(work, stopped.as_mut(), deadline).await;
-        finish(&mut send, None, stopped, deadline, out).await;
+        let out = run_work(guard.as_mut(), work).await;
+        finish(&mut send, None, guard, out).await;
     })
 }
 
 /// Encodes a single-message response: head (if any metadata), message; trailers follow.
+/// The buffer is sized for all three, so the call's one write needs one allocation.
 fn respond_single<E: crate::codec::Encoder>(
     response: Result<Response<E::Item>, Status>,
     encoder: &mut E,
@@ -368,7 +443,20 @@ fn respond_single<E: crate::codec::Encoder>(
         Ok(r) => r.into_parts(),
         Err(s) => return (BytesMut::new(), Err(s)),
     };
-    let mut buf = response_head(&md, false);
+    let head_len = if md.is_empty() {
+        0
+    } else {
+        wire::encode::response_head_len(&md)
+    };
+    let mut buf = BytesMut::with_capacity(
+        head_len
+            + wire::frame::FRAME_HEADER_LEN
+            + encoder.size_hint(&message)
+            + wire::encode::trailers_ok_len(&trailers),
+    );
+    if head_len > 0 {
+        wire::encode::response_head(&md, &mut buf);
+    }
     match encode_frame(encoder, &message, &mut buf, max_send) {
         Ok(()) => (buf, Ok(trailers)),
         Err(s) => (BytesMut::new(), Err(s)),
@@ -395,18 +483,20 @@ where
 
 /// Answers a call for a method the service does not have.
 pub fn unimplemented(call: ServerCall) -> CallFuture {
-    Box::pin(async move {
-        let ServerCall { send, recv, meta } = call;
-        let (path, deadline) = (meta.head.path, meta.deadline);
-        let status = Status::unimplemented(format!("unknown method {path}"));
-        let _ = deadline;
-        reject(send, recv, status).await
-    })
+    let ServerCall { send, recv, meta } = call;
+    let status = Status::unimplemented(format!("unknown method {}", meta.head.path));
+    reject(send, recv, status)
 }
 
 /// Ends a call with `status` and no response (trailers only).
-pub(crate) async fn reject(mut send: SendHalf, mut recv: RecvHalf<ServerRecv>, status: Status) {
-    let stopped = pin!(send.stopped());
-    let out = Outcome::Done((BytesMut::new(), Err(status)));
-    finish(&mut send, Some(&mut recv), stopped, None, out).await;
+pub(crate) fn reject(
+    mut send: SendHalf,
+    mut recv: RecvHalf<ServerRecv>,
+    status: Status,
+) -> CallFuture {
+    Box::pin(async move {
+        let mut guard = pin!(Guard::new(send.stopped(), None));
+        let out = Outcome::Done((BytesMut::new(), Err(status)));
+        finish(&mut send, Some(&mut recv), guard.as_mut(), out).await;
+    })
 }

@@ -29,11 +29,12 @@ pub trait NamedService {
     const NAME: &'static str;
 }
 
-/// A service: dispatches a call to the handler of `method`. Generated servers implement it;
-/// calls with a method the service lacks go to [`unimplemented()`].
+/// A service: dispatches a call to the handler of its method ([`ServerCall::method`]).
+/// Generated servers implement it; calls with a method the service lacks go to
+/// [`unimplemented()`].
 pub trait Service: Send + Sync + 'static {
-    /// Starts the call. `method` is the last segment of the path.
-    fn call(&self, method: &str, call: ServerCall) -> CallFuture;
+    /// Starts the call: returns the future that runs it, which the server spawns.
+    fn call(&self, call: ServerCall) -> CallFuture;
 }
 
 /// Entry point: `Server::builder()`.
@@ -354,10 +355,7 @@ async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
             biased;
             _ = shared.shutdown.cancelled() => break,
             stream = conn.accept_bi() => match stream {
-                Ok((send, recv)) => {
-                    let shared2 = shared.clone();
-                    shared.calls.spawn(serve_call(send, recv, remote, shared2));
-                }
+                Ok((send, recv)) => accept_call(send, recv, remote, &shared),
                 Err(_) => return,
             },
         }
@@ -369,62 +367,73 @@ async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
     }
 }
 
-async fn serve_call(
+/// Starts a call's task. The head usually arrives with the stream: then the call is routed
+/// here and its task is the handler's future itself, with nothing wrapped around it.
+fn accept_call(
     send: quinn::SendStream,
     recv: quinn::RecvStream,
     remote: SocketAddr,
+    shared: &Arc<Shared>,
+) {
+    let send = SendHalf::new(send, "client");
+    let mut recv = RecvHalf::new(recv, ServerRecv::new(shared.limits), "client");
+    let call = match futures_util::FutureExt::now_or_never(recv.next_event()) {
+        Some(event) => route(send, recv, event, remote, shared),
+        None => Box::pin(await_head(send, recv, remote, shared.clone())),
+    };
+    shared.calls.spawn(call);
+}
+
+/// Waits (bounded by the header timeout) for a head that did not come with the stream.
+async fn await_head(
+    mut send: SendHalf,
+    mut recv: RecvHalf<ServerRecv>,
+    remote: SocketAddr,
     shared: Arc<Shared>,
 ) {
-    let mut send = SendHalf::new(send, "client");
-    let mut recv = RecvHalf::new(recv, ServerRecv::new(shared.limits), "client");
-    // The head usually arrived with the stream: take it without arming the header timer.
-    let ready = futures_util::FutureExt::now_or_never(recv.next_event());
-    let head = match ready {
-        Some(event) => Ok(event),
-        None => tokio::time::timeout(shared.header_timeout, recv.next_event()).await,
-    };
-    let head = match head {
-        Ok(Ok(Some(ServerEvent::Head(head)))) => head,
-        Ok(Ok(_)) => {
-            return call::reject(send, recv, Status::internal("missing request head")).await
-        }
-        Ok(Err(status)) => return call::reject(send, recv, status).await,
+    match tokio::time::timeout(shared.header_timeout, recv.next_event()).await {
+        Ok(event) => route(send, recv, event, remote, &shared).await,
         Err(_) => {
             // A client that opens a stream and sends nothing: no status, just let it go.
             send.reset(ErrorCode::CANCELLED);
             recv.stop(ErrorCode::CANCELLED);
-            return;
         }
+    }
+}
+
+/// Finds the call's service and hands it the call.
+fn route(
+    send: SendHalf,
+    recv: RecvHalf<ServerRecv>,
+    event: Result<Option<ServerEvent>, Status>,
+    remote: SocketAddr,
+    shared: &Shared,
+) -> CallFuture {
+    let head = match event {
+        Ok(Some(ServerEvent::Head(head))) => head,
+        Ok(_) => return call::reject(send, recv, Status::internal("missing request head")),
+        Err(status) => return call::reject(send, recv, status),
     };
     // A timeout too large to represent means no deadline (PROTOCOL.md §8).
     let deadline = head.timeout.and_then(|t| Instant::now().checked_add(t));
     let Some((service_name, method)) = split_path(&head.path) else {
         // Checked when decoding; kept for safety.
         let status = Status::unimplemented(format!("invalid method path {:?}", head.path));
-        return call::reject(send, recv, status).await;
+        return call::reject(send, recv, status);
     };
-    let Some(service) = shared.routes.get(service_name).cloned() else {
+    let Some(service) = shared.routes.get(service_name) else {
         let status = Status::unimplemented(format!("unknown service {service_name}"));
-        return call::reject(send, recv, status).await;
+        return call::reject(send, recv, status);
     };
-    let method = method.to_owned();
-    let mut meta = CallMeta {
+    let method_at = head.path.len() - method.len();
+    let meta = CallMeta {
         head,
+        method_at,
         deadline,
         remote,
         max_send: shared.max_send,
         extensions: http::Extensions::new(),
+        interceptors: (!shared.interceptors.is_empty()).then(|| shared.interceptors.clone()),
     };
-    if !shared.interceptors.is_empty() {
-        match shared.interceptors.run(meta.request(())) {
-            Ok(request) => {
-                let (metadata, (), extensions, _) = request.into_server_parts();
-                meta.head.metadata = metadata;
-                meta.extensions = extensions;
-            }
-            Err(status) => return call::reject(send, recv, status).await,
-        }
-    }
-    let call = ServerCall { send, recv, meta };
-    service.call(&method, call).await;
+    service.call(ServerCall { send, recv, meta })
 }

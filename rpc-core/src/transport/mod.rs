@@ -6,13 +6,13 @@ pub(crate) use send::SendHalf;
 use crate::config::Settings;
 use crate::status::Status;
 use crate::wire::{CallError, ClientEvent, ClientRecv, ErrorCode, ServerEvent, ServerRecv};
-use bytes::BytesMut;
+use bytes::Bytes;
 use futures_util::FutureExt;
 use quinn::{ConnectionError, ReadError, VarInt, WriteError};
 use std::future::poll_fn;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -141,28 +141,18 @@ pub(crate) fn write_status(e: &WriteError, peer: &str) -> Status {
     }
 }
 
-fn io_to_read_status(e: io::Error, peer: &str) -> Status {
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<ReadError>())
-    {
-        Some(re) => read_status(re, peer),
-        None => Status::internal(format!("stream read failed: {e}")),
-    }
-}
-
 /// The receive state machine of one side of a call.
 pub(crate) trait Receiver {
     type Event;
-    fn read_buf(&mut self) -> &mut BytesMut;
+    fn push(&mut self, chunk: Bytes);
     fn handle_fin(&mut self);
     fn poll_event(&mut self) -> Result<Option<Self::Event>, CallError>;
 }
 
 impl Receiver for ClientRecv {
     type Event = ClientEvent;
-    fn read_buf(&mut self) -> &mut BytesMut {
-        ClientRecv::read_buf(self)
+    fn push(&mut self, chunk: Bytes) {
+        ClientRecv::push(self, chunk)
     }
     fn handle_fin(&mut self) {
         ClientRecv::handle_fin(self)
@@ -174,8 +164,8 @@ impl Receiver for ClientRecv {
 
 impl Receiver for ServerRecv {
     type Event = ServerEvent;
-    fn read_buf(&mut self) -> &mut BytesMut {
-        ServerRecv::read_buf(self)
+    fn push(&mut self, chunk: Bytes) {
+        ServerRecv::push(self, chunk)
     }
     fn handle_fin(&mut self) {
         ServerRecv::handle_fin(self)
@@ -225,21 +215,18 @@ impl<R: Receiver> RecvHalf<R> {
             if self.stopped {
                 return Poll::Ready(Ok(None));
             }
-            let buf = self.rx.read_buf();
-            match ready!(tokio_util::io::poll_read_buf(
-                Pin::new(&mut self.stream),
-                cx,
-                buf
-            )) {
-                Ok(0) => {
+            // Chunks are slices of received packets: a frame inside one is never copied.
+            let read = std::pin::pin!(self.stream.read_chunk(usize::MAX, true));
+            match ready!(read.poll(cx)) {
+                Ok(Some(chunk)) => self.rx.push(chunk.bytes),
+                Ok(None) => {
                     self.eof = true;
                     self.rx.handle_fin();
                 }
-                Ok(_) => {}
                 Err(e) => {
                     // The stream is gone; no STOP_SENDING needed.
                     self.stopped = true;
-                    return Poll::Ready(Err(io_to_read_status(e, self.peer)));
+                    return Poll::Ready(Err(read_status(&e, self.peer)));
                 }
             }
         }

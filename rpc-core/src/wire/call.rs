@@ -116,6 +116,12 @@ impl ServerRecv {
         self.dec.read_buf()
     }
 
+    /// Feeds a chunk of the client's stream (no copy when frames lie within one chunk).
+    /// Drain events with `poll_event` before pushing again.
+    pub fn push(&mut self, chunk: bytes::Bytes) {
+        self.dec.push(chunk)
+    }
+
     /// Records that the client finished its stream.
     pub fn handle_fin(&mut self) {
         self.fin = true;
@@ -206,6 +212,12 @@ impl ClientRecv {
     /// See [`FrameDecoder::read_buf`].
     pub fn read_buf(&mut self) -> &mut bytes::BytesMut {
         self.dec.read_buf()
+    }
+
+    /// Feeds a chunk of the server's stream (no copy when frames lie within one chunk).
+    /// Drain events with `poll_event` before pushing again.
+    pub fn push(&mut self, chunk: bytes::Bytes) {
+        self.dec.push(chunk)
     }
 
     /// Records that the server finished its stream.

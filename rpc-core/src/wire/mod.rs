@@ -84,6 +84,17 @@ pub mod encode {
         head::encode_request_head(path, timeout, flags, metadata, dst);
     }
 
+    /// The encoded size of [`trailers_ok`]'s frame, header included.
+    pub fn trailers_ok_len(metadata: &MetadataMap) -> usize {
+        FRAME_HEADER_LEN
+            + head::trailers_len(crate::status::Code::Ok, "", &bytes::Bytes::new(), metadata)
+    }
+
+    /// The encoded size of [`response_head`]'s frame, header included.
+    pub fn response_head_len(md: &MetadataMap) -> usize {
+        FRAME_HEADER_LEN + head::response_head_len(md)
+    }
+
     /// A `TRAILERS` frame for a successful call.
     pub fn trailers_ok(metadata: &MetadataMap, dst: &mut BytesMut) {
         let empty = bytes::Bytes::new();

@@ -81,9 +81,9 @@ fn echo_metadata<T, U>(req: &Request<T>, resp: &mut Response<U>) {
 }
 
 impl Service for TestService {
-    fn call(&self, method: &str, call: ServerCall) -> CallFuture {
+    fn call(&self, call: ServerCall) -> CallFuture {
         let probe = self.probe.clone();
-        match method {
+        match call.method() {
             "Unary" => server::unary(call, Codec::new(), move |req: Request<Msg>| async move {
                 let _alive = Alive::new(&probe);
                 let m = req.get_ref().clone();
