@@ -249,11 +249,6 @@ impl Status {
             source: None,
         }))
     }
-
-    pub(crate) fn into_parts(self) -> (Code, String, Bytes, MetadataMap) {
-        let i = *self.0;
-        (i.code, i.message, i.details, i.metadata)
-    }
 }
 
 impl fmt::Debug for Status {

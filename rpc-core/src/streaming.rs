@@ -198,14 +198,15 @@ impl<T> Streaming<T> {
                 }
                 match ready!(side.call.recv.poll_event(cx)) {
                     Ok(Some(ClientEvent::Message(b))) => self.decode(b),
-                    Ok(Some(ClientEvent::Trailers(status))) => {
+                    Ok(Some(ClientEvent::Trailers(outcome))) => {
                         self.done = true;
                         side.call.complete();
-                        if status.code() == crate::Code::Ok {
-                            side.trailers = Some(status.into_parts().3);
-                            Poll::Ready(None)
-                        } else {
-                            Poll::Ready(Some(Err(status)))
+                        match outcome {
+                            Ok(trailers) => {
+                                side.trailers = Some(trailers);
+                                Poll::Ready(None)
+                            }
+                            Err(status) => Poll::Ready(Some(Err(status))),
                         }
                     }
                     Ok(Some(ClientEvent::Headers(_))) | Ok(None) => {

@@ -6,7 +6,7 @@ mod common;
 use bytes::{Bytes, BytesMut};
 use common::*;
 use rpc_core::wire::{self, ClientEvent, ClientRecv, FrameLimits, RequestHead};
-use rpc_core::Code;
+use rpc_core::{Code, Status};
 
 /// Sends one raw request message to `/test.Test/Unary` and returns the final status.
 async fn call_with_payload(conn: &rpc_core::quinn::Connection, payload: &[u8]) -> rpc_core::Status {
@@ -33,7 +33,9 @@ async fn call_with_payload(conn: &rpc_core::quinn::Connection, payload: &[u8]) -
     rx.handle_fin();
     loop {
         match rx.poll_event().unwrap() {
-            Some(ClientEvent::Trailers(s)) => return s,
+            Some(ClientEvent::Trailers(outcome)) => {
+                return outcome.err().unwrap_or_else(|| Status::new(Code::Ok, ""))
+            }
             Some(_) => continue,
             None => panic!("no trailers"),
         }

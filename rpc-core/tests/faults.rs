@@ -360,7 +360,7 @@ async fn garbage_on_a_stream_gets_a_status_and_connection_survives() {
         rx.handle_data(Bytes::from(data));
         rx.handle_fin();
         match rx.poll_event().unwrap() {
-            Some(rpc_core::wire::ClientEvent::Trailers(s)) => {
+            Some(rpc_core::wire::ClientEvent::Trailers(Err(s))) => {
                 assert!(
                     matches!(s.code(), Code::Internal | Code::ResourceExhausted),
                     "{s:?}"

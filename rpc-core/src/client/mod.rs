@@ -22,6 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -144,13 +145,7 @@ impl Channel {
     }
 
     /// The live connection, connecting or reconnecting if needed.
-    async fn connection(&self) -> Result<Arc<quinn::Connection>, Status> {
-        if self.inner.closed.load(Ordering::Relaxed) {
-            return Err(Status::unavailable("the channel was closed"));
-        }
-        if let Some(conn) = self.live() {
-            return Ok(conn);
-        }
+    async fn reconnected(&self) -> Result<Arc<quinn::Connection>, Status> {
         self.reconnect(true)
             .await
             .map_err(|e| Status::unavailable(e.to_string()))
@@ -227,8 +222,24 @@ impl Channel {
     /// Opens a stream and writes the head (and `first` frames) into a buffer; nothing is sent
     /// until the caller writes the buffer, so head and first message go out in one write.
     async fn open(&self) -> Result<ClientCall, Status> {
-        let conn = self.connection().await?;
-        let (send, recv) = conn.open_bi().await.map_err(|e| connection_status(&e))?;
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return Err(Status::unavailable("the channel was closed"));
+        }
+        // The connection is not checked before use (that takes its lock): opening a stream
+        // on a lost one fails at once, and nothing has been sent, so reconnect and retry once.
+        let opened = match self.inner.conn.load_full() {
+            Some(conn) => conn.open_bi().await,
+            None => self.reconnected().await?.open_bi().await,
+        };
+        let (send, recv) = match opened {
+            Ok(pair) => pair,
+            Err(_) => self
+                .reconnected()
+                .await?
+                .open_bi()
+                .await
+                .map_err(|e| connection_status(&e))?,
+        };
         Ok(ClientCall {
             send: Some(SendHalf::new(send, "server")),
             recv: RecvHalf::new(recv, ClientRecv::new(self.inner.limits), "server"),
@@ -237,9 +248,17 @@ impl Channel {
         })
     }
 
-    fn head(path: &str, md: MetadataMap, timeout: Option<Duration>, idempotent: bool) -> BytesMut {
+    /// A buffer holding the request head, with room for `extra` more bytes.
+    fn head(
+        path: &str,
+        md: MetadataMap,
+        timeout: Option<Duration>,
+        idempotent: bool,
+        extra: usize,
+    ) -> BytesMut {
         let flags = if idempotent { flags::IDEMPOTENT } else { 0 };
-        let mut buf = BytesMut::with_capacity(256);
+        let len = wire::encode::request_head_len(path, timeout, flags, &md);
+        let mut buf = BytesMut::with_capacity(len + extra);
         wire::encode::request_head_parts(path, timeout, flags, &md, &mut buf);
         buf
     }
@@ -256,13 +275,11 @@ impl Channel {
         timeout: Option<Duration>,
     ) -> Result<(), Status> {
         let (md, message, _, idempotent) = request.into_parts();
-        let mut buf = Self::head(path, md, timeout, idempotent);
-        encode_frame(
-            &mut codec.encoder(),
-            &message,
-            &mut buf,
-            self.inner.max_send,
-        )?;
+        let mut encoder = codec.encoder();
+        // Sized exactly: the one write of the call is one allocation.
+        let extra = wire::frame::FRAME_HEADER_LEN + encoder.size_hint(&message);
+        let mut buf = Self::head(path, md, timeout, idempotent, extra);
+        encode_frame(&mut encoder, &message, &mut buf, self.inner.max_send)?;
         let call = slot.insert(self.open().await?);
         let send = call.send.as_mut().expect("fresh call has a send half");
         // A write error (the server stopped reading) is not the outcome: the trailers are.
@@ -281,7 +298,10 @@ impl Channel {
         request: Request<C::Encode>,
         mut codec: C,
     ) -> Result<Response<C::Decode>, Status> {
-        let request = self.intercept(path, request)?;
+        let mut request = request;
+        if !self.inner.config.interceptors.is_empty() {
+            request = self.intercept(path, request)?;
+        }
         let (timeout, deadline) = self.deadline(request.timeout());
         let mut slot = None;
         // One timer for the whole call.
@@ -343,7 +363,7 @@ impl Channel {
         let request = self.intercept(path, request)?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let (md, stream, _, idempotent) = request.into_parts();
-        let head = Self::head(path, md, timeout, idempotent);
+        let head = Self::head(path, md, timeout, idempotent, 256);
         let mut call = within(deadline, self.open()).await??;
         let max_send = self.inner.max_send;
         let exchange = async {
@@ -401,7 +421,7 @@ impl Channel {
         let request = self.intercept(path, request)?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let (md, stream, _, idempotent) = request.into_parts();
-        let head = Self::head(path, md, timeout, idempotent);
+        let head = Self::head(path, md, timeout, idempotent, 256);
         let mut call = within(deadline, self.open()).await??;
         let mut send = call.send.take().expect("fresh call has a send half");
         let max_send = self.inner.max_send;
@@ -417,12 +437,39 @@ impl Channel {
 }
 
 /// Runs `f` until `deadline`; past it, `Err(DeadlineExceeded)`.
-async fn within<F: Future>(deadline: Option<Instant>, f: F) -> Result<F::Output, Status> {
-    match deadline {
-        None => Ok(f.await),
-        Some(d) => tokio::time::timeout_at(d, f)
-            .await
-            .map_err(|_| Status::deadline_exceeded("deadline exceeded")),
+/// `f` bounded by `deadline`: `DEADLINE_EXCEEDED` when it passes first.
+fn within<F: Future>(deadline: Option<Instant>, f: F) -> Within<F> {
+    Within {
+        work: f,
+        sleep: deadline.map(tokio::time::sleep_until),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`within`]. The work is polled first, so a call that never has to wait
+    /// never registers its timer.
+    struct Within<F> {
+        #[pin]
+        work: F,
+        #[pin]
+        sleep: Option<tokio::time::Sleep>,
+    }
+}
+
+impl<F: Future> Future for Within<F> {
+    type Output = Result<F::Output, Status>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.work.poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => {
+                Poll::Ready(Err(Status::deadline_exceeded("deadline exceeded")))
+            }
+            _ => Poll::Pending,
+        }
     }
 }
 
@@ -505,11 +552,8 @@ async fn read_unary_parts(
                 }
                 message = Some(b);
             }
-            Some(ClientEvent::Trailers(status)) => {
-                if status.code() != Code::Ok {
-                    return Err(status);
-                }
-                let trailers = status.into_parts().3;
+            Some(ClientEvent::Trailers(outcome)) => {
+                let trailers = outcome?;
                 return match message {
                     Some(m) => Ok((headers, m, trailers)),
                     None => Err(Status::internal(
@@ -556,12 +600,9 @@ async fn streaming_response<T>(
             Streaming::client(side(call), decoder, Some(b)),
             MetadataMap::new(),
         )),
-        Some(ClientEvent::Trailers(status)) => {
+        Some(ClientEvent::Trailers(outcome)) => {
             call.complete();
-            if status.code() != Code::Ok {
-                return Err(status);
-            }
-            let trailers = status.into_parts().3;
+            let trailers = outcome?;
             Ok(Response::from_parts(
                 MetadataMap::new(),
                 Streaming::finished(decoder, trailers),

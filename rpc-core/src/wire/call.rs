@@ -175,8 +175,9 @@ pub enum ClientEvent {
     Headers(MetadataMap),
     /// One response message (encoded).
     Message(Bytes),
-    /// The final status; the call is over.
-    Trailers(Status),
+    /// The call's outcome, from its trailers: the trailing metadata of a success, or the
+    /// error status. The call is over.
+    Trailers(Result<MetadataMap, Status>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,8 +247,8 @@ impl ClientRecv {
                     }
                     (ClientState::Start | ClientState::Messages, FrameKind::Trailers) => {
                         self.state = ClientState::Done;
-                        let status = head::decode_trailers(frame.payload)?;
-                        return Ok(Some(ClientEvent::Trailers(status)));
+                        let outcome = head::decode_outcome(frame.payload)?;
+                        return Ok(Some(ClientEvent::Trailers(outcome)));
                     }
                     (ClientState::Messages, FrameKind::Headers) => "after the response head",
                     (ClientState::Done, _) => "after the trailers",
@@ -373,7 +374,7 @@ mod tests {
             Some(ClientEvent::Message(Bytes::from_static(b"r1")))
         );
         match rx.poll_event().unwrap() {
-            Some(ClientEvent::Trailers(s)) => assert_eq!(s.code(), Code::NotFound),
+            Some(ClientEvent::Trailers(Err(s))) => assert_eq!(s.code(), Code::NotFound),
             other => panic!("{other:?}"),
         }
         assert!(rx.is_done());

@@ -267,6 +267,17 @@ pub fn decode_trailers(payload: Bytes) -> Result<Status, HeadError> {
     ))
 }
 
+/// Decodes a trailers payload as a call's outcome: the trailing metadata of a successful
+/// call, or its error status. (A success needs no `Status`, hence no allocation for it.)
+pub fn decode_outcome(payload: Bytes) -> Result<Result<MetadataMap, Status>, HeadError> {
+    let pb = TrailersPb::decode(payload)?;
+    let md = take_entries(pb.metadata)?;
+    Ok(match Code::from_u32(pb.code) {
+        Code::Ok => Ok(md),
+        code => Err(Status::from_parts(code, pb.message, pb.details, md)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

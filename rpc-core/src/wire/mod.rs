@@ -84,6 +84,16 @@ pub mod encode {
         head::encode_request_head(path, timeout, flags, metadata, dst);
     }
 
+    /// The encoded size of [`request_head_parts`]' frame, header included.
+    pub fn request_head_len(
+        path: &str,
+        timeout: Option<Duration>,
+        flags: u32,
+        metadata: &MetadataMap,
+    ) -> usize {
+        FRAME_HEADER_LEN + head::request_head_len(path, timeout, flags, metadata)
+    }
+
     /// The encoded size of [`trailers_ok`]'s frame, header included.
     pub fn trailers_ok_len(metadata: &MetadataMap) -> usize {
         FRAME_HEADER_LEN

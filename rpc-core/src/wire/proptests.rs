@@ -145,7 +145,11 @@ proptest! {
             prop_assert_eq!(rx.poll_event().unwrap(), Some(ClientEvent::Message(Bytes::copy_from_slice(m))));
         }
         match rx.poll_event().unwrap() {
-            Some(ClientEvent::Trailers(s)) => {
+            Some(ClientEvent::Trailers(Ok(md))) => {
+                prop_assert_eq!(status.code(), crate::Code::Ok);
+                prop_assert_eq!(&md, status.metadata());
+            }
+            Some(ClientEvent::Trailers(Err(s))) => {
                 prop_assert_eq!(s.code(), status.code());
                 prop_assert_eq!(s.message(), status.message());
                 prop_assert_eq!(s.metadata(), status.metadata());
