@@ -166,20 +166,23 @@ impl<S: Future, F: Future> Future for Guarded<'_, S, F> {
 type Produced = (BytesMut, Result<MetadataMap, Status>);
 
 /// Runs the work of a call (request, handler, response messages) under the guard; a
-/// panicking handler becomes an `Internal` status.
-async fn run_work<S: Future>(
+/// panicking handler becomes an `Internal` status. A plain function, not an `async fn`: the
+/// work future is stored once, in the returned future, not copied into a wrapper too.
+fn run_work<S: Future, W: Future<Output = Produced>>(
     guard: Pin<&mut Guard<S>>,
-    work: impl Future<Output = Produced>,
-) -> Outcome<Produced> {
-    match guard.run(AssertUnwindSafe(work).catch_unwind()).await {
-        Outcome::Done(Ok(produced)) => Outcome::Done(produced),
-        Outcome::Done(Err(_panic)) => Outcome::Done((
-            BytesMut::new(),
-            Err(Status::internal("the handler panicked")),
-        )),
-        Outcome::Cancelled => Outcome::Cancelled,
-        Outcome::Expired => Outcome::Expired,
-    }
+    work: W,
+) -> impl Future<Output = Outcome<Produced>> + use<'_, S, W> {
+    guard
+        .run(AssertUnwindSafe(work).catch_unwind())
+        .map(|out| match out {
+            Outcome::Done(Ok(produced)) => Outcome::Done(produced),
+            Outcome::Done(Err(_panic)) => Outcome::Done((
+                BytesMut::new(),
+                Err(Status::internal("the handler panicked")),
+            )),
+            Outcome::Cancelled => Outcome::Cancelled,
+            Outcome::Expired => Outcome::Expired,
+        })
 }
 
 /// Ends a call with exactly one of: trailers (after any pending bytes), or a stream reset.
@@ -198,7 +201,14 @@ async fn finish<S: Future>(
         Ok(trailers) => wire::encode::trailers_ok(&trailers, &mut buf),
         Err(status) => wire::encode::trailers(&status, &mut buf),
     }
-    match guard.as_mut().run(send.write(buf.freeze())).await {
+    let mut data = buf.freeze();
+    // The stream usually has room: write at once. Waiting for room is the rare case; its
+    // future is boxed so it takes no space in every call's state.
+    let written = match send.try_write(&mut data) {
+        Some(res) => Outcome::Done(res),
+        None => Box::pin(guard.as_mut().run(send.write(data))).await,
+    };
+    match written {
         Outcome::Done(Ok(())) => {
             send.finish();
             if let Some(recv) = recv.as_mut() {
@@ -303,36 +313,33 @@ fn response_head(md: &MetadataMap, always: bool) -> BytesMut {
 }
 
 /// Runs a unary handler.
-pub fn unary<C, F, Fut>(call: ServerCall, mut codec: C, f: F) -> CallFuture
+pub fn unary<C, F, Fut>(mut call: ServerCall, mut codec: C, f: F) -> CallFuture
 where
     C: Codec,
     F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
 {
+    // The call is used in place and the work future is built inside the `await`: moved-from
+    // locals still take room in a future's state, and this one is allocated for every call.
     Box::pin(async move {
-        let ServerCall {
-            mut send,
-            mut recv,
-            mut meta,
-        } = call;
-        let (max_send, deadline) = (meta.max_send, meta.deadline);
-        if let Err(status) = meta.intercept() {
-            return reject(send, recv, status).await;
+        let (max_send, deadline) = (call.meta.max_send, call.meta.deadline);
+        if let Err(status) = call.meta.intercept() {
+            return reject(call.send, call.recv, status).await;
         }
-        let mut guard = pin!(Guard::new(send.stopped(), deadline));
-        let work = async {
-            let message = match read_one(&mut recv, &mut codec.decoder()).await {
+        let mut guard = pin!(Guard::new(call.send.stopped(), deadline));
+        let out = run_work(guard.as_mut(), async {
+            let message = match read_one(&mut call.recv, &mut codec.decoder()).await {
                 Ok(m) => m,
                 Err(s) => return (BytesMut::new(), Err(s)),
             };
             respond_single(
-                f(meta.request(message)).await,
+                f(call.meta.request(message)).await,
                 &mut codec.encoder(),
                 max_send,
             )
-        };
-        let out = run_work(guard.as_mut(), work).await;
-        finish(&mut send, Some(&mut recv), guard, out).await;
+        })
+        .await;
+        finish(&mut call.send, Some(&mut call.recv), guard, out).await;
     })
 }
 

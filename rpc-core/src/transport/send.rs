@@ -33,6 +33,26 @@ impl SendHalf {
             .map_err(|e| write_status(&e, self.peer))
     }
 
+    /// Writes as much of `data` as the stream takes now, without waiting: `Some` when done
+    /// (all written, or failed), `None` when the stream is blocked, with the rest left in
+    /// `data`. Keeps the common case free of a write future held across an `await`.
+    pub(crate) fn try_write(&mut self, data: &mut Bytes) -> Option<Result<(), Status>> {
+        use futures_util::FutureExt;
+        loop {
+            // `write_chunks` leaves what it did not take in the array, so giving up on a
+            // pending poll loses nothing.
+            let mut bufs = [std::mem::take(data)];
+            let res = self.stream.write_chunks(&mut bufs).now_or_never();
+            *data = std::mem::take(&mut bufs[0]);
+            match res {
+                None => return None,
+                Some(Err(e)) => return Some(Err(write_status(&e, self.peer))),
+                Some(Ok(_)) if data.is_empty() => return Some(Ok(())),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
     /// Ends the stream gracefully after everything written.
     pub(crate) fn finish(&mut self) {
         if !self.closed {
