@@ -12,7 +12,7 @@ pub const DEFAULT_MAX_HEADER_LIST_SIZE: usize = 16 * 1024;
 /// Default number of calls a client may have open on one connection.
 pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 1024;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Settings {
     pub max_decoding_message_size: usize,
     pub max_encoding_message_size: usize,

@@ -7,7 +7,7 @@ use crate::interceptor::{Interceptor, Interceptors};
 use crate::tls::ClientTlsConfig;
 use crate::transport;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// The address of a server and the settings to connect with; [`Endpoint::connect`] makes a
@@ -35,6 +35,10 @@ pub struct Endpoint {
     local_addr: Option<SocketAddr>,
     socket: Option<Arc<dyn quinn::AsyncUdpSocket>>,
     pub(crate) interceptors: Interceptors,
+    /// The QUIC client config built from `tls` and `settings`, shared by every connection
+    /// made from this endpoint and its clones: certificates are loaded once and TLS sessions
+    /// are resumed on reconnects. Rebuilt when the settings differ.
+    client_config: Arc<Mutex<Option<(Settings, quinn::ClientConfig)>>>,
 }
 
 impl Endpoint {
@@ -78,12 +82,14 @@ impl Endpoint {
             local_addr: None,
             socket: None,
             interceptors: Interceptors::default(),
+            client_config: Arc::default(),
         }
     }
 
     /// TLS settings: trusted roots and the name to verify.
     pub fn tls_config(mut self, tls: ClientTlsConfig) -> Self {
         self.tls = tls;
+        self.client_config = Arc::default();
         self
     }
 
@@ -148,29 +154,41 @@ impl Endpoint {
         Channel::new(self.clone())
     }
 
-    /// Binds a UDP socket of `addr`'s family and makes a QUIC client endpoint on it.
-    pub(crate) fn client_endpoint(&self, addr: SocketAddr) -> Result<quinn::Endpoint, Error> {
+    /// The QUIC client endpoint to connect to `addr` from: the socket given to
+    /// [`Endpoint::udp_socket`] or bound at [`Endpoint::local_address`], else one shared by
+    /// every channel on this tokio runtime with the same socket settings (like a browser, one
+    /// UDP socket for many connections: its receive buffers are large, and setting them up
+    /// dominates the cost of a connection).
+    pub(crate) fn client_endpoint(&self, addr: SocketAddr) -> Result<ClientEndpoint, Error> {
+        if self.socket.is_none() && self.local_addr.is_none() {
+            return shared_endpoint(addr.is_ipv6(), &self.settings);
+        }
         let local = self.local_addr.unwrap_or(match addr {
             SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
             SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
         });
         let socket = match &self.socket {
             Some(socket) => socket.clone(),
-            None => {
-                let socket = transport::bind(local, &self.settings)
-                    .map_err(|e| Error::with(Kind::Io, format!("failed to bind {local}"), e))?;
-                transport::runtime()
-                    .and_then(|rt| rt.wrap_udp_socket(socket))
-                    .map_err(|e| Error::with(Kind::Io, format!("failed to set up {local}"), e))?
-            }
+            None => wrap_socket(local, &self.settings)?,
         };
-        let mut endpoint = transport::endpoint(socket, &self.settings, None)
+        let endpoint = transport::endpoint(socket, &self.settings, None)
             .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
+        Ok(Arc::new(endpoint))
+    }
+
+    /// The QUIC client config (TLS and transport), built once per endpoint and settings.
+    fn quinn_client_config(&self) -> Result<quinn::ClientConfig, Error> {
+        let mut cached = self.client_config.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((settings, config)) = cached.as_ref() {
+            if *settings == self.settings {
+                return Ok(config.clone());
+            }
+        }
         let crypto = self.tls.build()?;
-        let mut config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
+        let mut config = quinn::ClientConfig::new(Arc::new(crypto));
         config.transport_config(self.settings.transport(false));
-        endpoint.set_default_client_config(config);
-        Ok(endpoint)
+        *cached = Some((self.settings.clone(), config.clone()));
+        Ok(config)
     }
 
     /// Performs the QUIC and TLS handshake with `addr` from `endpoint`.
@@ -181,7 +199,7 @@ impl Endpoint {
     ) -> Result<quinn::Connection, Error> {
         let server_name = self.tls.domain().unwrap_or(&self.host).to_owned();
         let connecting = endpoint
-            .connect(addr, &server_name)
+            .connect_with(self.quinn_client_config()?, addr, &server_name)
             .map_err(|e| Error::with(Kind::Connect, format!("cannot connect to {addr}"), e))?;
         match tokio::time::timeout(self.settings.handshake_timeout, connecting).await {
             Err(_) => Err(Error::new(
@@ -269,3 +287,75 @@ mod tests {
         }
     }
 }
+
+/// A QUIC client endpoint, shared by the channels that use it.
+pub(crate) type ClientEndpoint = Arc<quinn::Endpoint>;
+
+fn wrap_socket(
+    local: SocketAddr,
+    settings: &Settings,
+) -> Result<Arc<dyn quinn::AsyncUdpSocket>, Error> {
+    let socket = transport::bind(local, settings)
+        .map_err(|e| Error::with(Kind::Io, format!("failed to bind {local}"), e))?;
+    transport::runtime()
+        .and_then(|rt| rt.wrap_udp_socket(socket))
+        .map_err(|e| Error::with(Kind::Io, format!("failed to set up {local}"), e))
+}
+
+/// What makes two client endpoints interchangeable: the runtime that drives them (an
+/// endpoint dies with its runtime), the address family and the socket-level settings.
+#[derive(PartialEq)]
+struct SharedKey {
+    runtime: tokio::runtime::Id,
+    ipv6: bool,
+    max_udp_payload_size: u16,
+    socket_buffer_size: usize,
+}
+
+/// Client endpoints in use, held weakly: the last channel to drop one closes it.
+static SHARED: Mutex<Vec<(SharedKey, Weak<quinn::Endpoint>)>> = Mutex::new(Vec::new());
+
+fn shared_endpoint(ipv6: bool, settings: &Settings) -> Result<ClientEndpoint, Error> {
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|e| Error::with(Kind::Io, "rpc-core needs a tokio runtime", e))?;
+    let runtime = handle.id();
+    let key = SharedKey {
+        runtime,
+        ipv6,
+        max_udp_payload_size: settings.max_udp_payload_size,
+        socket_buffer_size: settings.socket_buffer_size,
+    };
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    shared.retain(|(_, weak)| weak.strong_count() > 0);
+    if let Some(endpoint) = shared
+        .iter()
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, weak)| weak.upgrade())
+    {
+        return Ok(endpoint);
+    }
+    let local = if ipv6 {
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
+    } else {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+    };
+    let endpoint = transport::endpoint(wrap_socket(local, settings)?, settings, None)
+        .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
+    let endpoint = Arc::new(endpoint);
+    shared.push((key, Arc::downgrade(&endpoint)));
+    // Outlive the channels a little, so connecting again soon reuses the endpoint; it is
+    // closed once no channel has used it for a while (or when the runtime shuts down).
+    let keep = endpoint.clone();
+    handle.spawn(async move {
+        loop {
+            tokio::time::sleep(SHARED_LINGER).await;
+            if Arc::strong_count(&keep) == 1 {
+                break;
+            }
+        }
+    });
+    Ok(endpoint)
+}
+
+/// How long an unused shared client endpoint is kept for reuse.
+const SHARED_LINGER: std::time::Duration = std::time::Duration::from_secs(10);

@@ -53,7 +53,7 @@ struct Inner {
 
 #[derive(Default)]
 struct State {
-    endpoint: Option<quinn::Endpoint>,
+    endpoint: Option<endpoint::ClientEndpoint>,
     /// After a failed connect, calls fail fast until then with the last error.
     backoff_until: Option<Instant>,
     backoff: Duration,
