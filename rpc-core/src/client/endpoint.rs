@@ -13,6 +13,9 @@ use std::time::Duration;
 /// The address of a server and the settings to connect with; [`Endpoint::connect`] makes a
 /// [`Channel`].
 ///
+/// Clones share the TLS configuration built on first connect, so reconnects resume TLS
+/// sessions; channels share UDP sockets (see [`Endpoint::local_address`]).
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), rpc_core::Error> {
 /// use rpc_core::{tls::ClientTlsConfig, Endpoint};
@@ -106,7 +109,13 @@ impl Endpoint {
         self
     }
 
-    /// Local address to bind (default: any address of the server's family, any port).
+    /// Binds the channel's own UDP socket at this address.
+    ///
+    /// By default, channels on the same tokio runtime share one UDP socket and QUIC endpoint
+    /// per address family and socket settings (connecting is then cheap, and one socket's
+    /// receive buffers serve every connection); an explicit local address, even
+    /// `0.0.0.0:0`, gives the channel a socket of its own, e.g. to spread the packet work of
+    /// several busy channels.
     pub fn local_address(mut self, addr: SocketAddr) -> Self {
         self.local_addr = Some(addr);
         self

@@ -106,10 +106,12 @@ enum Outcome<T> {
 
 pin_project! {
     /// What ends a call early: the client stopping the response stream (cancellation), or
-    /// the deadline. One per call, shared by every step of it, so a call holds one timer.
+    /// the deadline. One per call, shared by every step of it, so a call holds one timer,
+    /// made only when a step has to wait.
     struct Guard<S> {
         #[pin]
         stopped: S,
+        deadline: Option<Instant>,
         #[pin]
         sleep: Option<Sleep>,
     }
@@ -119,14 +121,18 @@ impl<S: Future> Guard<S> {
     fn new(stopped: S, deadline: Option<Instant>) -> Self {
         Guard {
             stopped,
-            sleep: deadline.map(tokio::time::sleep_until),
+            deadline,
+            sleep: None,
         }
     }
 
     fn poll_interrupt<T>(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
-        let this = self.project();
+        let mut this = self.project();
         if this.stopped.poll(cx).is_ready() {
             return Poll::Ready(Outcome::Cancelled);
+        }
+        if let (Some(deadline), None) = (*this.deadline, this.sleep.as_ref().get_ref()) {
+            this.sleep.set(Some(tokio::time::sleep_until(deadline)));
         }
         match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
             Some(Poll::Ready(())) => Poll::Ready(Outcome::Expired),
