@@ -142,17 +142,24 @@ impl<S: Future> Guard<S> {
 
     /// Runs `work` until it completes, unless the call is cancelled or expires first.
     fn run<F: Future>(self: Pin<&mut Self>, work: F) -> Guarded<'_, S, F> {
-        Guarded { guard: self, work }
+        Guarded {
+            guard: self,
+            work,
+            waited: false,
+        }
     }
 }
 
 pin_project! {
-    /// `work` raced against a [`Guard`]. The work is polled first: a step that is ready at
-    /// once (the common case) never registers the cancellation watch or the timer.
+    /// `work` raced against a [`Guard`]. The first poll tries the work alone: a step that is
+    /// ready at once (the common case) never registers the cancellation watch or the timer.
+    /// Once it has waited, the guard goes first, so a cancelled or expired call stops before
+    /// its work runs any further.
     struct Guarded<'a, S, F> {
         guard: Pin<&'a mut Guard<S>>,
         #[pin]
         work: F,
+        waited: bool,
     }
 }
 
@@ -161,10 +168,17 @@ impl<S: Future, F: Future> Future for Guarded<'_, S, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if let Poll::Ready(out) = this.work.poll(cx) {
-            return Poll::Ready(Outcome::Done(out));
+        if !*this.waited {
+            if let Poll::Ready(out) = this.work.poll(cx) {
+                return Poll::Ready(Outcome::Done(out));
+            }
+            *this.waited = true;
+            return this.guard.as_mut().poll_interrupt(cx);
         }
-        this.guard.as_mut().poll_interrupt(cx)
+        if let Poll::Ready(stop) = this.guard.as_mut().poll_interrupt(cx) {
+            return Poll::Ready(stop);
+        }
+        this.work.poll(cx).map(Outcome::Done)
     }
 }
 
