@@ -31,6 +31,9 @@ fn config() -> Criterion {
 /// Every system under test, with its server running.
 struct Systems {
     rt: Runtime,
+    /// What `rpc` connects with, to make fresh endpoints (no TLS session to resume).
+    rpc_endpoint: Endpoint,
+    rpc_tls: rpc_core::tls::ClientTlsConfig,
     rpc: (Arc<RpcDriver>, <RpcDriver as Driver>::Conn),
     quinn: (Arc<QuinnDriver>, quinn::Connection),
     h2c: (Arc<TonicDriver>, <TonicDriver as Driver>::Conn),
@@ -57,11 +60,10 @@ fn systems() -> Systems {
         .enable_all()
         .build()
         .expect("runtime");
+    let rpc_tls = cert.client_config().domain_name("localhost");
+    let rpc_endpoint = Endpoint::from_addr(rpc_server.local_addr()).tls_config(rpc_tls.clone());
     let (rpc, quinn, h2c, tls) = rt.block_on(async {
-        let rpc = Arc::new(RpcDriver::new(
-            Endpoint::from_addr(rpc_server.local_addr())
-                .tls_config(cert.client_config().domain_name("localhost")),
-        ));
+        let rpc = Arc::new(RpcDriver::new(rpc_endpoint.clone()));
         let quinn = Arc::new(
             QuinnDriver::new(quinn_server.local_addr(), "localhost", &cert, &net).expect("quinn"),
         );
@@ -81,6 +83,8 @@ fn systems() -> Systems {
     });
     Systems {
         rt,
+        rpc_endpoint,
+        rpc_tls,
         rpc,
         quinn,
         h2c,
@@ -161,14 +165,55 @@ fn bidi(c: &mut Criterion, sys: &Systems) {
     g.finish();
 }
 
+/// Connection setup and a first call: `resumed` reconnects with the TLS config (and session
+/// cache) of earlier connections, `full` with a new one, so the handshake is a full one.
+/// tonic builds a new TLS config for every connect, so it appears under `full` only.
 fn connect(c: &mut Criterion, sys: &Systems) {
     let payload = Bytes::from(vec![0xa5u8; 64]);
-    let mut g = c.benchmark_group("connect+first-call");
+    let rt = &sys.rt;
+    let mut g = c.benchmark_group("connect+first-call/resumed");
     g.sample_size(10);
-    each_system!(g, sys, |d, _c| async {
-        let conn = d.connect().await.expect("connect");
-        d.unary(&conn, payload.clone()).await.expect("call")
+    g.bench_function("rpc-core", |b| {
+        b.to_async(rt).iter(|| async {
+            let d = &sys.rpc.0;
+            let conn = d.connect().await.expect("connect");
+            d.unary(&conn, payload.clone()).await.expect("call")
+        })
     });
+    g.bench_function("raw-quinn", |b| {
+        b.to_async(rt).iter(|| async {
+            let d = &sys.quinn.0;
+            let conn = d.connect().await.expect("connect");
+            d.unary(&conn, payload.clone()).await.expect("call")
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("connect+first-call/full");
+    g.sample_size(10);
+    g.bench_function("rpc-core", |b| {
+        b.to_async(rt).iter(|| async {
+            // A fresh TLS config: nothing to resume.
+            let d = RpcDriver::new(sys.rpc_endpoint.clone().tls_config(sys.rpc_tls.clone()));
+            let conn = d.connect().await.expect("connect");
+            d.unary(&conn, payload.clone()).await.expect("call")
+        })
+    });
+    g.bench_function("raw-quinn", |b| {
+        b.to_async(rt).iter(|| async {
+            let d = &sys.quinn.0;
+            let conn = d.connect_full().await.expect("connect");
+            d.unary(&conn, payload.clone()).await.expect("call")
+        })
+    });
+    for (name, d) in [("tonic-h2c", &sys.h2c.0), ("tonic-tls", &sys.tls.0)] {
+        g.bench_function(name, |b| {
+            b.to_async(rt).iter(|| async {
+                let conn = d.connect().await.expect("connect");
+                d.unary(&conn, payload.clone()).await.expect("call")
+            })
+        });
+    }
     g.finish();
 }
 

@@ -291,10 +291,28 @@ pub struct QuinnDriver {
     endpoint: quinn::Endpoint,
     addr: SocketAddr,
     server_name: String,
+    roots: rustls::RootCertStore,
+    net: NetOptions,
+}
+
+fn client_config(
+    roots: &rustls::RootCertStore,
+    net: &NetOptions,
+) -> Result<quinn::ClientConfig, BoxError> {
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots.clone())
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;
+    let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
+    cfg.transport_config(transport(net, false));
+    Ok(cfg)
 }
 
 impl QuinnDriver {
-    /// A client endpoint (one UDP socket for every connection) trusting `cert`.
+    /// A client endpoint (one UDP socket for every connection) trusting `cert`; its
+    /// connections share one TLS config, so reconnects resume TLS sessions.
     pub fn new(
         addr: SocketAddr,
         server_name: &str,
@@ -305,14 +323,7 @@ impl QuinnDriver {
         for c in CertificateDer::pem_slice_iter(cert.cert_pem().as_bytes()) {
             roots.add(c?)?;
         }
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![ALPN.to_vec()];
-        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;
-        let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
-        cfg.transport_config(transport(net, false));
+        let cfg = client_config(&roots, net)?;
         let local: SocketAddr = if addr.is_ipv4() {
             "0.0.0.0:0".parse()?
         } else {
@@ -324,7 +335,20 @@ impl QuinnDriver {
             endpoint,
             addr,
             server_name: server_name.to_owned(),
+            roots,
+            net: net.clone(),
         })
+    }
+
+    /// Connects with a new TLS config (no session to resume): a full handshake, on the same
+    /// UDP endpoint.
+    pub async fn connect_full(&self) -> Result<quinn::Connection, Failure> {
+        let cfg = client_config(&self.roots, &self.net).map_err(|e| format!("connect: {e}"))?;
+        self.endpoint
+            .connect_with(cfg, self.addr, &self.server_name)
+            .map_err(|e| format!("connect: {e}"))?
+            .await
+            .map_err(|e| format!("connect: {e}"))
     }
 }
 
