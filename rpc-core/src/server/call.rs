@@ -107,13 +107,13 @@ enum Outcome<T> {
 pin_project! {
     /// What ends a call early: the client stopping the response stream (cancellation), or
     /// the deadline. One per call, shared by every step of it, so a call holds one timer,
-    /// made only when a step has to wait.
+    /// made only when a step has to wait (boxed: most calls never need it, and every call's
+    /// future is allocated).
     struct Guard<S> {
         #[pin]
         stopped: S,
         deadline: Option<Instant>,
-        #[pin]
-        sleep: Option<Sleep>,
+        sleep: Option<Pin<Box<Sleep>>>,
     }
 }
 
@@ -127,16 +127,19 @@ impl<S: Future> Guard<S> {
     }
 
     fn poll_interrupt<T>(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
-        let mut this = self.project();
+        let this = self.project();
         if this.stopped.poll(cx).is_ready() {
             return Poll::Ready(Outcome::Cancelled);
         }
-        if let (Some(deadline), None) = (*this.deadline, this.sleep.as_ref().get_ref()) {
-            this.sleep.set(Some(tokio::time::sleep_until(deadline)));
-        }
-        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
-            Some(Poll::Ready(())) => Poll::Ready(Outcome::Expired),
-            _ => Poll::Pending,
+        let Some(deadline) = *this.deadline else {
+            return Poll::Pending;
+        };
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Outcome::Expired),
+            Poll::Pending => Poll::Pending,
         }
     }
 
