@@ -369,10 +369,12 @@ async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
         }
     };
     let remote = conn.remote_address();
+    // Made once: a new one per call would register with the token each time.
+    let mut shutdown = std::pin::pin!(shared.shutdown.cancelled());
     loop {
         tokio::select! {
             biased;
-            _ = shared.shutdown.cancelled() => break,
+            _ = &mut shutdown => break,
             stream = conn.accept_bi() => match stream {
                 Ok((send, recv)) => accept_call(send, recv, remote, &shared),
                 Err(_) => return,
