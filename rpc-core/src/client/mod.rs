@@ -145,8 +145,10 @@ impl Channel {
     }
 
     /// The live connection, connecting or reconnecting if needed.
+    /// Reconnects (fail-fast during backoff). Boxed: the handshake's state is large and
+    /// rare, and would otherwise take room in every call's future.
     async fn reconnected(&self) -> Result<Arc<quinn::Connection>, Status> {
-        self.reconnect(true)
+        Box::pin(self.reconnect(true))
             .await
             .map_err(|e| Status::unavailable(e.to_string()))
     }
@@ -266,24 +268,38 @@ impl Channel {
     /// Starts a call whose request is a single message: sends head, message and end of
     /// stream in one write. The call goes into `slot` as soon as it exists, so a caller that
     /// gives up (deadline) can still end it with the right code.
-    async fn start_single<C: Codec>(
+    /// Encodes a single-message request (head and message) into one exactly sized buffer:
+    /// the call's one write is one allocation. Synchronous, so the request is not kept in
+    /// the call's future.
+    fn encode_single<C: Codec>(
         &self,
-        slot: &mut Option<ClientCall>,
         path: &str,
         request: Request<C::Encode>,
         codec: &mut C,
         timeout: Option<Duration>,
-    ) -> Result<(), Status> {
+    ) -> Result<bytes::Bytes, Status> {
         let (md, message, _, idempotent) = request.into_parts();
         let mut encoder = codec.encoder();
-        // Sized exactly: the one write of the call is one allocation.
         let extra = wire::frame::FRAME_HEADER_LEN + encoder.size_hint(&message);
         let mut buf = Self::head(path, md, timeout, idempotent, extra);
         encode_frame(&mut encoder, &message, &mut buf, self.inner.max_send)?;
+        Ok(buf.freeze())
+    }
+
+    /// Opens the call's stream, writes `data` and finishes the stream.
+    async fn start_single(
+        &self,
+        slot: &mut Option<ClientCall>,
+        mut data: bytes::Bytes,
+    ) -> Result<(), Status> {
         let call = slot.insert(self.open().await?);
         let send = call.send.as_mut().expect("fresh call has a send half");
         // A write error (the server stopped reading) is not the outcome: the trailers are.
-        let _ = send.write(buf.freeze()).await;
+        // The stream usually takes the request at once; waiting for room is boxed, so the
+        // write future takes no space in every call's state.
+        if send.try_write(&mut data).is_none() {
+            let _ = Box::pin(send.write(data)).await;
+        }
         send.finish();
         Ok(())
     }
@@ -303,11 +319,11 @@ impl Channel {
             request = self.intercept(path, request)?;
         }
         let (timeout, deadline) = self.deadline(request.timeout());
+        let data = self.encode_single(path, request, &mut codec, timeout)?;
         let mut slot = None;
         // One timer for the whole call.
         let res = within(deadline, async {
-            self.start_single(&mut slot, path, request, &mut codec, timeout)
-                .await?;
+            self.start_single(&mut slot, data).await?;
             let call = slot.as_mut().expect("set by start_single");
             read_unary(call, &mut codec.decoder()).await
         })
@@ -333,12 +349,9 @@ impl Channel {
     ) -> Result<Response<Streaming<C::Decode>>, Status> {
         let request = self.intercept(path, request)?;
         let (timeout, deadline) = self.deadline(request.timeout());
+        let data = self.encode_single(path, request, &mut codec, timeout)?;
         let mut slot = None;
-        let started = within(
-            deadline,
-            self.start_single(&mut slot, path, request, &mut codec, timeout),
-        )
-        .await;
+        let started = within(deadline, self.start_single(&mut slot, data)).await;
         if let Err(status) | Ok(Err(status)) = started {
             if let Some(call) = slot.as_mut() {
                 call.abort(ErrorCode::DEADLINE_EXCEEDED);
