@@ -423,3 +423,50 @@ async fn client_reports_alpn_mismatch_clearly() {
     assert!(err.is_handshake(), "{err}");
     assert!(err.to_string().contains("ALPN mismatch"), "{err}");
 }
+
+/// A hand-written service whose dispatch panics for one method.
+struct Fragile;
+
+impl rpc_core::server::NamedService for Fragile {
+    const NAME: &'static str = "test.Fragile";
+}
+
+impl rpc_core::server::Service for Fragile {
+    fn call(&self, call: rpc_core::server::ServerCall) -> rpc_core::server::CallFuture {
+        match call.method() {
+            "Boom" => panic!("dispatch bug"),
+            _ => rpc_core::server::unimplemented(call),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_dispatch_fails_its_call_only() {
+    let srv = start_with(builder().add_service(Fragile));
+    let ch = connect(srv.addr).await;
+    // A call in flight on the same connection must not be lost.
+    let slow = {
+        let ch = ch.clone();
+        tokio::spawn(async move {
+            let m = Msg {
+                seq: 9,
+                sleep_ms: 300,
+                ..Default::default()
+            };
+            ch.unary("/test.Test/Unary", Request::new(m), Codec::new())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let boom = ch
+        .unary("/test.Fragile/Boom", Request::new(msg(1)), Codec::new())
+        .await
+        .unwrap_err();
+    assert_ne!(boom.code(), Code::Ok);
+    assert_eq!(slow.await.unwrap().unwrap().into_inner().seq, 9);
+    let other = ch
+        .unary("/test.Fragile/Other", Request::new(msg(3)), Codec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::Unimplemented);
+}

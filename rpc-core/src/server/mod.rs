@@ -456,5 +456,13 @@ fn route(
         extensions: http::Extensions::new(),
         interceptors: (!shared.interceptors.is_empty()).then(|| shared.interceptors.clone()),
     };
-    service.call(ServerCall { send, recv, meta })
+    // `call` runs here, in the connection's task: a panicking (hand-written) dispatch must
+    // not take the connection down. Its streams are dropped, so the call is reset.
+    let call = ServerCall { send, recv, meta };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service.call(call))).unwrap_or_else(
+        |_| {
+            tracing::error!("a service's dispatch panicked; the call was reset");
+            Box::pin(std::future::ready(()))
+        },
+    )
 }
