@@ -155,7 +155,8 @@ impl FrameDecoder {
                 .saturating_sub(self.partial.len() + self.pending.len()),
             _ => 0,
         };
-        self.partial.reserve(want.clamp(min, MAX_READ_RESERVE));
+        // At least `min` (bytes about to be copied in), which may itself exceed the cap.
+        self.partial.reserve(want.min(MAX_READ_RESERVE).max(min));
     }
 
     /// Whether no bytes are buffered (the decoder is between frames).
@@ -483,6 +484,26 @@ mod tests {
         // Room for the frame is reserved once it straddles chunks, but capped: a lying length
         // cannot make the decoder reserve its claim.
         assert!(dec.partial.capacity() <= MAX_READ_RESERVE);
+    }
+
+    #[test]
+    fn chunks_larger_than_the_reservation_cap_are_fine() {
+        let mut dec = FrameDecoder::new(FrameLimits {
+            max_message: 1 << 22,
+            max_headers: 64,
+        });
+        let payload = vec![7u8; 1 << 20];
+        let mut wire = BytesMut::new();
+        put_frame(&mut wire, kind::MESSAGE, 0, &payload);
+        let wire = wire.freeze();
+        // 300 KiB, then the rest: the first chunk is stashed whole.
+        let cut = 300 * 1024;
+        dec.push(wire.slice(..cut));
+        assert_eq!(dec.next_frame().unwrap(), None);
+        dec.push(wire.slice(cut..));
+        let frame = dec.next_frame().unwrap().unwrap();
+        assert_eq!(frame.payload.len(), payload.len());
+        assert!(dec.is_idle());
     }
 
     #[test]
