@@ -470,3 +470,39 @@ async fn a_panicking_dispatch_fails_its_call_only() {
         .unwrap_err();
     assert_eq!(other.code(), Code::Unimplemented);
 }
+
+/// `timeout_micros = 0`: the deadline passed on arrival, so the server resets the call with
+/// DEADLINE_EXCEEDED without running the handler (PROTOCOL.md §8).
+#[tokio::test]
+async fn zero_timeout_is_reset_without_running_the_handler() {
+    use prost::Message;
+    let srv = start();
+    let conn = raw_connection(srv.addr).await;
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    let mut b = bytes::BytesMut::new();
+    rpc_core::wire::encode::request_head(
+        &rpc_core::wire::RequestHead {
+            path: "/test.Test/Unary".into(),
+            timeout: Some(Duration::ZERO),
+            flags: 0,
+            metadata: Default::default(),
+        },
+        &mut b,
+    );
+    rpc_core::wire::encode::raw_message(&msg(1).encode_to_vec(), &mut b);
+    send.write_all(&b).await.unwrap();
+    send.finish().unwrap();
+    match recv.read_to_end(1 << 20).await {
+        Err(rpc_core::quinn::ReadToEndError::Read(rpc_core::quinn::ReadError::Reset(code))) => {
+            assert_eq!(code, rpc_core::quinn::VarInt::from_u32(0x2))
+        }
+        other => panic!("expected a DEADLINE_EXCEEDED reset, got {other:?}"),
+    }
+    // The connection still serves.
+    let ch = connect(srv.addr).await;
+    let ok = ch
+        .unary("/test.Test/Unary", Request::new(msg(2)), Codec::new())
+        .await
+        .unwrap();
+    assert_eq!(ok.into_inner().seq, 2);
+}

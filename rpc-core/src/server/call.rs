@@ -518,6 +518,13 @@ pub fn unimplemented(call: ServerCall) -> CallFuture {
     reject(send, recv, status)
 }
 
+/// Ends a call whose deadline passed before it started: both streams reset with
+/// `DEADLINE_EXCEEDED`, no handler run.
+pub(crate) fn expired(mut send: SendHalf, mut recv: RecvHalf<ServerRecv>) -> CallFuture {
+    abort(&mut send, Some(&mut recv), ErrorCode::DEADLINE_EXCEEDED);
+    Box::pin(std::future::ready(()))
+}
+
 /// Ends a call with `status` and no response (trailers only).
 pub(crate) fn reject(
     mut send: SendHalf,

@@ -435,6 +435,10 @@ fn route(
         Ok(_) => return call::reject(send, recv, Status::internal("missing request head")),
         Err(status) => return call::reject(send, recv, status),
     };
+    if head.timeout == Some(Duration::ZERO) {
+        // Expired on arrival: reset without running the handler (PROTOCOL.md §8).
+        return call::expired(send, recv);
+    }
     // A timeout too large to represent means no deadline (PROTOCOL.md §8).
     let deadline = head.timeout.and_then(|t| Instant::now().checked_add(t));
     let Some((service_name, method)) = split_path(&head.path) else {
