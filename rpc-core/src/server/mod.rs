@@ -371,14 +371,22 @@ async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
     let remote = conn.remote_address();
     // Made once: a new one per call would register with the token each time.
     let mut shutdown = std::pin::pin!(shared.shutdown.cancelled());
+    let mut accepted = 0u32;
     loop {
+        // A stream ready to accept goes first, so the shutdown watch is polled only when
+        // there is none (a poll of it costs as much as routing a call), and every 32 calls,
+        // so a flood of calls cannot hide a shutdown.
+        accepted = accepted.wrapping_add(1);
+        if accepted % 32 == 0 && futures_util::FutureExt::now_or_never(&mut shutdown).is_some() {
+            break;
+        }
         tokio::select! {
             biased;
-            _ = &mut shutdown => break,
             stream = conn.accept_bi() => match stream {
                 Ok((send, recv)) => accept_call(send, recv, remote, &shared),
                 Err(_) => return,
             },
+            _ = &mut shutdown => break,
         }
     }
     // Shutting down: refuse new calls until the server closes the connection.

@@ -118,14 +118,13 @@ fn take_entries(entries: Vec<EntryPb>) -> Result<MetadataMap, HeadError> {
 }
 
 fn micros(d: Duration) -> u64 {
-    // Round up, so a tiny positive timeout never becomes "expired".
-    let us = d.as_micros();
-    let us = if Duration::from_micros(us as u64) < d {
-        us + 1
-    } else {
-        us
-    };
-    u64::try_from(us).unwrap_or(u64::MAX)
+    // Rounded up, so a tiny positive timeout never becomes "expired". No 128-bit division
+    // (`as_micros`): this runs twice for every call that has a deadline.
+    let sub = u64::from(d.subsec_nanos().div_ceil(1000));
+    d.as_secs()
+        .checked_mul(1_000_000)
+        .and_then(|us| us.checked_add(sub))
+        .unwrap_or(u64::MAX)
 }
 
 /// Encoded length of a request head payload, from borrowed parts.
@@ -195,8 +194,20 @@ impl RequestHead {
 /// contain `/`, and neither may be empty.
 pub fn split_path(path: &str) -> Option<(&str, &str)> {
     let rest = path.strip_prefix('/')?;
-    let (service, method) = rest.rsplit_once('/')?;
-    if service.is_empty() || method.is_empty() || service.contains('/') {
+    // One pass over the bytes: paths are short, and `str` searching is built for long text
+    // (this runs on every call).
+    let mut slash = None;
+    for (i, b) in rest.bytes().enumerate() {
+        if b == b'/' {
+            if slash.is_some() {
+                return None;
+            }
+            slash = Some(i);
+        }
+    }
+    let (service, method) = rest.split_at(slash?);
+    let method = &method[1..];
+    if service.is_empty() || method.is_empty() {
         return None;
     }
     Some((service, method))
@@ -321,6 +332,26 @@ mod tests {
     }
 
     #[test]
+    fn timeouts_round_up_to_whole_microseconds() {
+        let cases = [
+            (Duration::ZERO, 0),
+            (Duration::from_nanos(1), 1),
+            (Duration::from_nanos(1000), 1),
+            (Duration::from_nanos(1001), 2),
+            (Duration::new(1, 1), 1_000_001),
+            (
+                Duration::from_secs(u64::MAX / 1_000_000),
+                u64::MAX / 1_000_000 * 1_000_000,
+            ),
+            (Duration::new(u64::MAX / 1_000_000, 999_999_999), u64::MAX),
+            (Duration::MAX, u64::MAX),
+        ];
+        for (d, us) in cases {
+            assert_eq!(micros(d), us, "{d:?}");
+        }
+    }
+
+    #[test]
     fn bad_paths_are_rejected() {
         for p in ["", "x", "/", "//", "/svc/", "//m", "/a/b/c", "svc/m"] {
             let mut buf = BytesMut::new();
@@ -334,6 +365,7 @@ mod tests {
             assert!(RequestHead::decode(buf.freeze()).is_err(), "{p:?}");
         }
         assert_eq!(split_path("/a.b.C/M"), Some(("a.b.C", "M")));
+        assert_eq!(split_path("/ü.S/é"), Some(("ü.S", "é")));
     }
 
     #[test]
