@@ -249,6 +249,55 @@ async fn graceful_shutdown_finishes_in_flight_and_refuses_new() {
         .is_err());
 }
 
+/// The accept loop takes ready streams before it looks at the shutdown watch; a steady
+/// stream of calls must still not keep a shutting-down server accepting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_seen_under_a_flood_of_calls() {
+    let srv = start_with(builder().shutdown_grace_period(Duration::from_secs(30)));
+    // A caller whose connection was closed reconnects; once the server is gone nothing
+    // answers (UDP), so that attempt ends at the handshake timeout.
+    let ch = endpoint(srv.addr)
+        .handshake_timeout(Duration::from_secs(1))
+        .connect()
+        .await
+        .unwrap();
+    let callers: Vec<_> = (0..16)
+        .map(|_| {
+            let ch = ch.clone();
+            tokio::spawn(async move {
+                let mut ok = 0u64;
+                loop {
+                    // Responses large enough to fill the congestion window at shutdown.
+                    let request = Request::new(Msg {
+                        payload: vec![7; 64 * 1024].into(),
+                        ..msg(1)
+                    });
+                    match ch.unary("/test.Test/Unary", request, Codec::new()).await {
+                        Ok(_) => ok += 1,
+                        Err(e) => return (ok, e.code()),
+                    }
+                }
+            })
+        })
+        .collect();
+    assert!(eventually(|| srv.handle.active_calls() > 0).await);
+    srv.handle.shutdown();
+    tokio::time::timeout(Duration::from_secs(60), srv.task)
+        .await
+        .expect("the server stops under load")
+        .unwrap();
+    // Well inside the client's 30 s idle timeout: a CONNECTION_CLOSE the server failed to
+    // send (quinn-rs/quinn#2785) shows up here as a caller still waiting.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    for caller in callers {
+        let (_, code) = tokio::time::timeout_at(deadline, caller)
+            .await
+            .expect("every caller sees the shutdown promptly")
+            .unwrap();
+        assert_eq!(code, Code::Unavailable);
+    }
+}
+
 #[tokio::test]
 async fn shutdown_after_grace_fails_calls_with_unavailable() {
     let srv = start_with(builder().shutdown_grace_period(Duration::from_millis(100)));

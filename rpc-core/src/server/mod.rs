@@ -178,6 +178,7 @@ impl ServerBuilder {
             max_connections: self.max_connections,
             calls: TaskTracker::new(),
             conns: TaskTracker::new(),
+            live: std::sync::Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
         });
         Ok(BoundServer {
@@ -234,6 +235,8 @@ struct Shared {
     max_connections: usize,
     calls: TaskTracker,
     conns: TaskTracker,
+    /// The established connections, by `stable_id`: shutdown reads their round-trip times.
+    live: std::sync::Mutex<HashMap<usize, quinn::Connection>>,
     shutdown: CancellationToken,
 }
 
@@ -306,7 +309,8 @@ impl BoundServer {
     /// Serves until `signal` completes (or [`ServerHandle::shutdown`] is called), then shuts
     /// down gracefully: new connections and calls are refused, calls in flight get the grace
     /// period to finish, then every connection is closed (calls still running end with
-    /// `Unavailable` at the client).
+    /// `Unavailable` at the client). When all calls finished, the close waits (at most half a
+    /// second) for their last responses to be acknowledged; see `docs/RELIABILITY.md`.
     pub async fn serve_with_shutdown(self, signal: impl Future<Output = ()>) {
         let shared = self.shared.clone();
         let mut signal = std::pin::pin!(signal);
@@ -346,6 +350,9 @@ impl BoundServer {
         } else {
             ErrorCode::SHUTDOWN
         };
+        if finished {
+            tokio::time::sleep(shared.close_settle()).await;
+        }
         // The code says it all (PROTOCOL.md §12); clients turn it into their message.
         self.endpoint.close(transport::code(code), b"");
         refuser.abort();
@@ -353,6 +360,45 @@ impl BoundServer {
         shared.conns.wait().await;
         // Let the CONNECTION_CLOSE frames go out; bounded in case a peer never answers.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+    }
+}
+
+impl Shared {
+    /// How long to wait before closing connections whose calls have all finished.
+    ///
+    /// quinn-proto 0.11 does not send CONNECTION_CLOSE from a connection whose congestion
+    /// window is full of unacknowledged data (quinn-rs/quinn#2785, fixed upstream after
+    /// 0.11.19): its client would learn of the close only at its idle timeout, and calls it
+    /// makes meanwhile would hang. So the last responses get time to be acknowledged first:
+    /// two round trips plus twice QUIC's default ACK delay, at most half a second.
+    fn close_settle(&self) -> Duration {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        match live.values().map(quinn::Connection::rtt).max() {
+            Some(rtt) => (rtt * 2 + Duration::from_millis(50)).min(Duration::from_millis(500)),
+            None => Duration::ZERO,
+        }
+    }
+}
+
+/// Keeps a connection in [`Shared::live`] while it is served.
+struct Live<'a> {
+    shared: &'a Shared,
+    id: usize,
+}
+
+impl<'a> Live<'a> {
+    fn register(shared: &'a Shared, conn: &quinn::Connection) -> Self {
+        let id = conn.stable_id();
+        let mut live = shared.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.insert(id, conn.clone());
+        Live { shared, id }
+    }
+}
+
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        let mut live = self.shared.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.remove(&self.id);
     }
 }
 
@@ -369,6 +415,7 @@ async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
         }
     };
     let remote = conn.remote_address();
+    let _live = Live::register(&shared, &conn);
     // Made once: a new one per call would register with the token each time.
     let mut shutdown = std::pin::pin!(shared.shutdown.cancelled());
     let mut accepted = 0u32;
