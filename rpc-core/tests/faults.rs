@@ -5,7 +5,7 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use rpc_core::{Code, Endpoint, Request};
+use rpc_core::{Code, Endpoint, Request, Status};
 use rustls::pki_types::pem::PemObject;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -295,6 +295,48 @@ async fn shutdown_is_seen_under_a_flood_of_calls() {
             .expect("every caller sees the shutdown promptly")
             .unwrap();
         assert_eq!(code, Code::Unavailable);
+    }
+}
+
+/// Calls still streaming when the grace period ends: the close must still reach their
+/// clients, although the congestion window is full of their data (quinn-rs/quinn#2785).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_after_grace_reaches_streaming_clients() {
+    let srv = start_with(builder().shutdown_grace_period(Duration::from_millis(100)));
+    let ch = endpoint(srv.addr)
+        .handshake_timeout(Duration::from_secs(1))
+        .connect()
+        .await
+        .unwrap();
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let ch = ch.clone();
+            tokio::spawn(async move {
+                let request = Request::new(Msg {
+                    payload: vec![7; 64 * 1024].into(),
+                    count: u32::MAX,
+                    ..Default::default()
+                });
+                let mut stream = ch
+                    .server_streaming("/test.Test/Expand", request, Codec::new())
+                    .await?
+                    .into_inner();
+                while stream.message().await?.is_some() {}
+                Ok::<(), Status>(())
+            })
+        })
+        .collect();
+    assert!(eventually(|| srv.handle.active_calls() == 4).await);
+    srv.handle.shutdown();
+    // Well inside the client's 30 s idle timeout.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    for reader in readers {
+        let err = tokio::time::timeout_at(deadline, reader)
+            .await
+            .expect("every stream sees the shutdown promptly")
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable, "{err}");
     }
 }
 
