@@ -17,6 +17,7 @@ use call::CallMeta;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -180,6 +181,7 @@ impl ServerBuilder {
             conns: TaskTracker::new(),
             live: std::sync::Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
+            stopping: AtomicBool::new(false),
         });
         Ok(BoundServer {
             endpoint,
@@ -238,6 +240,9 @@ struct Shared {
     /// The established connections, by `stable_id`: shutdown reads their round-trip times.
     live: std::sync::Mutex<HashMap<usize, quinn::Connection>>,
     shutdown: CancellationToken,
+    /// Set with `shutdown`: one load per accepted call, where polling the token's future
+    /// costs as much as routing the call.
+    stopping: AtomicBool,
 }
 
 /// A server bound to its socket, ready to serve.
@@ -284,7 +289,7 @@ impl ServerHandle {
 
     /// Starts a graceful shutdown (same as the shutdown signal completing).
     pub fn shutdown(&self) {
-        self.shared.shutdown.cancel();
+        self.shared.begin_shutdown();
     }
 }
 
@@ -331,7 +336,7 @@ impl BoundServer {
                 },
             }
         }
-        shared.shutdown.cancel();
+        shared.begin_shutdown();
         // Refuse new connections while the calls in flight finish.
         let refuser = {
             let endpoint = self.endpoint.clone();
@@ -364,6 +369,11 @@ impl BoundServer {
 }
 
 impl Shared {
+    fn begin_shutdown(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.shutdown.cancel();
+    }
+
     /// How long to wait before closing connections whose calls have all finished.
     ///
     /// quinn-proto 0.11 does not send CONNECTION_CLOSE from a connection whose congestion
@@ -418,13 +428,10 @@ async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
     let _live = Live::register(&shared, &conn);
     // Made once: a new one per call would register with the token each time.
     let mut shutdown = std::pin::pin!(shared.shutdown.cancelled());
-    let mut accepted = 0u32;
     loop {
         // A stream ready to accept goes first, so the shutdown watch is polled only when
-        // there is none (a poll of it costs as much as routing a call), and every 32 calls,
-        // so a flood of calls cannot hide a shutdown.
-        accepted = accepted.wrapping_add(1);
-        if accepted % 32 == 0 && futures_util::FutureExt::now_or_never(&mut shutdown).is_some() {
+        // there is none; the flag catches a shutdown between streams that were ready.
+        if shared.stopping.load(Ordering::Relaxed) {
             break;
         }
         tokio::select! {
