@@ -249,18 +249,23 @@ async fn graceful_shutdown_finishes_in_flight_and_refuses_new() {
         .is_err());
 }
 
-/// The accept loop takes ready streams before it looks at the shutdown watch; a steady
-/// stream of calls must still not keep a shutting-down server accepting.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_is_seen_under_a_flood_of_calls() {
-    let srv = start_with(builder().shutdown_grace_period(Duration::from_secs(30)));
-    // A caller whose connection was closed reconnects; once the server is gone nothing
-    // answers (UDP), so that attempt ends at the handshake timeout.
-    let ch = endpoint(srv.addr)
+/// A channel whose reconnection attempts fail within a second: once a server is gone nothing
+/// answers (UDP), so an attempt ends at the handshake timeout.
+async fn connect_failing_fast(addr: std::net::SocketAddr) -> rpc_core::Channel {
+    endpoint(addr)
         .handshake_timeout(Duration::from_secs(1))
         .connect()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A steady stream of calls must not keep a shutting-down server accepting (the accept loop
+/// takes ready streams before it looks at the shutdown watch), and the close must reach the
+/// client although the last responses fill the congestion window (quinn-rs/quinn#2785).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_seen_under_a_flood_of_calls() {
+    let srv = start_with(builder().shutdown_grace_period(Duration::from_secs(30)));
+    let ch = connect_failing_fast(srv.addr).await;
     let callers: Vec<_> = (0..16)
         .map(|_| {
             let ch = ch.clone();
@@ -298,16 +303,12 @@ async fn shutdown_is_seen_under_a_flood_of_calls() {
     }
 }
 
-/// Calls still streaming when the grace period ends: the close must still reach their
-/// clients, although the congestion window is full of their data (quinn-rs/quinn#2785).
+/// Calls still streaming when the grace period ends: the close must reach their clients
+/// while their data is still flowing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_after_grace_reaches_streaming_clients() {
     let srv = start_with(builder().shutdown_grace_period(Duration::from_millis(100)));
-    let ch = endpoint(srv.addr)
-        .handshake_timeout(Duration::from_secs(1))
-        .connect()
-        .await
-        .unwrap();
+    let ch = connect_failing_fast(srv.addr).await;
     let readers: Vec<_> = (0..4)
         .map(|_| {
             let ch = ch.clone();
