@@ -77,7 +77,7 @@ pub mod server;
 mod status;
 mod streaming;
 pub mod tls;
-mod transport;
+pub mod transport;
 pub mod wire;
 
 pub use client::{Channel, Endpoint};

@@ -150,7 +150,7 @@ impl<T> Request<T> {
         timeout: Option<Duration>,
         deadline: Option<Instant>,
         idempotent: bool,
-        remote_addr: SocketAddr,
+        remote_addr: Option<SocketAddr>,
     ) -> Self {
         Request {
             metadata,
@@ -158,7 +158,7 @@ impl<T> Request<T> {
             timeout,
             deadline,
             idempotent,
-            remote_addr: Some(remote_addr),
+            remote_addr,
             path: None,
             extensions: http::Extensions::new(),
         }

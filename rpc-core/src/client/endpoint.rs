@@ -5,7 +5,8 @@ use crate::config::{settings_setters, Settings};
 use crate::error::{Error, Kind};
 use crate::interceptor::{Interceptor, Interceptors};
 use crate::tls::ClientTlsConfig;
-use crate::transport;
+use crate::transport::erased::DynConnector;
+use crate::transport::{quic, Connector};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -42,6 +43,8 @@ pub struct Endpoint {
     /// made from this endpoint and its clones: certificates are loaded once and TLS sessions
     /// are resumed on reconnects. Rebuilt when the settings differ.
     client_config: Arc<Mutex<Option<(Settings, quinn::ClientConfig)>>>,
+    /// Makes the connections instead of QUIC, when set.
+    pub(crate) connector: Option<Arc<dyn DynConnector>>,
 }
 
 impl Endpoint {
@@ -86,7 +89,18 @@ impl Endpoint {
             socket: None,
             interceptors: Interceptors::default(),
             client_config: Arc::default(),
+            connector: None,
         }
+    }
+
+    /// An endpoint whose channels connect (and reconnect) with `connector` instead of QUIC:
+    /// for example [`transport::mem`](crate::transport::mem) in tests, or a transport of your
+    /// own. The TLS and QUIC socket settings do not apply to it; call settings (timeouts,
+    /// limits, interceptors) do.
+    pub fn from_connector(connector: impl Connector) -> Self {
+        let mut endpoint = Self::with_host(String::new(), 0);
+        endpoint.connector = Some(Arc::new(connector));
+        endpoint
     }
 
     /// TLS settings: trusted roots and the name to verify.
@@ -180,7 +194,7 @@ impl Endpoint {
             Some(socket) => socket.clone(),
             None => wrap_socket(local, &self.settings)?,
         };
-        let endpoint = transport::endpoint(socket, &self.settings, None)
+        let endpoint = quic::endpoint(socket, &self.settings, None)
             .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
         Ok(Arc::new(endpoint))
     }
@@ -219,14 +233,14 @@ impl Endpoint {
                 ),
             )),
             Ok(Err(e)) => {
-                let kind = if transport::is_handshake_failure(&e) {
+                let kind = if quic::is_handshake_failure(&e) {
                     Kind::Handshake
                 } else {
                     Kind::Connect
                 };
                 let msg = format!(
                     "failed to connect to {addr} ({server_name}): {}",
-                    transport::describe_connection_error(&e)
+                    quic::describe_connection_error(&e)
                 );
                 Err(Error::with(kind, msg, e))
             }
@@ -304,9 +318,9 @@ fn wrap_socket(
     local: SocketAddr,
     settings: &Settings,
 ) -> Result<Arc<dyn quinn::AsyncUdpSocket>, Error> {
-    let socket = transport::bind(local, settings)
+    let socket = quic::bind(local, settings)
         .map_err(|e| Error::with(Kind::Io, format!("failed to bind {local}"), e))?;
-    transport::runtime()
+    quic::runtime()
         .and_then(|rt| rt.wrap_udp_socket(socket))
         .map_err(|e| Error::with(Kind::Io, format!("failed to set up {local}"), e))
 }
@@ -348,7 +362,7 @@ fn shared_endpoint(ipv6: bool, settings: &Settings) -> Result<ClientEndpoint, Er
     } else {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
     };
-    let endpoint = transport::endpoint(wrap_socket(local, settings)?, settings, None)
+    let endpoint = quic::endpoint(wrap_socket(local, settings)?, settings, None)
         .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
     let endpoint = Arc::new(endpoint);
     shared.push((key, Arc::downgrade(&endpoint)));

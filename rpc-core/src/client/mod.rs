@@ -10,7 +10,7 @@ use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
 use crate::status::{Code, Status};
 use crate::streaming::{ClientCall, ClientSide, Streaming};
-use crate::transport::{connection_status, RecvHalf, SendHalf};
+use crate::transport::{AnyConn, RecvHalf, SendHalf};
 use crate::wire::{self, head::flags, ClientEvent, ClientRecv, ErrorCode, FrameLimits};
 use arc_swap::ArcSwapOption;
 use bytes::BytesMut;
@@ -41,7 +41,7 @@ pub struct Channel {
 
 struct Inner {
     /// The live connection. Read lock-free on every call; replaced after a loss.
-    conn: ArcSwapOption<quinn::Connection>,
+    conn: ArcSwapOption<AnyConn>,
     /// Serializes reconnects; holds what only they need.
     state: tokio::sync::Mutex<State>,
     config: Endpoint,
@@ -67,7 +67,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.load_full() {
-            conn.close(wire::ErrorCode::NO_ERROR.0.into(), b"channel dropped");
+            conn.close(wire::ErrorCode::NO_ERROR, b"channel dropped");
         }
     }
 }
@@ -107,12 +107,12 @@ impl Channel {
 
     /// The server's address, once connected.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.live().map(|c| c.remote_address())
+        self.live().and_then(|c| c.remote_addr())
     }
 
     /// The current round-trip time estimate, once connected.
     pub fn rtt(&self) -> Option<Duration> {
-        self.live().map(|c| c.rtt())
+        self.live().and_then(|c| c.rtt())
     }
 
     /// Whether a connection is up now.
@@ -124,7 +124,7 @@ impl Channel {
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
         if let Some(conn) = self.inner.conn.load_full() {
-            conn.close(wire::ErrorCode::NO_ERROR.0.into(), b"channel closed");
+            conn.close(wire::ErrorCode::NO_ERROR, b"channel closed");
         }
     }
 
@@ -137,17 +137,14 @@ impl Channel {
         }
     }
 
-    fn live(&self) -> Option<Arc<quinn::Connection>> {
-        self.inner
-            .conn
-            .load_full()
-            .filter(|c| c.close_reason().is_none())
+    fn live(&self) -> Option<Arc<AnyConn>> {
+        self.inner.conn.load_full().filter(|c| !c.is_closed())
     }
 
     /// The live connection, connecting or reconnecting if needed.
     /// Reconnects (fail-fast during backoff). Boxed: the handshake's state is large and
     /// rare, and would otherwise take room in every call's future.
-    async fn reconnected(&self) -> Result<Arc<quinn::Connection>, Status> {
+    async fn reconnected(&self) -> Result<Arc<AnyConn>, Status> {
         Box::pin(self.reconnect(true))
             .await
             .map_err(|e| Status::unavailable(e.to_string()))
@@ -157,7 +154,7 @@ impl Channel {
         self.reconnect(false).await.map(drop)
     }
 
-    async fn reconnect(&self, fail_fast: bool) -> Result<Arc<quinn::Connection>, crate::Error> {
+    async fn reconnect(&self, fail_fast: bool) -> Result<Arc<AnyConn>, crate::Error> {
         use crate::error::Kind;
         let mut state = self.inner.state.lock().await;
         // Another call may have reconnected while this one waited for the lock.
@@ -170,22 +167,10 @@ impl Channel {
                 return Err(crate::Error::new(Kind::Connect, err.clone()));
             }
         }
-        let result = async {
-            let addr = self.inner.config.resolve().await?;
-            let reuse = state
-                .endpoint
-                .as_ref()
-                .and_then(|e| e.local_addr().ok())
-                .is_some_and(|local| {
-                    self.inner.config.has_own_socket() || local.is_ipv4() == addr.is_ipv4()
-                });
-            if !reuse {
-                state.endpoint = Some(self.inner.config.client_endpoint(addr)?);
-            }
-            let endpoint = state.endpoint.as_ref().expect("set above");
-            self.inner.config.handshake(endpoint, addr).await
-        }
-        .await;
+        let result = match &self.inner.config.connector {
+            Some(connector) => connector.connect().await,
+            None => self.connect_quic(&mut state).await.map(AnyConn::Quic),
+        };
         match result {
             Ok(conn) => {
                 let conn = Arc::new(conn);
@@ -202,6 +187,23 @@ impl Channel {
                 Err(e)
             }
         }
+    }
+
+    /// A QUIC connection to the endpoint's address, from the channel's client endpoint.
+    async fn connect_quic(&self, state: &mut State) -> Result<quinn::Connection, crate::Error> {
+        let addr = self.inner.config.resolve().await?;
+        let reuse = state
+            .endpoint
+            .as_ref()
+            .and_then(|e| e.local_addr().ok())
+            .is_some_and(|local| {
+                self.inner.config.has_own_socket() || local.is_ipv4() == addr.is_ipv4()
+            });
+        if !reuse {
+            state.endpoint = Some(self.inner.config.client_endpoint(addr)?);
+        }
+        let endpoint = state.endpoint.as_ref().expect("set above");
+        self.inner.config.handshake(endpoint, addr).await
     }
 
     /// Runs the endpoint's interceptors on `request`.
@@ -240,7 +242,7 @@ impl Channel {
                 .await?
                 .open_bi()
                 .await
-                .map_err(|e| connection_status(&e))?,
+                .map_err(|e| e.to_status())?,
         };
         Ok(ClientCall {
             send: Some(SendHalf::new(send, "server")),

@@ -40,7 +40,7 @@ pub(crate) struct CallMeta {
     /// Where the method name starts in `head.path`.
     pub(crate) method_at: usize,
     pub(crate) deadline: Option<Instant>,
-    pub(crate) remote: SocketAddr,
+    pub(crate) remote: Option<SocketAddr>,
     pub(crate) max_send: usize,
     pub(crate) extensions: http::Extensions,
     /// The server's interceptors, when it has any; they run first thing in the call's task.

@@ -11,13 +11,14 @@ use crate::error::{Error, Kind};
 use crate::interceptor::{Interceptor, Interceptors};
 use crate::status::Status;
 use crate::tls::ServerTlsConfig;
-use crate::transport::{self, RecvHalf, SendHalf};
+use crate::transport::erased::DynListener;
+use crate::transport::{quic, AnyConn, AnyRecv, AnySend, Listener, RecvHalf, SendHalf};
 use crate::wire::{head::split_path, ErrorCode, FrameLimits, ServerEvent, ServerRecv};
 use call::CallMeta;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -144,9 +145,9 @@ impl ServerBuilder {
 
     /// Binds the UDP socket; the returned server knows its address (useful with port 0).
     pub fn bind(self, addr: SocketAddr) -> Result<BoundServer, Error> {
-        let socket = transport::bind(addr, &self.settings)
+        let socket = quic::bind(addr, &self.settings)
             .map_err(|e| Error::with(Kind::Io, format!("failed to bind {addr}"), e))?;
-        let runtime = transport::runtime().map_err(|e| Error::with(Kind::Io, "no runtime", e))?;
+        let runtime = quic::runtime().map_err(|e| Error::with(Kind::Io, "no runtime", e))?;
         let socket = runtime
             .wrap_udp_socket(socket)
             .map_err(|e| Error::with(Kind::Io, format!("failed to set up {addr}"), e))?;
@@ -163,12 +164,27 @@ impl ServerBuilder {
             )
         })?;
         let crypto = tls.build()?;
-        let server_config = transport::server_config(crypto, &self.settings);
-        let endpoint = transport::endpoint(socket, &self.settings, Some(server_config))
+        let server_config = quic::server_config(crypto, &self.settings);
+        let endpoint = quic::endpoint(socket, &self.settings, Some(server_config))
             .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
         let local_addr = endpoint
             .local_addr()
             .map_err(|e| Error::with(Kind::Io, "failed to read the local address", e))?;
+        Ok(self.bound(Acceptor::Quic(endpoint), local_addr))
+    }
+
+    /// Serves the connections `listener` yields instead of binding a QUIC socket: for example
+    /// [`transport::mem`](crate::transport::mem) in tests, or a transport of your own. No
+    /// certificate is needed (the listener's transport secures its connections, or not).
+    /// [`BoundServer::local_addr`] is the listener's address, or `0.0.0.0:0` if it has none.
+    pub fn listen(self, listener: impl Listener) -> BoundServer {
+        let local_addr = listener
+            .local_addr()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+        self.bound(Acceptor::Dyn(Box::new(listener)), local_addr)
+    }
+
+    fn bound(self, acceptor: Acceptor, local_addr: SocketAddr) -> BoundServer {
         let shared = Arc::new(Shared {
             routes: Routes::new(self.routes),
             limits: self.settings.frame_limits(),
@@ -180,15 +196,16 @@ impl ServerBuilder {
             calls: TaskTracker::new(),
             conns: TaskTracker::new(),
             live: std::sync::Mutex::new(HashMap::new()),
+            next_id: AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
             stopping: AtomicBool::new(false),
         });
-        Ok(BoundServer {
-            endpoint,
+        BoundServer {
+            acceptor,
             local_addr,
             shared,
             grace: self.grace,
-        })
+        }
     }
 
     /// Binds and serves until the process ends.
@@ -237,8 +254,9 @@ struct Shared {
     max_connections: usize,
     calls: TaskTracker,
     conns: TaskTracker,
-    /// The established connections, by `stable_id`: shutdown reads their round-trip times.
-    live: std::sync::Mutex<HashMap<usize, quinn::Connection>>,
+    /// The established connections: shutdown reads their round-trip times and closes them.
+    live: std::sync::Mutex<HashMap<usize, AnyConn>>,
+    next_id: AtomicUsize,
     shutdown: CancellationToken,
     /// Set with `shutdown`: one load per accepted call, where polling the token's future
     /// costs as much as routing the call.
@@ -247,7 +265,7 @@ struct Shared {
 
 /// A server bound to its socket, ready to serve.
 pub struct BoundServer {
-    endpoint: quinn::Endpoint,
+    acceptor: Acceptor,
     local_addr: SocketAddr,
     shared: Arc<Shared>,
     grace: Duration,
@@ -317,15 +335,20 @@ impl BoundServer {
     /// `Unavailable` at the client). When all calls finished, the close waits (at most half a
     /// second) for their last responses to be acknowledged; see `docs/RELIABILITY.md`.
     pub async fn serve_with_shutdown(self, signal: impl Future<Output = ()>) {
-        let shared = self.shared.clone();
+        let BoundServer {
+            mut acceptor,
+            shared,
+            grace,
+            ..
+        } = self;
         let mut signal = std::pin::pin!(signal);
         loop {
             tokio::select! {
                 _ = &mut signal => break,
                 _ = shared.shutdown.cancelled() => break,
-                incoming = self.endpoint.accept() => match incoming {
+                incoming = acceptor.accept() => match incoming {
                     Some(incoming) if shared.conns.len() >= shared.max_connections => {
-                        tracing::debug!("connection limit reached; refusing {}", incoming.remote_address());
+                        tracing::debug!("connection limit reached; refusing a connection");
                         incoming.refuse();
                     }
                     Some(incoming) => {
@@ -338,16 +361,14 @@ impl BoundServer {
         }
         shared.begin_shutdown();
         // Refuse new connections while the calls in flight finish.
-        let refuser = {
-            let endpoint = self.endpoint.clone();
-            tokio::spawn(async move {
-                while let Some(incoming) = endpoint.accept().await {
-                    incoming.refuse();
-                }
-            })
-        };
+        let quic = acceptor.quic_endpoint();
+        let refuser = tokio::spawn(async move {
+            while let Some(incoming) = acceptor.accept().await {
+                incoming.refuse();
+            }
+        });
         shared.calls.close();
-        let finished = tokio::time::timeout(self.grace, shared.calls.wait())
+        let finished = tokio::time::timeout(grace, shared.calls.wait())
             .await
             .is_ok();
         let code = if finished {
@@ -359,12 +380,81 @@ impl BoundServer {
             tokio::time::sleep(shared.close_settle()).await;
         }
         // The code says it all (PROTOCOL.md §12); clients turn it into their message.
-        self.endpoint.close(transport::code(code), b"");
+        shared.close_all(code);
+        if let Some(endpoint) = &quic {
+            // Also those still in their handshake.
+            endpoint.close(quic::code(code), b"");
+        }
         refuser.abort();
         shared.conns.close();
         shared.conns.wait().await;
-        // Let the CONNECTION_CLOSE frames go out; bounded in case a peer never answers.
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+        if let Some(endpoint) = quic {
+            // Let the CONNECTION_CLOSE frames go out; bounded in case a peer never answers.
+            let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+        }
+    }
+}
+
+/// Where a server's connections come from.
+enum Acceptor {
+    Quic(quinn::Endpoint),
+    Dyn(Box<dyn DynListener>),
+}
+
+/// A connection arriving at a server.
+enum Incoming {
+    /// A QUIC connection attempt, before its handshake (boxed: it is large, and one per
+    /// connection).
+    Quic(Box<quinn::Incoming>),
+    /// A connection of another transport, ready to use.
+    Ready(AnyConn),
+}
+
+impl Acceptor {
+    /// # Cancel safety
+    /// Cancel safe.
+    async fn accept(&mut self) -> Option<Incoming> {
+        match self {
+            Acceptor::Quic(endpoint) => {
+                endpoint.accept().await.map(|i| Incoming::Quic(Box::new(i)))
+            }
+            Acceptor::Dyn(listener) => listener.accept().await.map(Incoming::Ready),
+        }
+    }
+
+    fn quic_endpoint(&self) -> Option<quinn::Endpoint> {
+        match self {
+            Acceptor::Quic(endpoint) => Some(endpoint.clone()),
+            Acceptor::Dyn(_) => None,
+        }
+    }
+}
+
+impl Incoming {
+    fn refuse(self) {
+        match self {
+            Incoming::Quic(incoming) => incoming.refuse(),
+            Incoming::Ready(conn) => conn.close(ErrorCode::REFUSED_STREAM, b""),
+        }
+    }
+
+    /// The connection, once its handshake (if any) is done.
+    async fn establish(self, timeout: Duration) -> Option<AnyConn> {
+        let incoming = match self {
+            Incoming::Ready(conn) => return Some(conn),
+            Incoming::Quic(incoming) => incoming,
+        };
+        match tokio::time::timeout(timeout, *incoming).await {
+            Ok(Ok(conn)) => Some(AnyConn::Quic(conn)),
+            Ok(Err(e)) => {
+                tracing::debug!("handshake failed: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::debug!("handshake timed out");
+                None
+            }
+        }
     }
 }
 
@@ -381,9 +471,17 @@ impl Shared {
     /// 0.11.19): its client would learn of the close only at its idle timeout, and calls it
     /// makes meanwhile would hang. So the last responses get time to be acknowledged first:
     /// two round trips plus twice QUIC's default ACK delay, at most half a second.
+    /// Closes every connection being served with `code`.
+    fn close_all(&self, code: ErrorCode) {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        for conn in live.values() {
+            conn.close(code, b"");
+        }
+    }
+
     fn close_settle(&self) -> Duration {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        match live.values().map(quinn::Connection::rtt).max() {
+        match live.values().filter_map(AnyConn::rtt).max() {
             Some(rtt) => (rtt * 2 + Duration::from_millis(50)).min(Duration::from_millis(500)),
             None => Duration::ZERO,
         }
@@ -397,8 +495,8 @@ struct Live<'a> {
 }
 
 impl<'a> Live<'a> {
-    fn register(shared: &'a Shared, conn: &quinn::Connection) -> Self {
-        let id = conn.stable_id();
+    fn register(shared: &'a Shared, conn: &AnyConn) -> Self {
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
         let mut live = shared.live.lock().unwrap_or_else(|e| e.into_inner());
         live.insert(id, conn.clone());
         Live { shared, id }
@@ -412,19 +510,11 @@ impl Drop for Live<'_> {
     }
 }
 
-async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
-    let conn = match tokio::time::timeout(shared.handshake_timeout, incoming).await {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => {
-            tracing::debug!("handshake failed: {e}");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!("handshake timed out");
-            return;
-        }
+async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
+    let Some(conn) = incoming.establish(shared.handshake_timeout).await else {
+        return;
     };
-    let remote = conn.remote_address();
+    let remote = conn.remote_addr();
     let _live = Live::register(&shared, &conn);
     // Made once: a new one per call would register with the token each time.
     let mut shutdown = std::pin::pin!(shared.shutdown.cancelled());
@@ -445,19 +535,14 @@ async fn serve_connection(incoming: quinn::Incoming, shared: Arc<Shared>) {
     }
     // Shutting down: refuse new calls until the server closes the connection.
     while let Ok((mut send, mut recv)) = conn.accept_bi().await {
-        let _ = send.reset(transport::code(ErrorCode::REFUSED_STREAM));
-        let _ = recv.stop(transport::code(ErrorCode::REFUSED_STREAM));
+        send.reset(ErrorCode::REFUSED_STREAM);
+        recv.stop(ErrorCode::REFUSED_STREAM);
     }
 }
 
 /// Starts a call's task. The head usually arrives with the stream: then the call is routed
 /// here and its task is the handler's future itself, with nothing wrapped around it.
-fn accept_call(
-    send: quinn::SendStream,
-    recv: quinn::RecvStream,
-    remote: SocketAddr,
-    shared: &Arc<Shared>,
-) {
+fn accept_call(send: AnySend, recv: AnyRecv, remote: Option<SocketAddr>, shared: &Arc<Shared>) {
     let send = SendHalf::new(send, "client");
     let mut recv = RecvHalf::new(recv, ServerRecv::new(shared.limits), "client");
     let call = match futures_util::FutureExt::now_or_never(recv.next_event()) {
@@ -471,7 +556,7 @@ fn accept_call(
 async fn await_head(
     mut send: SendHalf,
     mut recv: RecvHalf<ServerRecv>,
-    remote: SocketAddr,
+    remote: Option<SocketAddr>,
     shared: Arc<Shared>,
 ) {
     match tokio::time::timeout(shared.header_timeout, recv.next_event()).await {
@@ -489,7 +574,7 @@ fn route(
     send: SendHalf,
     recv: RecvHalf<ServerRecv>,
     event: Result<Option<ServerEvent>, Status>,
-    remote: SocketAddr,
+    remote: Option<SocketAddr>,
     shared: &Shared,
 ) -> CallFuture {
     let head = match event {

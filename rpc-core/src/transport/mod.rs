@@ -1,261 +1,219 @@
-//! Drives the sans-IO [`wire`](crate::wire) layer over quinn.
+//! The transport seam: what carries calls.
+//!
+//! A call needs one thing from below: a connection that opens and accepts bidirectional
+//! streams, whose halves send bytes, finish, reset and learn of `STOP_SENDING`, and receive
+//! bytes, the end of the stream and resets (PROTOCOL.md §3). The traits here say exactly that,
+//! in the shape of h3's `quic` module, so that the same calls run over:
+//!
+//! * QUIC (quinn): the default and the only network transport; [`Endpoint`](crate::Endpoint)
+//!   and [`ServerBuilder::bind`](crate::ServerBuilder::bind) use it.
+//! * [`mem`]: in-process pairs for deterministic tests (it runs under
+//!   `tokio::time::pause`, so deadline and shutdown tests need no real waiting).
+//! * any other stream transport you implement ([`Connection`], [`SendStream`],
+//!   [`RecvStream`]), given to [`Endpoint::from_connector`](crate::Endpoint::from_connector)
+//!   and [`ServerBuilder::listen`](crate::ServerBuilder::listen).
+//!
+//! quinn streams are dispatched statically (an enum), other transports through one box per
+//! stream: the default path pays nothing for the seam.
 
-mod send;
-pub(crate) use send::SendHalf;
+pub mod mem;
+pub(crate) mod quic;
 
-use crate::config::Settings;
+pub(crate) mod erased;
+mod half;
+
+pub(crate) use erased::{AnyConn, AnyRecv, AnySend};
+pub(crate) use half::{RecvHalf, SendHalf};
+
 use crate::status::Status;
-use crate::wire::{CallError, ClientEvent, ClientRecv, ErrorCode, ServerEvent, ServerRecv};
+use crate::wire::ErrorCode;
 use bytes::Bytes;
-use futures_util::FutureExt;
-use quinn::{ConnectionError, ReadError, VarInt, WriteError};
-use std::future::poll_fn;
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-pub(crate) fn code(c: ErrorCode) -> VarInt {
-    VarInt::from_u32(c.0)
+/// Why a connection ended (or could not be used).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectionError {
+    code: Option<ErrorCode>,
+    message: Arc<str>,
 }
 
-/// The code from a QUIC varint; codes above `u32::MAX` are unknown and kept as `u32::MAX`.
-pub(crate) fn error_code(v: VarInt) -> ErrorCode {
-    ErrorCode(u32::try_from(v.into_inner()).unwrap_or(u32::MAX))
-}
-
-/// Binds a UDP socket with enlarged buffers (the kernel default drops loopback bursts).
-pub(crate) fn bind(addr: SocketAddr, settings: &Settings) -> io::Result<std::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    if addr.is_ipv6() {
-        // Accept IPv4-mapped peers too when bound to [::].
-        let _ = socket.set_only_v6(false);
+impl ConnectionError {
+    /// A connection lost for a reason described by `message`.
+    pub fn new(message: impl Into<Arc<str>>) -> Self {
+        ConnectionError {
+            code: None,
+            message: message.into(),
+        }
     }
-    // Best effort: the kernel caps these at net.core.{r,w}mem_max.
-    let _ = socket.set_recv_buffer_size(settings.socket_buffer_size);
-    let _ = socket.set_send_buffer_size(settings.socket_buffer_size);
-    socket.bind(&addr.into())?;
-    Ok(socket.into())
+
+    /// A connection closed by the peer with an application error `code` (PROTOCOL.md §7).
+    pub fn closed(code: ErrorCode, message: impl Into<Arc<str>>) -> Self {
+        ConnectionError {
+            code: Some(code),
+            message: message.into(),
+        }
+    }
+
+    /// The application error code of the close, when the peer closed with one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.code
+    }
+
+    /// A lost connection ends every call on it with `Unavailable`, as in gRPC.
+    pub(crate) fn to_status(&self) -> Status {
+        Status::unavailable(self.message.to_string())
+    }
 }
 
-pub(crate) fn runtime() -> io::Result<Arc<dyn quinn::Runtime>> {
-    quinn::default_runtime()
-        .ok_or_else(|| io::Error::other("no async runtime found (rpc-core needs tokio)"))
+/// Why a stream operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The peer reset the stream we receive on (`RESET_STREAM`) with this code.
+    #[error("stream reset by the peer (code {:#x})", .0 .0)]
+    Reset(ErrorCode),
+    /// The peer asked us to stop sending (`STOP_SENDING`) with this code.
+    #[error("stream stopped by the peer (code {:#x})", .0 .0)]
+    Stopped(ErrorCode),
+    /// The connection is gone.
+    #[error(transparent)]
+    ConnectionLost(#[from] ConnectionError),
+    /// Data sent as 0-RTT was rejected by the server.
+    #[error("0-RTT data rejected by the server")]
+    ZeroRttRejected,
+    /// The stream was already finished or reset locally.
+    #[error("stream already closed")]
+    Closed,
 }
 
-pub(crate) fn endpoint(
-    socket: Arc<dyn quinn::AsyncUdpSocket>,
-    settings: &Settings,
-    server: Option<quinn::ServerConfig>,
-) -> io::Result<quinn::Endpoint> {
-    quinn::Endpoint::new_with_abstract_socket(
-        settings.endpoint_config(),
-        server,
-        socket,
-        runtime()?,
-    )
-}
-
-pub(crate) fn server_config(
-    crypto: quinn::crypto::rustls::QuicServerConfig,
-    settings: &Settings,
-) -> quinn::ServerConfig {
-    let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    cfg.transport_config(settings.transport(true));
-    cfg
-}
-
-/// TLS alert numbers arrive as QUIC crypto errors 0x100 + alert.
-const CRYPTO_ERROR_BASE: u64 = 0x100;
-const ALERT_NO_APPLICATION_PROTOCOL: u64 = 120;
-
-/// Describes a connection error for a user, naming TLS and ALPN problems plainly.
-pub(crate) fn describe_connection_error(e: &ConnectionError) -> String {
-    match e {
-        ConnectionError::ApplicationClosed(c) => {
-            let code = error_code(c.error_code);
-            let why = match code {
-                ErrorCode::SHUTDOWN => "the server shut down".to_owned(),
-                ErrorCode::NO_ERROR => "the peer closed the connection".to_owned(),
-                ErrorCode::PROTOCOL_ERROR => "the peer reported a protocol error".to_owned(),
-                other => format!("the peer closed the connection with code {:#x}", other.0),
-            };
-            if c.reason.is_empty() {
-                why
-            } else {
-                format!("{why} ({})", String::from_utf8_lossy(&c.reason))
+impl StreamError {
+    /// The status a call ends with when its stream fails so; `peer` names the other side.
+    pub(crate) fn to_status(&self, peer: &str) -> Status {
+        match self {
+            StreamError::Reset(c) | StreamError::Stopped(c) => c.to_status(peer),
+            StreamError::ConnectionLost(c) => c.to_status(),
+            StreamError::ZeroRttRejected => {
+                Status::unavailable("0-RTT data rejected by the server")
             }
-        }
-        ConnectionError::ConnectionClosed(_) | ConnectionError::TransportError(_)
-            if transport_code(e) == Some(CRYPTO_ERROR_BASE + ALERT_NO_APPLICATION_PROTOCOL) =>
-        {
-            format!(
-                "the peer does not speak {} (TLS no_application_protocol: ALPN mismatch)",
-                String::from_utf8_lossy(crate::wire::ALPN)
-            )
-        }
-        ConnectionError::TimedOut => "connection timed out (no answer from the peer)".to_owned(),
-        ConnectionError::LocallyClosed => "the connection was closed locally".to_owned(),
-        ConnectionError::Reset => {
-            "the peer reset the connection (it may have restarted)".to_owned()
-        }
-        other => format!("connection lost: {other}"),
-    }
-}
-
-fn transport_code(e: &ConnectionError) -> Option<u64> {
-    match e {
-        ConnectionError::ConnectionClosed(c) => Some(u64::from(c.error_code)),
-        ConnectionError::TransportError(t) => Some(u64::from(t.code)),
-        _ => None,
-    }
-}
-
-/// Whether a handshake failure is about certificates or protocol negotiation.
-pub(crate) fn is_handshake_failure(e: &ConnectionError) -> bool {
-    matches!(transport_code(e), Some(c) if (CRYPTO_ERROR_BASE..CRYPTO_ERROR_BASE + 0x100).contains(&c))
-}
-
-/// A lost connection ends every call on it with `Unavailable`, as in gRPC.
-pub(crate) fn connection_status(e: &ConnectionError) -> Status {
-    Status::unavailable(describe_connection_error(e))
-}
-
-pub(crate) fn read_status(e: &ReadError, peer: &str) -> Status {
-    match e {
-        ReadError::Reset(c) => error_code(*c).to_status(peer),
-        ReadError::ConnectionLost(c) => connection_status(c),
-        ReadError::ZeroRttRejected => Status::unavailable("0-RTT data rejected by the server"),
-        other => Status::internal(format!("stream read failed: {other}")),
-    }
-}
-
-pub(crate) fn write_status(e: &WriteError, peer: &str) -> Status {
-    match e {
-        WriteError::Stopped(c) => error_code(*c).to_status(peer),
-        WriteError::ConnectionLost(c) => connection_status(c),
-        WriteError::ZeroRttRejected => Status::unavailable("0-RTT data rejected by the server"),
-        other => Status::internal(format!("stream write failed: {other}")),
-    }
-}
-
-/// The receive state machine of one side of a call.
-pub(crate) trait Receiver {
-    type Event;
-    fn push(&mut self, chunk: Bytes);
-    fn handle_fin(&mut self);
-    fn poll_event(&mut self) -> Result<Option<Self::Event>, CallError>;
-}
-
-impl Receiver for ClientRecv {
-    type Event = ClientEvent;
-    fn push(&mut self, chunk: Bytes) {
-        ClientRecv::push(self, chunk)
-    }
-    fn handle_fin(&mut self) {
-        ClientRecv::handle_fin(self)
-    }
-    fn poll_event(&mut self) -> Result<Option<ClientEvent>, CallError> {
-        ClientRecv::poll_event(self)
-    }
-}
-
-impl Receiver for ServerRecv {
-    type Event = ServerEvent;
-    fn push(&mut self, chunk: Bytes) {
-        ServerRecv::push(self, chunk)
-    }
-    fn handle_fin(&mut self) {
-        ServerRecv::handle_fin(self)
-    }
-    fn poll_event(&mut self) -> Result<Option<ServerEvent>, CallError> {
-        ServerRecv::poll_event(self)
-    }
-}
-
-/// The receiving half of a call: a quinn stream feeding a wire state machine.
-pub(crate) struct RecvHalf<R> {
-    stream: quinn::RecvStream,
-    rx: R,
-    eof: bool,
-    stopped: bool,
-    peer: &'static str,
-}
-
-impl<R: Receiver> RecvHalf<R> {
-    pub(crate) fn new(stream: quinn::RecvStream, rx: R, peer: &'static str) -> Self {
-        RecvHalf {
-            stream,
-            rx,
-            eof: false,
-            stopped: false,
-            peer,
+            StreamError::Closed => Status::internal("stream already closed"),
         }
     }
+}
 
-    /// The next event; `Ok(None)` once the stream has ended and every event was taken.
-    ///
-    /// On a protocol error the stream is stopped with the matching code.
-    pub(crate) fn poll_event(
+/// The sending half of a stream.
+pub trait SendStream: Send + Unpin + 'static {
+    /// Sends a prefix of `data`, advancing it past what was taken; `Pending` while the stream
+    /// has no flow-control credit. Returns `Ready(Ok(()))` once at least one byte was taken,
+    /// or when `data` is empty.
+    fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<Option<R::Event>, Status>> {
-        loop {
-            match self.rx.poll_event() {
-                Ok(Some(ev)) => return Poll::Ready(Ok(Some(ev))),
-                Ok(None) if self.eof => return Poll::Ready(Ok(None)),
-                Ok(None) => {}
-                Err(e) => {
-                    self.stop(e.error_code());
-                    return Poll::Ready(Err(e.to_status()));
-                }
-            }
-            if self.stopped {
-                return Poll::Ready(Ok(None));
-            }
-            // Chunks are slices of received packets: a frame inside one is never copied.
-            let read = std::pin::pin!(self.stream.read_chunk(usize::MAX, true));
-            match ready!(read.poll(cx)) {
-                Ok(Some(chunk)) => self.rx.push(chunk.bytes),
-                Ok(None) => {
-                    self.eof = true;
-                    self.rx.handle_fin();
-                }
-                Err(e) => {
-                    // The stream is gone; no STOP_SENDING needed.
-                    self.stopped = true;
-                    return Poll::Ready(Err(read_status(&e, self.peer)));
-                }
-            }
-        }
+        data: &mut Bytes,
+    ) -> Poll<Result<(), StreamError>>;
+
+    /// Ends the stream gracefully after the bytes already written (FIN). No-op if already
+    /// finished or reset.
+    fn finish(&mut self);
+
+    /// Abandons the stream with `code` (`RESET_STREAM`). No-op if already finished or reset.
+    fn reset(&mut self, code: ErrorCode);
+
+    /// Resolves when the peer no longer reads: `Ok(Some(code))` for `STOP_SENDING`,
+    /// `Ok(None)` once the stream was finished and all its data acknowledged, `Err` when the
+    /// connection is lost. Independent of `self`, so a call can watch for it while it writes.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    fn stopped(
+        &self,
+    ) -> impl Future<Output = Result<Option<ErrorCode>, StreamError>> + Send + 'static + use<Self>;
+}
+
+/// The receiving half of a stream.
+pub trait RecvStream: Send + Unpin + 'static {
+    /// The next chunk of bytes, in order; `Ok(None)` at the end of the stream (FIN).
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, StreamError>>;
+
+    /// Asks the peer to stop sending (`STOP_SENDING`) with `code`. No-op once the stream ended.
+    fn stop(&mut self, code: ErrorCode);
+}
+
+/// The two halves of a bidirectional stream.
+pub type BidiStream<C> = (<C as Connection>::SendStream, <C as Connection>::RecvStream);
+
+/// A connection that carries calls, one bidirectional stream each (PROTOCOL.md §3).
+pub trait Connection: Send + Sync + 'static {
+    /// The sending half of a stream.
+    type SendStream: SendStream;
+    /// The receiving half of a stream.
+    type RecvStream: RecvStream;
+
+    /// Opens a bidirectional stream (client side: one per call). Waits while the peer's
+    /// stream limit is reached.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: no stream is opened if the future is dropped before it completes.
+    fn open_bi(
+        &self,
+    ) -> impl Future<Output = Result<BidiStream<Self>, ConnectionError>> + Send + '_;
+
+    /// Accepts the next stream the peer opened (server side).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: no stream is lost if the future is dropped before it completes.
+    fn accept_bi(
+        &self,
+    ) -> impl Future<Output = Result<BidiStream<Self>, ConnectionError>> + Send + '_;
+
+    /// Closes the connection with an application error code (PROTOCOL.md §7); streams still
+    /// open fail with [`StreamError::ConnectionLost`].
+    fn close(&self, code: ErrorCode, reason: &[u8]);
+
+    /// Why the connection ended, or `None` while it is usable.
+    fn close_reason(&self) -> Option<ConnectionError>;
+
+    /// The peer's network address, when it has one.
+    fn remote_addr(&self) -> Option<SocketAddr> {
+        None
     }
 
-    pub(crate) async fn next_event(&mut self) -> Result<Option<R::Event>, Status> {
-        poll_fn(|cx| self.poll_event(cx)).await
+    /// The current round-trip time estimate, when the transport has one.
+    fn rtt(&self) -> Option<Duration> {
+        None
     }
+}
 
-    /// Consumes the end of the stream if it has already arrived, so dropping the stream does
-    /// not send a needless `STOP_SENDING`. Never waits.
-    pub(crate) fn drain_fin(&mut self) {
-        while !self.eof && !self.stopped {
-            match poll_fn(|cx| self.poll_event(cx)).now_or_never() {
-                Some(Ok(Some(_))) => {}
-                _ => break,
-            }
-        }
-    }
+/// Makes client connections for a [`Channel`](crate::Channel) (first connect and every
+/// reconnect).
+pub trait Connector: Send + Sync + 'static {
+    /// The connections it makes.
+    type Connection: Connection;
 
-    /// Asks the peer to stop sending (idempotent; no-op once the stream ended).
-    pub(crate) fn stop(&mut self, c: ErrorCode) {
-        if !self.stopped && !self.eof {
-            let _ = self.stream.stop(code(c));
-        }
-        self.stopped = true;
-    }
+    /// A new connection.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    fn connect(&self) -> impl Future<Output = Result<Self::Connection, crate::Error>> + Send + '_;
+}
 
-    pub(crate) fn is_finished(&self) -> bool {
-        self.eof
+/// Yields the connections a server serves.
+pub trait Listener: Send + 'static {
+    /// The connections it yields.
+    type Connection: Connection;
+
+    /// The next connection; `None` when no more will come (the server then stops accepting).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    fn accept(&mut self) -> impl Future<Output = Option<Self::Connection>> + Send + '_;
+
+    /// The address the listener is bound to, when it has one.
+    fn local_addr(&self) -> Option<SocketAddr> {
+        None
     }
 }

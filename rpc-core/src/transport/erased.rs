@@ -1,0 +1,243 @@
+//! One concrete type per transport role: quinn dispatched statically, any other transport
+//! through a trait object.
+
+use super::quic::{self, QuicRecv, QuicSend};
+use super::{
+    Connection, ConnectionError, Connector, Listener, RecvStream, SendStream, StreamError,
+};
+use crate::wire::ErrorCode;
+use bytes::Bytes;
+use futures_util::future::{Either, FutureExt};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+type Stopped = Result<Option<ErrorCode>, StreamError>;
+
+/// [`SendStream`] as a trait object.
+pub(crate) trait DynSend: Send + Unpin + 'static {
+    fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &mut Bytes,
+    ) -> Poll<Result<(), StreamError>>;
+    fn finish(&mut self);
+    fn reset(&mut self, code: ErrorCode);
+    fn stopped(&self) -> BoxFuture<'static, Stopped>;
+}
+
+impl<S: SendStream> DynSend for S {
+    fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &mut Bytes,
+    ) -> Poll<Result<(), StreamError>> {
+        SendStream::poll_write(self, cx, data)
+    }
+    fn finish(&mut self) {
+        SendStream::finish(self)
+    }
+    fn reset(&mut self, code: ErrorCode) {
+        SendStream::reset(self, code)
+    }
+    fn stopped(&self) -> BoxFuture<'static, Stopped> {
+        Box::pin(SendStream::stopped(self))
+    }
+}
+
+/// The sending half of a call's stream, on any transport.
+pub(crate) enum AnySend {
+    Quic(QuicSend),
+    Dyn(Box<dyn DynSend>),
+}
+
+impl AnySend {
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &mut Bytes,
+    ) -> Poll<Result<(), StreamError>> {
+        match self {
+            AnySend::Quic(s) => SendStream::poll_write(s, cx, data),
+            AnySend::Dyn(s) => s.poll_write(cx, data),
+        }
+    }
+
+    pub(crate) fn finish(&mut self) {
+        match self {
+            AnySend::Quic(s) => SendStream::finish(s),
+            AnySend::Dyn(s) => s.finish(),
+        }
+    }
+
+    pub(crate) fn reset(&mut self, code: ErrorCode) {
+        match self {
+            AnySend::Quic(s) => SendStream::reset(s, code),
+            AnySend::Dyn(s) => s.reset(code),
+        }
+    }
+
+    pub(crate) fn stopped(&self) -> impl Future<Output = Stopped> + Send + 'static {
+        match self {
+            AnySend::Quic(s) => Either::Left(SendStream::stopped(s)),
+            AnySend::Dyn(s) => Either::Right(s.stopped()),
+        }
+    }
+}
+
+/// The receiving half of a call's stream, on any transport.
+pub(crate) enum AnyRecv {
+    Quic(QuicRecv),
+    Dyn(Box<dyn RecvStream>),
+}
+
+impl AnyRecv {
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Bytes>, StreamError>> {
+        match self {
+            AnyRecv::Quic(r) => r.poll_read(cx),
+            AnyRecv::Dyn(r) => r.poll_read(cx),
+        }
+    }
+
+    pub(crate) fn stop(&mut self, code: ErrorCode) {
+        match self {
+            AnyRecv::Quic(r) => r.stop(code),
+            AnyRecv::Dyn(r) => r.stop(code),
+        }
+    }
+}
+
+type Bidi = (AnySend, AnyRecv);
+
+/// [`Connection`] as a trait object.
+pub(crate) trait DynConn: Send + Sync + 'static {
+    fn open_bi(&self) -> BoxFuture<'_, Result<Bidi, ConnectionError>>;
+    fn accept_bi(&self) -> BoxFuture<'_, Result<Bidi, ConnectionError>>;
+    fn close(&self, code: ErrorCode, reason: &[u8]);
+    fn close_reason(&self) -> Option<ConnectionError>;
+    fn remote_addr(&self) -> Option<SocketAddr>;
+    fn rtt(&self) -> Option<Duration>;
+}
+
+fn erase<S: SendStream, R: RecvStream>((send, recv): (S, R)) -> Bidi {
+    (AnySend::Dyn(Box::new(send)), AnyRecv::Dyn(Box::new(recv)))
+}
+
+impl<C: Connection> DynConn for C {
+    fn open_bi(&self) -> BoxFuture<'_, Result<Bidi, ConnectionError>> {
+        Box::pin(Connection::open_bi(self).map(|r| r.map(erase)))
+    }
+    fn accept_bi(&self) -> BoxFuture<'_, Result<Bidi, ConnectionError>> {
+        Box::pin(Connection::accept_bi(self).map(|r| r.map(erase)))
+    }
+    fn close(&self, code: ErrorCode, reason: &[u8]) {
+        Connection::close(self, code, reason)
+    }
+    fn close_reason(&self) -> Option<ConnectionError> {
+        Connection::close_reason(self)
+    }
+    fn remote_addr(&self) -> Option<SocketAddr> {
+        Connection::remote_addr(self)
+    }
+    fn rtt(&self) -> Option<Duration> {
+        Connection::rtt(self)
+    }
+}
+
+/// A connection on any transport. Cloning it is a reference count.
+#[derive(Clone)]
+pub(crate) enum AnyConn {
+    Quic(quinn::Connection),
+    Dyn(Arc<dyn DynConn>),
+}
+
+impl AnyConn {
+    pub(crate) fn new<C: Connection>(conn: C) -> Self {
+        AnyConn::Dyn(Arc::new(conn))
+    }
+
+    /// # Cancel safety
+    /// Cancel safe.
+    pub(crate) async fn open_bi(&self) -> Result<Bidi, ConnectionError> {
+        match self {
+            AnyConn::Quic(c) => c.open_bi().await.map(quic::bidi).map_err(quic::conn_error),
+            AnyConn::Dyn(c) => c.open_bi().await,
+        }
+    }
+
+    /// # Cancel safety
+    /// Cancel safe.
+    pub(crate) async fn accept_bi(&self) -> Result<Bidi, ConnectionError> {
+        match self {
+            AnyConn::Quic(c) => c
+                .accept_bi()
+                .await
+                .map(quic::bidi)
+                .map_err(quic::conn_error),
+            AnyConn::Dyn(c) => c.accept_bi().await,
+        }
+    }
+
+    pub(crate) fn close(&self, code: ErrorCode, reason: &[u8]) {
+        match self {
+            AnyConn::Quic(c) => c.close(quic::code(code), reason),
+            AnyConn::Dyn(c) => c.close(code, reason),
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        match self {
+            AnyConn::Quic(c) => c.close_reason().is_some(),
+            AnyConn::Dyn(c) => c.close_reason().is_some(),
+        }
+    }
+
+    pub(crate) fn remote_addr(&self) -> Option<SocketAddr> {
+        match self {
+            AnyConn::Quic(c) => Some(c.remote_address()),
+            AnyConn::Dyn(c) => c.remote_addr(),
+        }
+    }
+
+    pub(crate) fn rtt(&self) -> Option<Duration> {
+        match self {
+            AnyConn::Quic(c) => Some(c.rtt()),
+            AnyConn::Dyn(c) => c.rtt(),
+        }
+    }
+}
+
+/// [`Connector`] as a trait object.
+pub(crate) trait DynConnector: Send + Sync + 'static {
+    fn connect(&self) -> BoxFuture<'_, Result<AnyConn, crate::Error>>;
+}
+
+impl<C: Connector> DynConnector for C {
+    fn connect(&self) -> BoxFuture<'_, Result<AnyConn, crate::Error>> {
+        Box::pin(Connector::connect(self).map(|r| r.map(AnyConn::new)))
+    }
+}
+
+/// [`Listener`] as a trait object.
+pub(crate) trait DynListener: Send + 'static {
+    fn accept(&mut self) -> BoxFuture<'_, Option<AnyConn>>;
+}
+
+impl<L: Listener> DynListener for L {
+    fn accept(&mut self) -> BoxFuture<'_, Option<AnyConn>> {
+        Box::pin(Listener::accept(self).map(|c| c.map(AnyConn::new)))
+    }
+}
+
+impl std::fmt::Debug for dyn DynConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connector")
+    }
+}

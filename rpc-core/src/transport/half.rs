@@ -1,0 +1,210 @@
+//! The halves of a call's stream as the call paths use them: the receive half feeds a wire
+//! state machine, the send half is never silently finished when abandoned.
+
+use super::{AnyRecv, AnySend, StreamError};
+use crate::status::Status;
+use crate::wire::{CallError, ClientEvent, ClientRecv, ErrorCode, ServerEvent, ServerRecv};
+use bytes::Bytes;
+use futures_util::FutureExt;
+use std::future::{poll_fn, Future};
+use std::task::{ready, Context, Poll};
+
+/// The receive state machine of one side of a call.
+pub(crate) trait Receiver {
+    type Event;
+    fn push(&mut self, chunk: Bytes);
+    fn handle_fin(&mut self);
+    fn poll_event(&mut self) -> Result<Option<Self::Event>, CallError>;
+}
+
+impl Receiver for ClientRecv {
+    type Event = ClientEvent;
+    fn push(&mut self, chunk: Bytes) {
+        ClientRecv::push(self, chunk)
+    }
+    fn handle_fin(&mut self) {
+        ClientRecv::handle_fin(self)
+    }
+    fn poll_event(&mut self) -> Result<Option<ClientEvent>, CallError> {
+        ClientRecv::poll_event(self)
+    }
+}
+
+impl Receiver for ServerRecv {
+    type Event = ServerEvent;
+    fn push(&mut self, chunk: Bytes) {
+        ServerRecv::push(self, chunk)
+    }
+    fn handle_fin(&mut self) {
+        ServerRecv::handle_fin(self)
+    }
+    fn poll_event(&mut self) -> Result<Option<ServerEvent>, CallError> {
+        ServerRecv::poll_event(self)
+    }
+}
+
+/// The receiving half of a call: a stream feeding a wire state machine.
+pub(crate) struct RecvHalf<R> {
+    stream: AnyRecv,
+    rx: R,
+    eof: bool,
+    stopped: bool,
+    peer: &'static str,
+}
+
+impl<R: Receiver> RecvHalf<R> {
+    pub(crate) fn new(stream: AnyRecv, rx: R, peer: &'static str) -> Self {
+        RecvHalf {
+            stream,
+            rx,
+            eof: false,
+            stopped: false,
+            peer,
+        }
+    }
+
+    /// The next event; `Ok(None)` once the stream has ended and every event was taken.
+    ///
+    /// On a protocol error the stream is stopped with the matching code.
+    pub(crate) fn poll_event(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<R::Event>, Status>> {
+        loop {
+            match self.rx.poll_event() {
+                Ok(Some(ev)) => return Poll::Ready(Ok(Some(ev))),
+                Ok(None) if self.eof => return Poll::Ready(Ok(None)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.stop(e.error_code());
+                    return Poll::Ready(Err(e.to_status()));
+                }
+            }
+            if self.stopped {
+                return Poll::Ready(Ok(None));
+            }
+            match ready!(self.stream.poll_read(cx)) {
+                Ok(Some(chunk)) => self.rx.push(chunk),
+                Ok(None) => {
+                    self.eof = true;
+                    self.rx.handle_fin();
+                }
+                Err(e) => {
+                    // The stream is gone; no STOP_SENDING needed.
+                    self.stopped = true;
+                    return Poll::Ready(Err(e.to_status(self.peer)));
+                }
+            }
+        }
+    }
+
+    /// The next event.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: events are taken only when returned.
+    pub(crate) async fn next_event(&mut self) -> Result<Option<R::Event>, Status> {
+        poll_fn(|cx| self.poll_event(cx)).await
+    }
+
+    /// Consumes the end of the stream if it has already arrived, so dropping the stream does
+    /// not send a needless `STOP_SENDING`. Never waits.
+    pub(crate) fn drain_fin(&mut self) {
+        while !self.eof && !self.stopped {
+            match poll_fn(|cx| self.poll_event(cx)).now_or_never() {
+                Some(Ok(Some(_))) => {}
+                _ => break,
+            }
+        }
+    }
+
+    /// Asks the peer to stop sending (idempotent; no-op once the stream ended).
+    pub(crate) fn stop(&mut self, c: ErrorCode) {
+        if !self.stopped && !self.eof {
+            self.stream.stop(c);
+        }
+        self.stopped = true;
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.eof
+    }
+}
+
+/// The sending half of a call: reset (never silently finished) when dropped unfinished, so
+/// an abandoned call is never mistaken for a complete one.
+pub(crate) struct SendHalf {
+    stream: AnySend,
+    closed: bool,
+    peer: &'static str,
+}
+
+impl SendHalf {
+    pub(crate) fn new(stream: AnySend, peer: &'static str) -> Self {
+        SendHalf {
+            stream,
+            closed: false,
+            peer,
+        }
+    }
+
+    fn poll_write_all(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &mut Bytes,
+    ) -> Poll<Result<(), Status>> {
+        while !data.is_empty() {
+            if let Err(e) = ready!(self.stream.poll_write(cx, data)) {
+                return Poll::Ready(Err(e.to_status(self.peer)));
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes `data` completely.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: part of `data` may have been written.
+    pub(crate) async fn write(&mut self, mut data: Bytes) -> Result<(), Status> {
+        poll_fn(|cx| self.poll_write_all(cx, &mut data)).await
+    }
+
+    /// Writes as much of `data` as the stream takes now, without waiting: `Some` when done
+    /// (all written, or failed), `None` when the stream is blocked, with the rest left in
+    /// `data`. Keeps the common case free of a write future held across an `await`.
+    pub(crate) fn try_write(&mut self, data: &mut Bytes) -> Option<Result<(), Status>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.poll_write_all(&mut cx, data) {
+            Poll::Ready(res) => Some(res),
+            Poll::Pending => None,
+        }
+    }
+
+    /// Ends the stream gracefully after everything written.
+    pub(crate) fn finish(&mut self) {
+        if !self.closed {
+            self.stream.finish();
+            self.closed = true;
+        }
+    }
+
+    /// Abandons the stream with `c`, unless it was already finished or reset.
+    pub(crate) fn reset(&mut self, c: ErrorCode) {
+        if !self.closed {
+            self.stream.reset(c);
+            self.closed = true;
+        }
+    }
+
+    /// Resolves when the peer sends `STOP_SENDING` (or the connection is lost).
+    pub(crate) fn stopped(
+        &self,
+    ) -> impl Future<Output = Result<Option<ErrorCode>, StreamError>> + Send + 'static {
+        self.stream.stopped()
+    }
+}
+
+impl Drop for SendHalf {
+    fn drop(&mut self) {
+        self.reset(ErrorCode::CANCELLED);
+    }
+}

@@ -1,0 +1,209 @@
+//! The QUIC transport: quinn behind the [`transport`](super) traits, plus the socket,
+//! endpoint and error plumbing that only QUIC needs.
+
+use super::{ConnectionError, RecvStream, SendStream, StreamError};
+use crate::config::Settings;
+use crate::wire::ErrorCode;
+use bytes::Bytes;
+use futures_util::FutureExt;
+use quinn::{ReadError, VarInt, WriteError};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+pub(crate) fn code(c: ErrorCode) -> VarInt {
+    VarInt::from_u32(c.0)
+}
+
+/// The code from a QUIC varint; codes above `u32::MAX` are unknown and kept as `u32::MAX`.
+pub(crate) fn error_code(v: VarInt) -> ErrorCode {
+    ErrorCode(u32::try_from(v.into_inner()).unwrap_or(u32::MAX))
+}
+
+/// Binds a UDP socket with enlarged buffers (the kernel default drops loopback bursts).
+pub(crate) fn bind(addr: SocketAddr, settings: &Settings) -> io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        // Accept IPv4-mapped peers too when bound to [::].
+        let _ = socket.set_only_v6(false);
+    }
+    // Best effort: the kernel caps these at net.core.{r,w}mem_max.
+    let _ = socket.set_recv_buffer_size(settings.socket_buffer_size);
+    let _ = socket.set_send_buffer_size(settings.socket_buffer_size);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+pub(crate) fn runtime() -> io::Result<Arc<dyn quinn::Runtime>> {
+    quinn::default_runtime()
+        .ok_or_else(|| io::Error::other("no async runtime found (rpc-core needs tokio)"))
+}
+
+pub(crate) fn endpoint(
+    socket: Arc<dyn quinn::AsyncUdpSocket>,
+    settings: &Settings,
+    server: Option<quinn::ServerConfig>,
+) -> io::Result<quinn::Endpoint> {
+    quinn::Endpoint::new_with_abstract_socket(
+        settings.endpoint_config(),
+        server,
+        socket,
+        runtime()?,
+    )
+}
+
+pub(crate) fn server_config(
+    crypto: quinn::crypto::rustls::QuicServerConfig,
+    settings: &Settings,
+) -> quinn::ServerConfig {
+    let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    cfg.transport_config(settings.transport(true));
+    cfg
+}
+
+/// TLS alert numbers arrive as QUIC crypto errors 0x100 + alert.
+const CRYPTO_ERROR_BASE: u64 = 0x100;
+const ALERT_NO_APPLICATION_PROTOCOL: u64 = 120;
+
+/// Describes a connection error for a user, naming TLS and ALPN problems plainly.
+pub(crate) fn describe_connection_error(e: &quinn::ConnectionError) -> String {
+    use quinn::ConnectionError as E;
+    match e {
+        E::ApplicationClosed(c) => {
+            let code = error_code(c.error_code);
+            let why = match code {
+                ErrorCode::SHUTDOWN => "the server shut down".to_owned(),
+                ErrorCode::NO_ERROR => "the peer closed the connection".to_owned(),
+                ErrorCode::PROTOCOL_ERROR => "the peer reported a protocol error".to_owned(),
+                other => format!("the peer closed the connection with code {:#x}", other.0),
+            };
+            if c.reason.is_empty() {
+                why
+            } else {
+                format!("{why} ({})", String::from_utf8_lossy(&c.reason))
+            }
+        }
+        E::ConnectionClosed(_) | E::TransportError(_)
+            if transport_code(e) == Some(CRYPTO_ERROR_BASE + ALERT_NO_APPLICATION_PROTOCOL) =>
+        {
+            format!(
+                "the peer does not speak {} (TLS no_application_protocol: ALPN mismatch)",
+                String::from_utf8_lossy(crate::wire::ALPN)
+            )
+        }
+        E::TimedOut => "connection timed out (no answer from the peer)".to_owned(),
+        E::LocallyClosed => "the connection was closed locally".to_owned(),
+        E::Reset => "the peer reset the connection (it may have restarted)".to_owned(),
+        other => format!("connection lost: {other}"),
+    }
+}
+
+fn transport_code(e: &quinn::ConnectionError) -> Option<u64> {
+    match e {
+        quinn::ConnectionError::ConnectionClosed(c) => Some(u64::from(c.error_code)),
+        quinn::ConnectionError::TransportError(t) => Some(u64::from(t.code)),
+        _ => None,
+    }
+}
+
+/// Whether a handshake failure is about certificates or protocol negotiation.
+pub(crate) fn is_handshake_failure(e: &quinn::ConnectionError) -> bool {
+    matches!(transport_code(e), Some(c) if (CRYPTO_ERROR_BASE..CRYPTO_ERROR_BASE + 0x100).contains(&c))
+}
+
+/// A quinn connection error in the transport's terms.
+pub(crate) fn conn_error(e: quinn::ConnectionError) -> ConnectionError {
+    let message = describe_connection_error(&e);
+    match e {
+        quinn::ConnectionError::ApplicationClosed(c) => {
+            ConnectionError::closed(error_code(c.error_code), message)
+        }
+        _ => ConnectionError::new(message),
+    }
+}
+
+fn read_error(e: ReadError) -> StreamError {
+    match e {
+        ReadError::Reset(c) => StreamError::Reset(error_code(c)),
+        ReadError::ConnectionLost(c) => StreamError::ConnectionLost(conn_error(c)),
+        ReadError::ZeroRttRejected => StreamError::ZeroRttRejected,
+        ReadError::ClosedStream | ReadError::IllegalOrderedRead => StreamError::Closed,
+    }
+}
+
+fn write_error(e: WriteError) -> StreamError {
+    match e {
+        WriteError::Stopped(c) => StreamError::Stopped(error_code(c)),
+        WriteError::ConnectionLost(c) => StreamError::ConnectionLost(conn_error(c)),
+        WriteError::ZeroRttRejected => StreamError::ZeroRttRejected,
+        WriteError::ClosedStream => StreamError::Closed,
+    }
+}
+
+/// The halves of a quinn stream, as the transport's types.
+pub(crate) fn bidi(
+    (send, recv): (quinn::SendStream, quinn::RecvStream),
+) -> (super::AnySend, super::AnyRecv) {
+    (
+        super::AnySend::Quic(QuicSend(send)),
+        super::AnyRecv::Quic(QuicRecv(recv)),
+    )
+}
+
+/// A quinn send stream.
+pub(crate) struct QuicSend(quinn::SendStream);
+
+impl SendStream for QuicSend {
+    fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &mut Bytes,
+    ) -> Poll<Result<(), StreamError>> {
+        // `write_chunks` is a poll function behind an async signature: a fresh future per
+        // poll loses nothing, and it leaves what it did not take in the array. Chunks are
+        // handed over without a copy.
+        let mut bufs = [std::mem::take(data)];
+        let res = std::pin::pin!(self.0.write_chunks(&mut bufs)).poll(cx);
+        *data = std::mem::take(&mut bufs[0]);
+        res.map(|r| r.map(drop).map_err(write_error))
+    }
+
+    fn finish(&mut self) {
+        let _ = self.0.finish();
+    }
+
+    fn reset(&mut self, c: ErrorCode) {
+        let _ = self.0.reset(code(c));
+    }
+
+    fn stopped(
+        &self,
+    ) -> impl Future<Output = Result<Option<ErrorCode>, StreamError>> + Send + 'static + use<> {
+        self.0.stopped().map(|r| match r {
+            Ok(c) => Ok(c.map(error_code)),
+            Err(quinn::StoppedError::ConnectionLost(c)) => {
+                Err(StreamError::ConnectionLost(conn_error(c)))
+            }
+            Err(quinn::StoppedError::ZeroRttRejected) => Err(StreamError::ZeroRttRejected),
+        })
+    }
+}
+
+/// A quinn receive stream.
+pub(crate) struct QuicRecv(quinn::RecvStream);
+
+impl RecvStream for QuicRecv {
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, StreamError>> {
+        // Chunks are slices of received packets: a frame inside one is never copied.
+        let read = std::pin::pin!(self.0.read_chunk(usize::MAX, true));
+        read.poll(cx)
+            .map(|r| r.map(|c| c.map(|c| c.bytes)).map_err(read_error))
+    }
+
+    fn stop(&mut self, c: ErrorCode) {
+        let _ = self.0.stop(code(c));
+    }
+}
