@@ -3,7 +3,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
-use crate::ident::{base_name, ident, to_snake, to_upper_camel, unique};
+use crate::ident::{base_name, ident, to_snake, to_upper_camel, unique, CLIENT_RESERVED};
 use crate::model::{Idempotency, MethodKind, Service};
 
 /// Options for [`generate`].
@@ -41,11 +41,6 @@ impl GenConfig {
         Ok(self)
     }
 }
-
-/// Client method names that belong to the generated client itself; an RPC
-/// whose snake_case name is one of these gets a numeric suffix (`clone` so
-/// that `client.clone()` keeps working).
-const CLIENT_RESERVED: &[&str] = &["new", "connect", "channel", "clone"];
 
 /// Lints silenced inside the generated modules. Everything here is about
 /// generated shapes the user can't change (proto comments, naming, allowed

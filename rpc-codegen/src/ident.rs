@@ -11,6 +11,12 @@ const RAW_KEYWORDS: &[&str] = &[
     "await", "try", "gen",
 ];
 
+/// Method names that belong to the generated client itself (`clone` so that
+/// `client.clone()` keeps working). The generator gives an RPC whose snake_case
+/// name is one of these a numeric suffix (`connect_2`); the `#[service]` macro
+/// rejects such a method name instead.
+pub const CLIENT_RESERVED: &[&str] = &["new", "connect", "channel", "clone"];
+
 /// Keywords that cannot be raw identifiers: they get a `_` suffix (`self_`).
 const NON_RAW_KEYWORDS: &[&str] = &["self", "Self", "super", "crate", "extern", "_"];
 

@@ -52,7 +52,8 @@
 //! * Rust keywords become raw identifiers (`r#type`); `self`, `super`,
 //!   `crate`, `Self` and `extern`, which can't be raw, get a `_` suffix.
 //! * RPCs whose snake_case names collide (`GetFoo` and `get_foo`), or that
-//!   collide with the client's own `new`/`connect`/`channel`/`clone`, are renamed
+//!   collide with the client's own `new`/`connect`/`channel`/`clone`
+//!   ([`naming::CLIENT_RESERVED`]), are renamed
 //!   deterministically: the first in declaration order keeps the name, later
 //!   ones get `_2`, `_3`, ... (the route still uses the proto name).
 //! * The stream type of a server-streaming RPC is the UpperCamelCase of its
@@ -96,10 +97,11 @@ mod build;
 pub use generate::{format_tokens, generate, generate_string, GenConfig};
 pub use model::{Idempotency, Method, MethodKind, Service};
 
-/// The name conversions the generator uses, for other front ends (the `#[service]` macro)
-/// that must derive the same routes and module names from Rust names.
+/// The name conversions and reserved client method names the generator uses, for other front
+/// ends (the `#[service]` macro) that must derive the same routes and module names from Rust
+/// names and reject the same method names.
 pub mod naming {
-    pub use crate::ident::{to_snake, to_upper_camel};
+    pub use crate::ident::{to_snake, to_upper_camel, CLIENT_RESERVED};
 }
 
 #[cfg(feature = "build")]

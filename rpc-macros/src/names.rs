@@ -1,7 +1,8 @@
-//! Name rules for the macro input. The case conversions are `rpc-codegen`'s own, so a trait
-//! and a `.proto` with the same names give the same routes and generated module names.
+//! Name rules for the macro input. The case conversions and the reserved client method names
+//! are `rpc-codegen`'s own, so a trait and a `.proto` with the same names give the same routes
+//! and generated module names.
 
-pub(crate) use rpc_codegen::naming::{to_snake, to_upper_camel};
+pub(crate) use rpc_codegen::naming::{to_snake, to_upper_camel, CLIENT_RESERVED};
 
 /// Whether `s` is a protobuf identifier: `[A-Za-z_][A-Za-z0-9_]*`.
 pub(crate) fn is_proto_ident(s: &str) -> bool {

@@ -11,10 +11,7 @@ use syn::{
 };
 
 use crate::args::{RpcArgs, ServiceArgs};
-use crate::names::{to_snake, to_upper_camel};
-
-/// Method names the generated client defines itself.
-const CLIENT_RESERVED: &[&str] = &["new", "connect", "channel", "clone"];
+use crate::names::{to_snake, to_upper_camel, CLIENT_RESERVED};
 
 const EXPECTED_REQUEST: &str = "expected `Request<T>` (one message) or \
      `Request<Streaming<T>>` (a stream of messages), where `T` is a prost message";
@@ -198,21 +195,60 @@ fn parse_trait(args: &ServiceArgs, t: &ItemTrait, errors: &mut Errors) -> Parsed
 /// One RPC, and its message types as written.
 fn parse_method(f: &TraitItemFn, errors: &mut Errors) -> Option<(Method, Vec<Type>)> {
     let sig = &f.sig;
-    let ident = &sig.ident;
+    let attrs = method_attrs(f, errors);
+    check_signature(f, errors);
+    let base = sig.ident.unraw().to_string();
+    check_reserved(&base, sig.ident.span(), errors);
+    let request = request_arg(sig, errors);
+    let response = response_type(&sig.output, sig.ident.span())
+        .map_err(|e| errors.push(e))
+        .ok();
 
-    let mut comments = Vec::new();
-    let mut deprecated = false;
-    let mut rpc = RpcArgs::default();
+    let ((client_streaming, input), (server_streaming, output)) = (request?, response?);
+    let mut types = Vec::new();
+    // With any error, nothing is generated: the model only needs to be right without them.
+    let input_type = checked_message(input, &mut types, errors);
+    let output_type = checked_message(output, &mut types, errors);
+    Some((
+        Method {
+            name: sig.ident.to_string(),
+            proto_name: attrs.rpc.name.unwrap_or_else(|| to_upper_camel(&base)),
+            input_type,
+            output_type,
+            client_streaming,
+            server_streaming,
+            comments: attrs.comments,
+            deprecated: attrs.deprecated,
+            idempotency: attrs.rpc.idempotency,
+        },
+        types,
+    ))
+}
+
+/// What the attributes of an RPC method say.
+struct MethodAttrs {
+    comments: Vec<String>,
+    deprecated: bool,
+    rpc: RpcArgs,
+}
+
+/// Doc comments, `#[deprecated]` and `#[rpc(...)]`; anything else is an error.
+fn method_attrs(f: &TraitItemFn, errors: &mut Errors) -> MethodAttrs {
+    let mut attrs = MethodAttrs {
+        comments: Vec::new(),
+        deprecated: false,
+        rpc: RpcArgs::default(),
+    };
     for attr in &f.attrs {
         if attr.path().is_ident("doc") {
             match doc_lines(attr) {
-                Ok(lines) => comments.extend(lines),
+                Ok(lines) => attrs.comments.extend(lines),
                 Err(e) => errors.push(e),
             }
         } else if attr.path().is_ident("deprecated") {
-            deprecated = true;
+            attrs.deprecated = true;
         } else if attr.path().is_ident("rpc") {
-            if let Err(e) = rpc.parse_into(attr) {
+            if let Err(e) = attrs.rpc.parse_into(attr) {
                 errors.push(e);
             }
         } else {
@@ -223,7 +259,12 @@ fn parse_method(f: &TraitItemFn, errors: &mut Errors) -> Option<(Method, Vec<Typ
             );
         }
     }
+    attrs
+}
 
+/// The parts of the signature an RPC method cannot have, and a body it must not have.
+fn check_signature(f: &TraitItemFn, errors: &mut Errors) {
+    let sig = &f.sig;
     if let Some(c) = &sig.constness {
         errors.at(c.span(), "an RPC method cannot be `const`");
     }
@@ -258,22 +299,57 @@ fn parse_method(f: &TraitItemFn, errors: &mut Errors) -> Option<(Method, Vec<Typ
             "an RPC method has no body here: implement the generated trait on your server type",
         );
     }
+}
 
-    let base = ident.unraw().to_string();
-    if CLIENT_RESERVED.contains(&base.as_str()) {
+/// A method name the generated client uses itself is an error (the generator would rename
+/// it silently; here the user can choose).
+fn check_reserved(base: &str, span: Span, errors: &mut Errors) {
+    if CLIENT_RESERVED.contains(&base) {
         errors.at(
-            ident.span(),
+            span,
             format!(
                 "`{base}` is a method of the generated client: give the Rust method another \
                  name and keep the RPC's name with `#[rpc(name = \"{}\")]`",
-                to_upper_camel(&base)
+                to_upper_camel(base)
             ),
         );
     }
+}
 
-    // `&self`, then one request argument.
+/// `&self`, then one request argument: (client streaming, message type) of the request.
+fn request_arg<'a>(sig: &'a syn::Signature, errors: &mut Errors) -> Option<(bool, &'a Type)> {
     let mut inputs = sig.inputs.iter();
-    let receiver_ok = match inputs.next() {
+    if !receiver(sig, inputs.next(), errors) {
+        return None; // reported there
+    }
+    match (inputs.next(), inputs.next()) {
+        (Some(FnArg::Typed(arg)), None) => request_type(&arg.ty).map_err(|e| errors.push(e)).ok(),
+        (_, Some(extra)) => {
+            errors.at(
+                extra.span(),
+                "RPC methods take exactly one request argument after `&self`",
+            );
+            None
+        }
+        (Some(FnArg::Receiver(r)), None) => {
+            errors.at(r.span(), "RPC methods take one `&self`");
+            None
+        }
+        (None, None) => {
+            errors.at(
+                sig.paren_token.span.join(),
+                "missing the request argument: `request: Request<T>` or \
+                 `request: Request<Streaming<T>>`",
+            );
+            None
+        }
+    }
+}
+
+/// Checks the first argument, `&self`. False when it is not a receiver at all, so the
+/// arguments after it cannot be read as the request.
+fn receiver(sig: &syn::Signature, first: Option<&FnArg>, errors: &mut Errors) -> bool {
+    match first {
         Some(FnArg::Receiver(r))
             if r.reference.is_some() && r.mutability.is_none() && r.colon_token.is_none() =>
         {
@@ -303,63 +379,7 @@ fn parse_method(f: &TraitItemFn, errors: &mut Errors) -> Option<(Method, Vec<Typ
             );
             false
         }
-    };
-    let request = match (inputs.next(), inputs.next()) {
-        _ if !receiver_ok => None, // reported above
-        (Some(FnArg::Typed(arg)), None) => match request_type(&arg.ty) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                errors.push(e);
-                None
-            }
-        },
-        (_, Some(extra)) => {
-            errors.at(
-                extra.span(),
-                "RPC methods take exactly one request argument after `&self`",
-            );
-            None
-        }
-        (Some(FnArg::Receiver(r)), None) => {
-            errors.at(r.span(), "RPC methods take one `&self`");
-            None
-        }
-        (None, None) => {
-            errors.at(
-                sig.paren_token.span.join(),
-                "missing the request argument: `request: Request<T>` or \
-                 `request: Request<Streaming<T>>`",
-            );
-            None
-        }
-    };
-    let response = match response_type(&sig.output, ident.span()) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    };
-
-    let ((client_streaming, input), (server_streaming, output)) = (request?, response?);
-    let mut types = Vec::new();
-    // With any error, nothing is generated: the model only needs to be right without them.
-    let input_type = checked_message(input, &mut types, errors);
-    let output_type = checked_message(output, &mut types, errors);
-    Some((
-        Method {
-            name: ident.to_string(),
-            proto_name: rpc.name.unwrap_or_else(|| to_upper_camel(&base)),
-            input_type,
-            output_type,
-            client_streaming,
-            server_streaming,
-            comments,
-            deprecated,
-            idempotency: rpc.idempotency,
-        },
-        types,
-    ))
+    }
 }
 
 fn checked_message(ty: &Type, types: &mut Vec<Type>, errors: &mut Errors) -> String {
