@@ -38,14 +38,22 @@ pub const TARGETS: [&str; 7] = [
 /// Runs the harness of `target` on `data`. Panics if `target` is unknown or an invariant
 /// breaks.
 pub fn run(target: &str, data: &[u8]) {
+    accepts(target, data);
+}
+
+/// Runs the harness of `target` on `data` like [`run`], and says whether the decoder accepted
+/// the input: the head or message decoded, or (streaming targets) the whole stream decoded up
+/// to FIN without an error. The kept inputs of `fuzz/regressions/` are named after it
+/// (`ok-*`, `bad-*`), so one that stops reaching the check it was made for fails the replay.
+pub fn accepts(target: &str, data: &[u8]) -> bool {
     match target {
-        "frame_decoder" => frame_decoder(data),
-        "request_head" => request_head(data),
-        "trailers" => trailers(data),
-        "response_head" => response_head(data),
-        "server_recv" => server_recv(data),
-        "client_recv" => client_recv(data),
-        "simple_request" => simple_request(data),
+        "frame_decoder" => check_frame_decoder(data),
+        "request_head" => check_request_head(data),
+        "trailers" => check_trailers(data),
+        "response_head" => check_response_head(data),
+        "server_recv" => check_server_recv(data),
+        "client_recv" => check_client_recv(data),
+        "simple_request" => check_simple_request(data),
         _ => panic!("unknown fuzz target {target:?}"),
     }
 }
@@ -158,6 +166,10 @@ fn decode_frames(
 
 /// [`FrameDecoder`]: chunked (push or read_buf) against whole, same frames and outcome.
 pub fn frame_decoder(data: &[u8]) {
+    check_frame_decoder(data);
+}
+
+fn check_frame_decoder(data: &[u8]) -> bool {
     let plan = Plan::new(data);
     let chunked = decode_frames(plan.limits, &plan.chunks(), plan.read_buf);
     let whole = decode_frames(plan.limits, &[plan.stream], false);
@@ -175,12 +187,17 @@ pub fn frame_decoder(data: &[u8]) {
         chunked.1,
         whole.1
     );
+    whole.1.is_ok()
 }
 
 /// [`RequestHead::decode`]: no panic; what it accepts round-trips.
 pub fn request_head(data: &[u8]) {
+    check_request_head(data);
+}
+
+fn check_request_head(data: &[u8]) -> bool {
     let Ok(h) = RequestHead::decode(Bytes::copy_from_slice(data)) else {
-        return;
+        return false;
     };
     assert!(
         head::split_path(&h.path).is_some(),
@@ -196,12 +213,17 @@ pub fn request_head(data: &[u8]) {
     );
     let back = RequestHead::decode(buf.freeze()).expect("re-encoded head decodes");
     assert_eq!(back, h, "request head changed in a round trip");
+    true
 }
 
 /// [`head::decode_trailers`]: no panic; what it accepts round-trips.
 pub fn trailers(data: &[u8]) {
+    check_trailers(data);
+}
+
+fn check_trailers(data: &[u8]) -> bool {
     let Ok(s) = head::decode_trailers(Bytes::copy_from_slice(data)) else {
-        return;
+        return false;
     };
     let mut buf = BytesMut::new();
     head::encode_trailers(s.code(), s.message(), s.details(), s.metadata(), &mut buf);
@@ -215,18 +237,24 @@ pub fn trailers(data: &[u8]) {
     assert_eq!(back.message(), s.message());
     assert_eq!(back.details(), s.details());
     assert_eq!(back.metadata(), s.metadata());
+    true
 }
 
 /// [`head::decode_response_head`]: no panic; what it accepts round-trips.
 pub fn response_head(data: &[u8]) {
+    check_response_head(data);
+}
+
+fn check_response_head(data: &[u8]) -> bool {
     let Ok(md) = head::decode_response_head(Bytes::copy_from_slice(data)) else {
-        return;
+        return false;
     };
     let mut buf = BytesMut::new();
     head::encode_response_head(&md, &mut buf);
     assert_eq!(buf.len(), head::response_head_len(&md));
     let back = head::decode_response_head(buf.freeze()).expect("re-encoded head decodes");
     assert_eq!(back, md, "response head changed in a round trip");
+    true
 }
 
 /// Upper bound on events pulled per chunk: a machine that never says "need more" is a bug.
@@ -289,10 +317,15 @@ fn server_events(plan: &Plan<'_>, chunks: &[&[u8]], read_buf: bool) -> (Vec<Serv
 
 /// [`ServerRecv`] fed arbitrary bytes then FIN: order holds, chunking does not matter.
 pub fn server_recv(data: &[u8]) {
+    check_server_recv(data);
+}
+
+fn check_server_recv(data: &[u8]) -> bool {
     let plan = Plan::new(data);
     let chunked = server_events(&plan, &plan.chunks(), plan.read_buf);
     let whole = server_events(&plan, &[plan.stream], false);
     assert_eq!(chunked, whole, "chunking changed the server's events");
+    whole.1
 }
 
 fn client_events(
@@ -347,6 +380,10 @@ fn client_events(
 
 /// [`ClientRecv`] fed arbitrary bytes then FIN: order holds, chunking does not matter.
 pub fn client_recv(data: &[u8]) {
+    check_client_recv(data);
+}
+
+fn check_client_recv(data: &[u8]) -> bool {
     let plan = Plan::new(data);
     let chunked = client_events(&plan, &plan.chunks(), plan.read_buf);
     let whole = client_events(&plan, &[plan.stream], false);
@@ -358,15 +395,20 @@ pub fn client_recv(data: &[u8]) {
         chunked.1,
         whole.1
     );
+    whole.1.is_none()
 }
 
 /// `SimpleRequest` through [`ProstCodec`]'s decoder: a status or a message, never a panic;
 /// what decodes re-encodes to something that decodes to the same message.
 pub fn simple_request(data: &[u8]) {
+    check_simple_request(data);
+}
+
+fn check_simple_request(data: &[u8]) -> bool {
     type Req = crate::pb::SimpleRequest;
     let mut codec = ProstCodec::<Req, Req>::new();
     let Ok(msg) = codec.decoder().decode(Bytes::copy_from_slice(data)) else {
-        return;
+        return false;
     };
     let mut buf = BytesMut::new();
     codec
@@ -378,4 +420,5 @@ pub fn simple_request(data: &[u8]) {
         .decode(buf.freeze())
         .expect("a re-encoded message decodes");
     assert_eq!(back, msg, "SimpleRequest changed in a round trip");
+    true
 }
