@@ -84,7 +84,11 @@ impl Settings {
             .send_window(self.send_window)
             .max_idle_timeout(quinn::IdleTimeout::try_from(self.idle_timeout).ok())
             .keep_alive_interval(self.keep_alive_interval)
-            .initial_mtu(self.initial_mtu.max(1200));
+            .initial_mtu(self.initial_mtu.max(1200))
+            // No `max_datagram_frame_size`: qrpc/1 uses no datagrams (PROTOCOL.md §3.1), and a
+            // peer's DATAGRAM frame is then a QUIC protocol violation instead of bytes buffered
+            // unread.
+            .datagram_receive_buffer_size(None);
         let mut mtu = quinn::MtuDiscoveryConfig::default();
         mtu.upper_bound(self.max_udp_payload_size.max(1200));
         t.mtu_discovery_config(Some(mtu));
