@@ -260,18 +260,14 @@ fn check_response_head(data: &[u8]) -> bool {
 /// Upper bound on events pulled per chunk: a machine that never says "need more" is a bug.
 const MAX_EVENTS_PER_CHUNK: usize = 100_000;
 
-fn server_events(plan: &Plan<'_>, chunks: &[&[u8]], read_buf: bool) -> (Vec<ServerEvent>, bool) {
+fn server_events(plan: &Plan<'_>, chunks: &[&[u8]]) -> (Vec<ServerEvent>, bool) {
     let mut recv = ServerRecv::new(plan.limits);
     let mut events = Vec::new();
     let n = chunks.len();
     // One extra round with no data: the FIN.
     for i in 0..=n {
         if let Some(chunk) = chunks.get(i) {
-            if read_buf {
-                recv.read_buf().extend_from_slice(chunk);
-            } else {
-                recv.handle_data(Bytes::copy_from_slice(chunk));
-            }
+            recv.handle_data(Bytes::copy_from_slice(chunk));
         } else {
             recv.handle_fin();
         }
@@ -322,27 +318,19 @@ pub fn server_recv(data: &[u8]) {
 
 fn check_server_recv(data: &[u8]) -> bool {
     let plan = Plan::new(data);
-    let chunked = server_events(&plan, &plan.chunks(), plan.read_buf);
-    let whole = server_events(&plan, &[plan.stream], false);
+    let chunked = server_events(&plan, &plan.chunks());
+    let whole = server_events(&plan, &[plan.stream]);
     assert_eq!(chunked, whole, "chunking changed the server's events");
     whole.1
 }
 
-fn client_events(
-    plan: &Plan<'_>,
-    chunks: &[&[u8]],
-    read_buf: bool,
-) -> (Vec<String>, Option<String>) {
+fn client_events(plan: &Plan<'_>, chunks: &[&[u8]]) -> (Vec<String>, Option<String>) {
     let mut recv = ClientRecv::new(plan.limits);
     let mut events = Vec::new();
     let mut done = false;
     for i in 0..=chunks.len() {
         if let Some(chunk) = chunks.get(i) {
-            if read_buf {
-                recv.read_buf().extend_from_slice(chunk);
-            } else {
-                recv.handle_data(Bytes::copy_from_slice(chunk));
-            }
+            recv.handle_data(Bytes::copy_from_slice(chunk));
         } else {
             recv.handle_fin();
         }
@@ -385,8 +373,8 @@ pub fn client_recv(data: &[u8]) {
 
 fn check_client_recv(data: &[u8]) -> bool {
     let plan = Plan::new(data);
-    let chunked = client_events(&plan, &plan.chunks(), plan.read_buf);
-    let whole = client_events(&plan, &[plan.stream], false);
+    let chunked = client_events(&plan, &plan.chunks());
+    let whole = client_events(&plan, &[plan.stream]);
     assert_eq!(chunked.0, whole.0, "chunking changed the client's events");
     assert_eq!(
         chunked.1.is_some(),

@@ -4,6 +4,7 @@ use crate::codec::BoxDecoder;
 use crate::metadata::MetadataMap;
 use crate::status::Status;
 use crate::transport::{RecvHalf, SendHalf};
+use crate::wire::machine::{ClientCallState, StreamAction};
 use crate::wire::{ClientEvent, ClientRecv, ErrorCode, ServerEvent, ServerRecv};
 use bytes::Bytes;
 use futures_core::Stream;
@@ -41,48 +42,77 @@ pub(crate) struct ClientSide {
     pub(crate) trailers: Option<MetadataMap>,
 }
 
-/// A client call's streams. Dropped unfinished, it cancels the call on both directions.
+/// A client call: its streams, driven by its state machine. Dropped unfinished, it cancels
+/// the call on both directions.
 pub(crate) struct ClientCall {
     pub(crate) send: Option<SendHalf>,
     pub(crate) recv: RecvHalf<ClientRecv>,
-    /// The task writing a request stream (bidi calls), aborted with the call.
+    /// The task writing a request stream (bidi calls), aborted when the request stream is
+    /// abandoned.
     pub(crate) sender: Option<JoinHandle<()>>,
-    pub(crate) done: bool,
+    pub(crate) state: ClientCallState,
 }
 
 impl ClientCall {
-    /// Ends the call with `code`: the server is told to stop, the request is reset.
-    pub(crate) fn abort(&mut self, code: ErrorCode) {
-        if self.done {
-            return;
-        }
-        self.done = true;
-        self.recv.stop(code);
-        if let Some(send) = &mut self.send {
-            send.reset(code);
-        }
-        if let Some(task) = self.sender.take() {
-            task.abort();
+    /// Carries out the stream actions the state machine owes.
+    fn apply(&mut self) {
+        while let Some(action) = self.state.poll_action() {
+            match action {
+                StreamAction::Stop(code) => self.recv.stop(code),
+                StreamAction::Reset(code) => {
+                    if let Some(send) = &mut self.send {
+                        send.reset(code);
+                    }
+                    if let Some(task) = self.sender.take() {
+                        task.abort();
+                    }
+                }
+                StreamAction::Finish => {
+                    if let Some(send) = &mut self.send {
+                        send.finish();
+                    }
+                }
+            }
         }
     }
 
-    /// The call ended with trailers: nothing to cancel.
+    /// The caller finished its requests.
+    pub(crate) fn finish_send(&mut self) {
+        self.state.finish_send();
+        self.apply();
+    }
+
+    /// The deadline passed: the call ends with `DEADLINE_EXCEEDED` both ways.
+    pub(crate) fn expire(&mut self) -> Status {
+        let now = tokio::time::Instant::now().into_std();
+        let status = self.state.handle_timeout(now);
+        self.apply();
+        status.unwrap_or_else(|| Status::deadline_exceeded("deadline exceeded"))
+    }
+
+    /// The caller gave up on the call.
+    pub(crate) fn cancel(&mut self) {
+        self.state.cancel();
+        self.apply();
+    }
+
+    /// The response direction failed (the status is the outcome).
+    pub(crate) fn fail(&mut self) {
+        self.state.handle_recv_error();
+        self.apply();
+    }
+
+    /// The call ended with trailers.
     pub(crate) fn complete(&mut self) {
-        self.done = true;
+        self.state.handle_trailers();
         self.recv.drain_fin();
-        // A request stream still being written is no longer wanted.
-        if let Some(send) = &mut self.send {
-            send.reset(ErrorCode::CANCELLED);
-        }
-        if let Some(task) = self.sender.take() {
-            task.abort();
-        }
+        self.apply();
     }
 }
 
 impl Drop for ClientCall {
     fn drop(&mut self) {
-        self.abort(ErrorCode::CANCELLED);
+        self.cancel();
     }
 }
 
@@ -150,7 +180,7 @@ impl<T> Streaming<T> {
     fn fail(&mut self) {
         self.done = true;
         match &mut self.source {
-            Source::Client(c) => c.call.abort(ErrorCode::CANCELLED),
+            Source::Client(c) => c.call.cancel(),
             Source::Server(r) => r.stop(ErrorCode::CANCELLED),
             Source::Empty(_) => {}
         }
@@ -189,11 +219,8 @@ impl<T> Streaming<T> {
             Source::Client(side) => {
                 if let Some(sleep) = &mut side.sleep {
                     if sleep.as_mut().poll(cx).is_ready() {
-                        side.call.abort(ErrorCode::DEADLINE_EXCEEDED);
                         self.done = true;
-                        return Poll::Ready(Some(Err(Status::deadline_exceeded(
-                            "deadline exceeded while receiving the response stream",
-                        ))));
+                        return Poll::Ready(Some(Err(side.call.expire())));
                     }
                 }
                 match ready!(side.call.recv.poll_event(cx)) {
@@ -217,7 +244,7 @@ impl<T> Streaming<T> {
                     }
                     Err(s) => {
                         self.done = true;
-                        side.call.done = true;
+                        side.call.fail();
                         Poll::Ready(Some(Err(s)))
                     }
                 }

@@ -554,12 +554,9 @@ async fn a_panicking_dispatch_fails_its_call_only() {
         .unary("/test.Fragile/Boom", Request::new(msg(1)), Codec::new())
         .await
         .unwrap_err();
-    // The dropped streams reset the call with CANCELLED (0x1), which the client reports as
-    // CANCELLED. NOTE: PROTOCOL.md promises INTERNAL for a crashing handler (§5.3, §11.1 S20;
-    // §7.1 has INTERNAL_ERROR 0x4 for "failed internally and cannot report a status"); a
-    // dispatch panic is not covered in so many words. Pinned to what the server does today,
-    // so a change either way shows up here.
-    assert_eq!(boom.code(), Code::Cancelled, "{boom}");
+    // The dispatch failed before a handler took the call: the stream is reset with
+    // INTERNAL_ERROR (PROTOCOL.md §7.1, S20).
+    assert_eq!(boom.code(), Code::Internal, "{boom}");
     assert_eq!(slow.await.unwrap().unwrap().into_inner().seq, 9);
     let other = ch
         .unary("/test.Fragile/Other", Request::new(msg(3)), Codec::new())

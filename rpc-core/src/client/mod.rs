@@ -8,10 +8,11 @@ use crate::codec::{encode_frame, BoxDecoder, Codec, Decoder, Encoder};
 use crate::config::Settings;
 use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
-use crate::status::{Code, Status};
+use crate::status::Status;
 use crate::streaming::{ClientCall, ClientSide, Streaming};
 use crate::transport::{AnyConn, RecvHalf, SendHalf};
-use crate::wire::{self, head::flags, ClientEvent, ClientRecv, ErrorCode, FrameLimits};
+use crate::wire::machine::ClientCallState;
+use crate::wire::{self, head::flags, CallError, ClientEvent, ClientRecv, FrameLimits};
 use arc_swap::ArcSwapOption;
 use bytes::BytesMut;
 use futures_core::Stream;
@@ -223,9 +224,12 @@ impl Channel {
         (timeout, timeout.and_then(|t| Instant::now().checked_add(t)))
     }
 
-    /// Opens a stream and writes the head (and `first` frames) into a buffer; nothing is sent
-    /// until the caller writes the buffer, so head and first message go out in one write.
-    async fn open(&self) -> Result<ClientCall, Status> {
+    /// Opens a call's stream. Its response has exactly one message if `single_response`.
+    async fn open(
+        &self,
+        single_response: bool,
+        deadline: Option<Instant>,
+    ) -> Result<ClientCall, Status> {
         if self.inner.closed.load(Ordering::Relaxed) {
             return Err(Status::unavailable("the channel was closed"));
         }
@@ -244,11 +248,13 @@ impl Channel {
                 .await
                 .map_err(|e| e.to_status())?,
         };
+        let mut rx = ClientRecv::new(self.inner.limits);
+        rx.set_single_message(single_response);
         Ok(ClientCall {
             send: Some(SendHalf::new(send, "server")),
-            recv: RecvHalf::new(recv, ClientRecv::new(self.inner.limits), "server"),
+            recv: RecvHalf::new(recv, rx, "server"),
             sender: None,
-            done: false,
+            state: ClientCallState::new(deadline.map(Instant::into_std)),
         })
     }
 
@@ -267,9 +273,6 @@ impl Channel {
         buf
     }
 
-    /// Starts a call whose request is a single message: sends head, message and end of
-    /// stream in one write. The call goes into `slot` as soon as it exists, so a caller that
-    /// gives up (deadline) can still end it with the right code.
     /// Encodes a single-message request (head and message) into one exactly sized buffer:
     /// the call's one write is one allocation. Synchronous, so the request is not kept in
     /// the call's future.
@@ -288,13 +291,17 @@ impl Channel {
         Ok(buf.freeze())
     }
 
-    /// Opens the call's stream, writes `data` and finishes the stream.
+    /// Starts a call whose request is a single message: opens its stream, writes `data` (head
+    /// and message) and finishes the stream. The call goes into `slot` as soon as it exists,
+    /// so a caller that gives up (deadline) can still end it with the right code.
     async fn start_single(
         &self,
         slot: &mut Option<ClientCall>,
         mut data: bytes::Bytes,
+        single_response: bool,
+        deadline: Option<Instant>,
     ) -> Result<(), Status> {
-        let call = slot.insert(self.open().await?);
+        let call = slot.insert(self.open(single_response, deadline).await?);
         let send = call.send.as_mut().expect("fresh call has a send half");
         // A write error (the server stopped reading) is not the outcome: the trailers are.
         // The stream usually takes the request at once; waiting for room is boxed, so the
@@ -302,7 +309,7 @@ impl Channel {
         if send.try_write(&mut data).is_none() {
             let _ = Box::pin(send.write(data)).await;
         }
-        send.finish();
+        call.finish_send();
         Ok(())
     }
 
@@ -325,19 +332,14 @@ impl Channel {
         let mut slot = None;
         // One timer for the whole call.
         let res = within(deadline, async {
-            self.start_single(&mut slot, data).await?;
+            self.start_single(&mut slot, data, true, deadline).await?;
             let call = slot.as_mut().expect("set by start_single");
             read_unary(call, &mut codec.decoder()).await
         })
         .await;
         match res {
             Ok(res) => res,
-            Err(status) => {
-                if let Some(call) = slot.as_mut() {
-                    call.abort(ErrorCode::DEADLINE_EXCEEDED);
-                }
-                Err(status)
-            }
+            Err(status) => Err(slot.as_mut().map_or(status, ClientCall::expire)),
         }
     }
 
@@ -353,12 +355,15 @@ impl Channel {
         let (timeout, deadline) = self.deadline(request.timeout());
         let data = self.encode_single(path, request, &mut codec, timeout)?;
         let mut slot = None;
-        let started = within(deadline, self.start_single(&mut slot, data)).await;
-        if let Err(status) | Ok(Err(status)) = started {
-            if let Some(call) = slot.as_mut() {
-                call.abort(ErrorCode::DEADLINE_EXCEEDED);
-            }
-            return Err(status);
+        match within(
+            deadline,
+            self.start_single(&mut slot, data, false, deadline),
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(status)) => return Err(status),
+            Err(status) => return Err(slot.as_mut().map_or(status, ClientCall::expire)),
         }
         let call = slot.take().expect("set by start_single");
         streaming_response(call, Box::new(codec.decoder()), deadline).await
@@ -379,7 +384,7 @@ impl Channel {
         let (timeout, deadline) = self.deadline(request.timeout());
         let (md, stream, _, idempotent) = request.into_parts();
         let head = Self::head(path, md, timeout, idempotent, 256);
-        let mut call = within(deadline, self.open()).await??;
+        let mut call = within(deadline, self.open(true, deadline)).await??;
         let max_send = self.inner.max_send;
         let exchange = async {
             let ClientCall { send, recv, .. } = &mut call;
@@ -392,31 +397,29 @@ impl Channel {
             loop {
                 tokio::select! {
                     biased;
-                    res = &mut recv_fut => return res,
+                    res = &mut recv_fut => return res.map_err(|s| (s, false)),
                     sent = &mut sending, if !sending.is_terminated() => {
                         // A local encoding error is the outcome.
-                        sent?;
+                        sent.map_err(|s| (s, true))?;
                     }
                 }
             }
         };
-        let res = within(deadline, exchange).await;
-        match res {
+        match within(deadline, exchange).await {
             Ok(Ok((headers, payload, trailers))) => {
                 call.complete();
                 let message = codec.decoder().decode(payload)?;
                 Ok(Response::from_parts(headers, message, trailers))
             }
-            Ok(Err(status)) => {
-                if status.code() == Code::Ok {
-                    call.complete();
+            Ok(Err((status, local))) => {
+                if local {
+                    call.cancel();
+                } else {
+                    call.fail();
                 }
                 Err(status)
             }
-            Err(status) => {
-                call.abort(ErrorCode::DEADLINE_EXCEEDED);
-                Err(status)
-            }
+            Err(_) => Err(call.expire()),
         }
     }
 
@@ -437,7 +440,7 @@ impl Channel {
         let (timeout, deadline) = self.deadline(request.timeout());
         let (md, stream, _, idempotent) = request.into_parts();
         let head = Self::head(path, md, timeout, idempotent, 256);
-        let mut call = within(deadline, self.open()).await??;
+        let mut call = within(deadline, self.open(false, deadline)).await??;
         let mut send = call.send.take().expect("fresh call has a send half");
         let max_send = self.inner.max_send;
         let mut codec = codec;
@@ -543,13 +546,14 @@ async fn read_unary<D: Decoder>(
             Ok(Response::from_parts(headers, message, trailers))
         }
         Err(status) => {
-            call.done = true;
+            call.fail();
             Err(status)
         }
     }
 }
 
-/// Reads a single-message response: head, message, trailers.
+/// Reads a single-message response: head, message, trailers (the receive machine holds the
+/// server to exactly one message).
 async fn read_unary_parts(
     recv: &mut RecvHalf<ClientRecv>,
 ) -> Result<(MetadataMap, bytes::Bytes, MetadataMap), Status> {
@@ -558,23 +562,11 @@ async fn read_unary_parts(
     loop {
         match recv.next_event().await? {
             Some(ClientEvent::Headers(md)) => headers = md,
-            Some(ClientEvent::Message(b)) => {
-                if message.is_some() {
-                    recv.stop(ErrorCode::PROTOCOL_ERROR);
-                    return Err(Status::internal(
-                        "server sent more than one message in a unary response",
-                    ));
-                }
-                message = Some(b);
-            }
+            Some(ClientEvent::Message(b)) => message = Some(b),
             Some(ClientEvent::Trailers(outcome)) => {
                 let trailers = outcome?;
-                return match message {
-                    Some(m) => Ok((headers, m, trailers)),
-                    None => Err(Status::internal(
-                        "server sent no message in a unary response",
-                    )),
-                };
+                let message = message.ok_or_else(|| CallError::MissingMessage.to_status())?;
+                return Ok((headers, message, trailers));
             }
             None => return Err(Status::internal("response ended without a status")),
         }
@@ -588,12 +580,9 @@ async fn streaming_response<T>(
     deadline: Option<Instant>,
 ) -> Result<Response<Streaming<T>>, Status> {
     let first = match within(deadline, call.recv.next_event()).await {
-        Err(status) => {
-            call.abort(ErrorCode::DEADLINE_EXCEEDED);
-            return Err(status);
-        }
+        Err(_) => return Err(call.expire()),
         Ok(Err(status)) => {
-            call.done = true;
+            call.fail();
             return Err(status);
         }
         Ok(Ok(ev)) => ev,

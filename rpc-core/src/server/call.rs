@@ -8,7 +8,8 @@ use crate::request::{Request, Response};
 use crate::status::Status;
 use crate::streaming::Streaming;
 use crate::transport::{RecvHalf, SendHalf};
-use crate::wire::{self, ErrorCode, RequestHead, ServerEvent, ServerRecv};
+use crate::wire::machine::{ServerCallState, StreamAction};
+use crate::wire::{self, CallError, RequestHead, ServerEvent, ServerRecv};
 use bytes::BytesMut;
 use futures_core::Stream;
 use futures_util::{FutureExt, StreamExt};
@@ -17,7 +18,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use tokio::time::{Instant, Sleep};
 
 /// Responses written in one go up to this size when the handler's stream has them ready.
@@ -32,6 +33,7 @@ pub struct ServerCall {
     pub(crate) send: SendHalf,
     pub(crate) recv: RecvHalf<ServerRecv>,
     pub(crate) meta: CallMeta,
+    pub(crate) state: ServerCallState,
 }
 
 /// What the server knows of a call besides its streams.
@@ -39,6 +41,7 @@ pub(crate) struct CallMeta {
     pub(crate) head: RequestHead,
     /// Where the method name starts in `head.path`.
     pub(crate) method_at: usize,
+    /// The call's deadline (kept by its state machine; here for the handler's request).
     pub(crate) deadline: Option<Instant>,
     pub(crate) remote: Option<SocketAddr>,
     pub(crate) max_send: usize,
@@ -100,47 +103,51 @@ impl CallMeta {
 
 enum Outcome<T> {
     Done(T),
-    Cancelled,
-    Expired,
+    /// The call ended early (cancelled by the client, or past its deadline); its state
+    /// machine holds the stream actions that end it.
+    Interrupted,
 }
 
 pin_project! {
     /// What ends a call early: the client stopping the response stream (cancellation), or
-    /// the deadline. One per call, shared by every step of it, so a call holds one timer,
-    /// made only when a step has to wait (boxed: most calls never need it, and every call's
-    /// future is allocated).
+    /// the deadline, as the call's state machine decides. One per call, shared by every step
+    /// of it, so a call holds one timer, made only when a step has to wait (boxed: most calls
+    /// never need it, and every call's future is allocated).
     struct Guard<S> {
         #[pin]
         stopped: S,
-        deadline: Option<Instant>,
+        state: ServerCallState,
         sleep: Option<Pin<Box<Sleep>>>,
     }
 }
 
 impl<S: Future> Guard<S> {
-    fn new(stopped: S, deadline: Option<Instant>) -> Self {
+    fn new(stopped: S, state: ServerCallState) -> Self {
         Guard {
             stopped,
-            deadline,
+            state,
             sleep: None,
         }
     }
 
-    fn poll_interrupt<T>(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
+    fn poll_interrupt(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
         if this.stopped.poll(cx).is_ready() {
-            return Poll::Ready(Outcome::Cancelled);
+            this.state.handle_stopped();
+            return Poll::Ready(());
         }
-        let Some(deadline) = *this.deadline else {
+        let Some(deadline) = this.state.poll_timeout() else {
             return Poll::Pending;
         };
         let sleep = this
             .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Outcome::Expired),
-            Poll::Pending => Poll::Pending,
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+        ready!(sleep.as_mut().poll(cx));
+        // The timer fires at or after the deadline, so the machine agrees the call is over.
+        if !this.state.handle_timeout(Instant::now().into_std()) {
+            this.state.handle_stopped();
         }
+        Poll::Ready(())
     }
 
     /// Runs `work` until it completes, unless the call is cancelled or expires first.
@@ -150,6 +157,11 @@ impl<S: Future> Guard<S> {
             work,
             waited: false,
         }
+    }
+
+    /// The call's state machine.
+    fn state(self: Pin<&mut Self>) -> &mut ServerCallState {
+        self.project().state
     }
 }
 
@@ -176,10 +188,14 @@ impl<S: Future, F: Future> Future for Guarded<'_, S, F> {
                 return Poll::Ready(Outcome::Done(out));
             }
             *this.waited = true;
-            return this.guard.as_mut().poll_interrupt(cx);
+            return this
+                .guard
+                .as_mut()
+                .poll_interrupt(cx)
+                .map(|()| Outcome::Interrupted);
         }
-        if let Poll::Ready(stop) = this.guard.as_mut().poll_interrupt(cx) {
-            return Poll::Ready(stop);
+        if this.guard.as_mut().poll_interrupt(cx).is_ready() {
+            return Poll::Ready(Outcome::Interrupted);
         }
         this.work.poll(cx).map(Outcome::Done)
     }
@@ -203,81 +219,76 @@ fn run_work<S: Future, W: Future<Output = Produced>>(
                 BytesMut::new(),
                 Err(Status::internal("the handler panicked")),
             )),
-            Outcome::Cancelled => Outcome::Cancelled,
-            Outcome::Expired => Outcome::Expired,
+            Outcome::Interrupted => Outcome::Interrupted,
         })
 }
 
-/// Ends a call with exactly one of: trailers (after any pending bytes), or a stream reset.
+/// Ends a call with exactly one of: trailers (after any pending bytes), or a stream reset,
+/// as its state machine decides.
 async fn finish<S: Future>(
     send: &mut SendHalf,
-    mut recv: Option<&mut RecvHalf<ServerRecv>>,
+    recv: Option<&mut RecvHalf<ServerRecv>>,
     mut guard: Pin<&mut Guard<S>>,
     out: Outcome<Produced>,
 ) {
-    let (mut buf, result) = match out {
-        Outcome::Done(produced) => produced,
-        Outcome::Cancelled => return abort(send, recv, ErrorCode::CANCELLED),
-        Outcome::Expired => return abort(send, recv, ErrorCode::DEADLINE_EXCEEDED),
-    };
-    match result {
-        Ok(trailers) => wire::encode::trailers_ok(&trailers, &mut buf),
-        Err(status) => wire::encode::trailers(&status, &mut buf),
+    if let Outcome::Done((mut buf, result)) = out {
+        match result {
+            Ok(trailers) => wire::encode::trailers_ok(&trailers, &mut buf),
+            Err(status) => wire::encode::trailers(&status, &mut buf),
+        }
+        let mut data = buf.freeze();
+        // The stream usually has room: write at once. Waiting for room is the rare case; its
+        // future is boxed so it takes no space in every call's state.
+        let written = match send.try_write(&mut data) {
+            Some(res) => Outcome::Done(res),
+            None => Box::pin(guard.as_mut().run(send.write(data))).await,
+        };
+        match written {
+            Outcome::Done(Ok(())) => guard.as_mut().state().finish(),
+            Outcome::Done(Err(_)) => guard.as_mut().state().handle_write_error(),
+            Outcome::Interrupted => {}
+        }
     }
-    let mut data = buf.freeze();
-    // The stream usually has room: write at once. Waiting for room is the rare case; its
-    // future is boxed so it takes no space in every call's state.
-    let written = match send.try_write(&mut data) {
-        Some(res) => Outcome::Done(res),
-        None => Box::pin(guard.as_mut().run(send.write(data))).await,
-    };
-    match written {
-        Outcome::Done(Ok(())) => {
-            send.finish();
-            if let Some(recv) = recv.as_mut() {
-                // The client may still be sending; the call is over.
-                if !recv.is_finished() {
-                    recv.stop(ErrorCode::NO_ERROR);
+    apply(guard.state(), send, recv);
+}
+
+/// Carries out the stream actions a call's state machine owes. Without the request stream
+/// (held by the handler's [`Streaming`]), its actions are left to that stream's end.
+pub(crate) fn apply(
+    state: &mut ServerCallState,
+    send: &mut SendHalf,
+    mut recv: Option<&mut RecvHalf<ServerRecv>>,
+) {
+    while let Some(action) = state.poll_action() {
+        match action {
+            StreamAction::Stop(code) => {
+                if let Some(recv) = recv.as_mut() {
+                    recv.stop(code);
                 }
             }
+            StreamAction::Reset(code) => send.reset(code),
+            StreamAction::Finish => send.finish(),
         }
-        Outcome::Done(Err(_)) | Outcome::Cancelled => abort(send, recv, ErrorCode::CANCELLED),
-        Outcome::Expired => abort(send, recv, ErrorCode::DEADLINE_EXCEEDED),
     }
 }
 
-fn abort(send: &mut SendHalf, recv: Option<&mut RecvHalf<ServerRecv>>, code: ErrorCode) {
-    send.reset(code);
-    if let Some(recv) = recv {
-        recv.stop(code);
-    }
-}
-
-/// Reads exactly one request message and the end of the request stream.
+/// Reads exactly one request message and the end of the request stream (the receive machine
+/// holds the client to one message).
 async fn read_one<D: Decoder>(
     recv: &mut RecvHalf<ServerRecv>,
     decoder: &mut D,
 ) -> Result<D::Item, Status> {
+    recv.receiver().set_single_message(true);
     let mut message = None;
     loop {
         match recv.next_event().await? {
-            Some(ServerEvent::Message(b)) => {
-                if message.is_some() {
-                    recv.stop(ErrorCode::PROTOCOL_ERROR);
-                    return Err(Status::internal(
-                        "more than one request message for a single-request method",
-                    ));
-                }
-                message = Some(b);
-            }
+            Some(ServerEvent::Message(b)) => message = Some(b),
             Some(ServerEvent::End) | None => break,
             Some(ServerEvent::Head(_)) => return Err(Status::internal("second request head")),
         }
     }
-    match message {
-        Some(b) => decoder.decode(b),
-        None => Err(Status::internal("missing request message")),
-    }
+    let message = message.ok_or_else(|| CallError::MissingMessage.to_status())?;
+    decoder.decode(message)
 }
 
 /// Encodes a response stream, writing whatever is ready in batches.
@@ -345,11 +356,11 @@ where
     // The call is used in place and the work future is built inside the `await`: moved-from
     // locals still take room in a future's state, and this one is allocated for every call.
     Box::pin(async move {
-        let (max_send, deadline) = (call.meta.max_send, call.meta.deadline);
+        let max_send = call.meta.max_send;
         if let Err(status) = call.meta.intercept() {
-            return reject(call.send, call.recv, status).await;
+            return reject(call.send, call.recv, call.state, status).await;
         }
-        let mut guard = pin!(Guard::new(call.send.stopped(), deadline));
+        let mut guard = pin!(Guard::new(call.send.stopped(), call.state));
         let out = run_work(guard.as_mut(), async {
             let message = match read_one(&mut call.recv, &mut codec.decoder()).await {
                 Ok(m) => m,
@@ -379,12 +390,13 @@ where
             mut send,
             mut recv,
             mut meta,
+            state,
         } = call;
-        let (max_send, deadline) = (meta.max_send, meta.deadline);
+        let max_send = meta.max_send;
         if let Err(status) = meta.intercept() {
-            return reject(send, recv, status).await;
+            return reject(send, recv, state, status).await;
         }
-        let mut guard = pin!(Guard::new(send.stopped(), deadline));
+        let mut guard = pin!(Guard::new(send.stopped(), state));
         let work = async {
             let message = match read_one(&mut recv, &mut codec.decoder()).await {
                 Ok(m) => m,
@@ -413,15 +425,16 @@ where
             send,
             recv,
             mut meta,
+            state,
         } = call;
-        let (max_send, deadline) = (meta.max_send, meta.deadline);
+        let max_send = meta.max_send;
         if let Err(status) = meta.intercept() {
-            return reject(send, recv, status).await;
+            return reject(send, recv, state, status).await;
         }
         let requests = Streaming::server(recv, Box::new(codec.decoder()));
         let request = meta.request(requests);
         let mut send = send;
-        let mut guard = pin!(Guard::new(send.stopped(), deadline));
+        let mut guard = pin!(Guard::new(send.stopped(), state));
         let work = async { respond_single(f(request).await, &mut codec.encoder(), max_send) };
         let out = run_work(guard.as_mut(), work).await;
         finish(&mut send, None, guard, out).await;
@@ -441,15 +454,16 @@ where
             send,
             recv,
             mut meta,
+            state,
         } = call;
-        let (max_send, deadline) = (meta.max_send, meta.deadline);
+        let max_send = meta.max_send;
         if let Err(status) = meta.intercept() {
-            return reject(send, recv, status).await;
+            return reject(send, recv, state, status).await;
         }
         let requests = Streaming::server(recv, Box::new(codec.decoder()));
         let request = meta.request(requests);
         let mut send = send;
-        let mut guard = pin!(Guard::new(send.stopped(), deadline));
+        let mut guard = pin!(Guard::new(send.stopped(), state));
         let work = async {
             let response = match f(request).await {
                 Ok(r) => r,
@@ -513,26 +527,25 @@ where
 
 /// Answers a call for a method the service does not have.
 pub fn unimplemented(call: ServerCall) -> CallFuture {
-    let ServerCall { send, recv, meta } = call;
+    let ServerCall {
+        send,
+        recv,
+        meta,
+        state,
+    } = call;
     let status = Status::unimplemented(format!("unknown method {}", meta.head.path));
-    reject(send, recv, status)
-}
-
-/// Ends a call whose deadline passed before it started: both streams reset with
-/// `DEADLINE_EXCEEDED`, no handler run.
-pub(crate) fn expired(mut send: SendHalf, mut recv: RecvHalf<ServerRecv>) -> CallFuture {
-    abort(&mut send, Some(&mut recv), ErrorCode::DEADLINE_EXCEEDED);
-    Box::pin(std::future::ready(()))
+    reject(send, recv, state, status)
 }
 
 /// Ends a call with `status` and no response (trailers only).
 pub(crate) fn reject(
     mut send: SendHalf,
     mut recv: RecvHalf<ServerRecv>,
+    state: ServerCallState,
     status: Status,
 ) -> CallFuture {
     Box::pin(async move {
-        let mut guard = pin!(Guard::new(send.stopped(), None));
+        let mut guard = pin!(Guard::new(send.stopped(), state));
         let out = Outcome::Done((BytesMut::new(), Err(status)));
         finish(&mut send, Some(&mut recv), guard.as_mut(), out).await;
     })

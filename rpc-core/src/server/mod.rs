@@ -13,6 +13,7 @@ use crate::status::Status;
 use crate::tls::ServerTlsConfig;
 use crate::transport::erased::DynListener;
 use crate::transport::{quic, AnyConn, AnyRecv, AnySend, Listener, RecvHalf, SendHalf};
+use crate::wire::machine::ServerCallState;
 use crate::wire::{head::split_path, ErrorCode, FrameLimits, ServerEvent, ServerRecv};
 use call::CallMeta;
 use std::collections::HashMap;
@@ -546,56 +547,66 @@ fn accept_call(send: AnySend, recv: AnyRecv, remote: Option<SocketAddr>, shared:
     let send = SendHalf::new(send, "client");
     let mut recv = RecvHalf::new(recv, ServerRecv::new(shared.limits), "client");
     let call = match futures_util::FutureExt::now_or_never(recv.next_event()) {
-        Some(event) => route(send, recv, event, remote, shared),
+        Some(event) => route(send, recv, event, ServerCallState::new(), remote, shared),
         None => Box::pin(await_head(send, recv, remote, shared.clone())),
     };
     shared.calls.spawn(call);
 }
 
-/// Waits (bounded by the header timeout) for a head that did not come with the stream.
+/// Waits (bounded by the header timeout, PROTOCOL.md §10) for a head that did not come with
+/// the stream.
 async fn await_head(
     mut send: SendHalf,
     mut recv: RecvHalf<ServerRecv>,
     remote: Option<SocketAddr>,
     shared: Arc<Shared>,
 ) {
-    match tokio::time::timeout(shared.header_timeout, recv.next_event()).await {
-        Ok(event) => route(send, recv, event, remote, &shared).await,
-        Err(_) => {
+    let mut state = ServerCallState::new();
+    state.await_head(Instant::now().into_std() + shared.header_timeout);
+    let at = state
+        .poll_timeout()
+        .map_or_else(Instant::now, Instant::from_std);
+    tokio::select! {
+        event = recv.next_event() => route(send, recv, event, state, remote, &shared).await,
+        () = tokio::time::sleep_until(at) => {
             // A client that opens a stream and sends nothing: no status, just let it go.
-            send.reset(ErrorCode::CANCELLED);
-            recv.stop(ErrorCode::CANCELLED);
+            state.handle_timeout(Instant::now().into_std());
+            call::apply(&mut state, &mut send, Some(&mut recv));
         }
     }
 }
 
 /// Finds the call's service and hands it the call.
 fn route(
-    send: SendHalf,
-    recv: RecvHalf<ServerRecv>,
+    mut send: SendHalf,
+    mut recv: RecvHalf<ServerRecv>,
     event: Result<Option<ServerEvent>, Status>,
+    mut state: ServerCallState,
     remote: Option<SocketAddr>,
     shared: &Shared,
 ) -> CallFuture {
     let head = match event {
         Ok(Some(ServerEvent::Head(head))) => head,
-        Ok(_) => return call::reject(send, recv, Status::internal("missing request head")),
-        Err(status) => return call::reject(send, recv, status),
+        Ok(_) => {
+            let status = Status::internal("missing request head");
+            return call::reject(send, recv, state, status);
+        }
+        Err(status) => return call::reject(send, recv, state, status),
     };
-    if head.timeout == Some(Duration::ZERO) {
+    if !state.start(head.timeout, || Instant::now().into_std()) {
         // Expired on arrival: reset without running the handler (PROTOCOL.md §8).
-        return call::expired(send, recv);
+        call::apply(&mut state, &mut send, Some(&mut recv));
+        return Box::pin(std::future::ready(()));
     }
-    // A timeout too large to represent means no deadline (PROTOCOL.md §8).
-    let deadline = head.timeout.and_then(|t| Instant::now().checked_add(t));
+    let deadline = state.deadline().map(Instant::from_std);
     let Some((service_name, method)) = split_path(&head.path) else {
         // Checked when decoding; kept for safety.
         let status = Status::unimplemented(format!("invalid method path {:?}", head.path));
-        return call::reject(send, recv, status);
+        return call::reject(send, recv, state, status);
     };
     let Some(service) = shared.routes.get(service_name) else {
         let status = Status::unimplemented(format!("unknown service {service_name}"));
-        return call::reject(send, recv, status);
+        return call::reject(send, recv, state, status);
     };
     let method_at = head.path.len() - method.len();
     let meta = CallMeta {
@@ -609,7 +620,12 @@ fn route(
     };
     // `call` runs here, in the connection's task: a panicking (hand-written) dispatch must
     // not take the connection down. Its streams are dropped, so the call is reset.
-    let call = ServerCall { send, recv, meta };
+    let call = ServerCall {
+        send,
+        recv,
+        meta,
+        state,
+    };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service.call(call))).unwrap_or_else(
         |_| {
             tracing::error!("a service's dispatch panicked; the call was reset");

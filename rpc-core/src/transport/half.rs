@@ -20,7 +20,7 @@ pub(crate) trait Receiver {
 impl Receiver for ClientRecv {
     type Event = ClientEvent;
     fn push(&mut self, chunk: Bytes) {
-        ClientRecv::push(self, chunk)
+        ClientRecv::handle_data(self, chunk)
     }
     fn handle_fin(&mut self) {
         ClientRecv::handle_fin(self)
@@ -33,7 +33,7 @@ impl Receiver for ClientRecv {
 impl Receiver for ServerRecv {
     type Event = ServerEvent;
     fn push(&mut self, chunk: Bytes) {
-        ServerRecv::push(self, chunk)
+        ServerRecv::handle_data(self, chunk)
     }
     fn handle_fin(&mut self) {
         ServerRecv::handle_fin(self)
@@ -125,8 +125,9 @@ impl<R: Receiver> RecvHalf<R> {
         self.stopped = true;
     }
 
-    pub(crate) fn is_finished(&self) -> bool {
-        self.eof
+    /// The receive state machine (to set what the method expects).
+    pub(crate) fn receiver(&mut self) -> &mut R {
+        &mut self.rx
     }
 }
 
@@ -205,6 +206,13 @@ impl SendHalf {
 
 impl Drop for SendHalf {
     fn drop(&mut self) {
-        self.reset(ErrorCode::CANCELLED);
+        // Dropped while unwinding: the code that owned the call failed before it could
+        // report a status (PROTOCOL.md §7.1).
+        let code = if std::thread::panicking() {
+            ErrorCode::INTERNAL_ERROR
+        } else {
+            ErrorCode::CANCELLED
+        };
+        self.reset(code);
     }
 }

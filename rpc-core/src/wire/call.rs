@@ -2,8 +2,9 @@
 //!
 //! Each side of a call feeds the bytes of its receive stream in with `handle_data`, the end of
 //! the stream with `handle_fin`, and pulls typed events out with `poll_event`. The state
-//! machines enforce frame order; every violation is a [`CallError`] that names the status to
-//! report and the stream error code to send.
+//! machines enforce frame order and, for methods with a single message in that direction, the
+//! message count; every violation is a [`CallError`] that names the status to report and the
+//! stream error code to send. The rest of a call's life is in [`machine`](super::machine).
 
 use super::frame::{Frame, FrameDecoder, FrameError, FrameKind, FrameLimits, FLAG_COMPRESSED};
 use super::head::{self, HeadError, RequestHead};
@@ -39,6 +40,12 @@ pub enum CallError {
     /// The server's stream ended without trailers.
     #[error("stream ended without a status")]
     MissingTrailers,
+    /// A second message where the method has exactly one (unary request or response).
+    #[error("more than one message where the method has exactly one")]
+    TooManyMessages,
+    /// No message where the method has exactly one.
+    #[error("no message where the method has exactly one")]
+    MissingMessage,
 }
 
 impl CallError {
@@ -88,12 +95,38 @@ enum ServerState {
     Done,
 }
 
+/// How many messages a direction of a call carries: a single-message method's second
+/// message, or its end without one, is a [`CallError`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Count {
+    single: bool,
+    seen: u32,
+}
+
+impl Count {
+    fn message(&mut self) -> Result<(), CallError> {
+        self.seen = self.seen.saturating_add(1);
+        if self.single && self.seen > 1 {
+            return Err(CallError::TooManyMessages);
+        }
+        Ok(())
+    }
+
+    fn end(&self) -> Result<(), CallError> {
+        if self.single && self.seen == 0 {
+            return Err(CallError::MissingMessage);
+        }
+        Ok(())
+    }
+}
+
 /// Receive state of the server side of a call.
 #[derive(Debug)]
 pub struct ServerRecv {
     dec: FrameDecoder,
     state: ServerState,
     fin: bool,
+    count: Count,
 }
 
 impl ServerRecv {
@@ -103,22 +136,19 @@ impl ServerRecv {
             dec: FrameDecoder::new(limits),
             state: ServerState::AwaitHead,
             fin: false,
+            count: Count::default(),
         }
     }
 
-    /// Feeds bytes read from the stream.
-    pub fn handle_data(&mut self, chunk: Bytes) {
-        self.dec.push(chunk);
-    }
-
-    /// See [`FrameDecoder::read_buf`].
-    pub fn read_buf(&mut self) -> &mut bytes::BytesMut {
-        self.dec.read_buf()
+    /// The method takes exactly one request message (unary, server streaming): a second one,
+    /// or the end without one, is an error. Set once the call is routed.
+    pub fn set_single_message(&mut self, single: bool) {
+        self.count.single = single;
     }
 
     /// Feeds a chunk of the client's stream (no copy when frames lie within one chunk).
     /// Drain events with `poll_event` before pushing again.
-    pub fn push(&mut self, chunk: bytes::Bytes) {
+    pub fn handle_data(&mut self, chunk: Bytes) {
         self.dec.push(chunk)
     }
 
@@ -144,6 +174,7 @@ impl ServerRecv {
                     Ok(Some(ServerEvent::Head(RequestHead::decode(frame.payload)?)))
                 }
                 (ServerState::Messages, FrameKind::Message) => {
+                    self.count.message()?;
                     Ok(Some(ServerEvent::Message(message_payload(frame)?)))
                 }
                 (ServerState::AwaitHead, kind) => Err(CallError::UnexpectedFrame {
@@ -161,6 +192,7 @@ impl ServerRecv {
                     return Err(CallError::MissingHead);
                 }
                 self.state = ServerState::Done;
+                self.count.end()?;
                 Ok(Some(ServerEvent::End))
             }
             None => Ok(None),
@@ -193,6 +225,7 @@ pub struct ClientRecv {
     dec: FrameDecoder,
     state: ClientState,
     fin: bool,
+    count: Count,
 }
 
 impl ClientRecv {
@@ -202,22 +235,19 @@ impl ClientRecv {
             dec: FrameDecoder::new(limits),
             state: ClientState::Start,
             fin: false,
+            count: Count::default(),
         }
     }
 
-    /// Feeds bytes read from the stream.
-    pub fn handle_data(&mut self, chunk: Bytes) {
-        self.dec.push(chunk);
-    }
-
-    /// See [`FrameDecoder::read_buf`].
-    pub fn read_buf(&mut self) -> &mut bytes::BytesMut {
-        self.dec.read_buf()
+    /// The method answers with exactly one message (unary, client streaming): a second one,
+    /// or successful trailers without one, is an error.
+    pub fn set_single_message(&mut self, single: bool) {
+        self.count.single = single;
     }
 
     /// Feeds a chunk of the server's stream (no copy when frames lie within one chunk).
     /// Drain events with `poll_event` before pushing again.
-    pub fn push(&mut self, chunk: bytes::Bytes) {
+    pub fn handle_data(&mut self, chunk: Bytes) {
         self.dec.push(chunk)
     }
 
@@ -243,11 +273,15 @@ impl ClientRecv {
                     }
                     (ClientState::Start | ClientState::Messages, FrameKind::Message) => {
                         self.state = ClientState::Messages;
+                        self.count.message()?;
                         return Ok(Some(ClientEvent::Message(message_payload(frame)?)));
                     }
                     (ClientState::Start | ClientState::Messages, FrameKind::Trailers) => {
                         self.state = ClientState::Done;
                         let outcome = head::decode_outcome(frame.payload)?;
+                        if outcome.is_ok() {
+                            self.count.end()?;
+                        }
                         return Ok(Some(ClientEvent::Trailers(outcome)));
                     }
                     (ClientState::Messages, FrameKind::Headers) => "after the response head",
@@ -414,5 +448,56 @@ mod tests {
             rx.poll_event(),
             Err(CallError::UnexpectedFrame { .. })
         ));
+    }
+
+    #[test]
+    fn single_message_methods_hold_each_side_to_one() {
+        let mut rx = ServerRecv::new(LIMITS);
+        rx.set_single_message(true);
+        rx.handle_data(request_stream(&[b"a", b"b"]));
+        assert!(matches!(rx.poll_event(), Ok(Some(ServerEvent::Head(_)))));
+        assert!(matches!(rx.poll_event(), Ok(Some(ServerEvent::Message(_)))));
+        let err = rx.poll_event().unwrap_err();
+        assert_eq!(err, CallError::TooManyMessages);
+        assert_eq!(err.error_code(), ErrorCode::PROTOCOL_ERROR);
+        assert_eq!(err.to_status().code(), Code::Internal);
+
+        let mut rx = ServerRecv::new(LIMITS);
+        rx.set_single_message(true);
+        rx.handle_data(request_stream(&[]));
+        rx.handle_fin();
+        assert!(matches!(rx.poll_event(), Ok(Some(ServerEvent::Head(_)))));
+        assert_eq!(rx.poll_event(), Err(CallError::MissingMessage));
+
+        let mut b = BytesMut::new();
+        encode::raw_message(b"r1", &mut b);
+        encode::raw_message(b"r2", &mut b);
+        let mut rx = ClientRecv::new(LIMITS);
+        rx.set_single_message(true);
+        rx.handle_data(b.freeze());
+        assert!(rx.poll_event().unwrap().is_some());
+        assert_eq!(rx.poll_event(), Err(CallError::TooManyMessages));
+
+        // Successful trailers without the message are an error; failed ones are the outcome.
+        for (status, want) in [
+            (Status::ok(""), Err(CallError::MissingMessage)),
+            (Status::not_found("x"), Ok(())),
+        ] {
+            let mut b = BytesMut::new();
+            encode::trailers(&status, &mut b);
+            let mut rx = ClientRecv::new(LIMITS);
+            rx.set_single_message(true);
+            rx.handle_data(b.freeze());
+            assert_eq!(rx.poll_event().map(drop), want);
+        }
+    }
+
+    #[test]
+    fn streaming_methods_take_any_number() {
+        let mut rx = ServerRecv::new(LIMITS);
+        rx.handle_data(request_stream(&[b"a", b"b", b"c"]));
+        rx.handle_fin();
+        let events = std::iter::from_fn(|| rx.poll_event().unwrap()).count();
+        assert_eq!(events, 5);
     }
 }

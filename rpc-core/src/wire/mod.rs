@@ -7,6 +7,7 @@
 pub mod call;
 pub mod frame;
 pub mod head;
+pub mod machine;
 
 pub use call::{CallError, ClientEvent, ClientRecv, ServerEvent, ServerRecv};
 pub use frame::{Frame, FrameDecoder, FrameError, FrameKind, FrameLimits};
@@ -48,6 +49,7 @@ impl ErrorCode {
             ErrorCode::REFUSED_STREAM => (Code::Unavailable, "call refused by the"),
             ErrorCode::RESOURCE_EXHAUSTED => (Code::ResourceExhausted, "limit exceeded at the"),
             ErrorCode::PROTOCOL_ERROR => (Code::Internal, "protocol error reported by the"),
+            ErrorCode::INTERNAL_ERROR => (Code::Internal, "internal error at the"),
             ErrorCode::SHUTDOWN => (Code::Unavailable, "shutdown of the"),
             ErrorCode::NO_ERROR => (Code::Internal, "stream closed without a status by the"),
             _ => (Code::Internal, "stream reset by the"),
