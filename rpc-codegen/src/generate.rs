@@ -263,13 +263,7 @@ fn client(
                         &self,
                         request: impl #cp::codegen::IntoRequest<#input>,
                     ) -> ::core::result::Result<#cp::codegen::Response<#output>, #cp::codegen::Status> {
-                        self.inner
-                            .unary(
-                                #route,
-                                #single,
-                                #codec,
-                            )
-                            .await
+                        #cp::codegen::client::unary(&self.inner, #route, #single, #codec).await
                     }
                 },
                 MethodKind::ServerStreaming => quote! {
@@ -282,13 +276,7 @@ fn client(
                         #cp::codegen::Response<#cp::codegen::Streaming<#output>>,
                         #cp::codegen::Status,
                     > {
-                        self.inner
-                            .server_streaming(
-                                #route,
-                                #single,
-                                #codec,
-                            )
-                            .await
+                        #cp::codegen::client::server_streaming(&self.inner, #route, #single, #codec).await
                     }
                 },
                 MethodKind::ClientStreaming => quote! {
@@ -298,13 +286,7 @@ fn client(
                         &self,
                         request: impl #cp::codegen::IntoStreamingRequest<Message = #input>,
                     ) -> ::core::result::Result<#cp::codegen::Response<#output>, #cp::codegen::Status> {
-                        self.inner
-                            .client_streaming(
-                                #route,
-                                #streamed,
-                                #codec,
-                            )
-                            .await
+                        #cp::codegen::client::client_streaming(&self.inner, #route, #streamed, #codec).await
                     }
                 },
                 MethodKind::Streaming => quote! {
@@ -317,13 +299,7 @@ fn client(
                         #cp::codegen::Response<#cp::codegen::Streaming<#output>>,
                         #cp::codegen::Status,
                     > {
-                        self.inner
-                            .streaming(
-                                #route,
-                                #streamed,
-                                #codec,
-                            )
-                            .await
+                        #cp::codegen::client::streaming(&self.inner, #route, #streamed, #codec).await
                     }
                 },
             }
@@ -338,16 +314,11 @@ fn client(
             #service_docs
             #deprecated
             #[derive(Debug, Clone)]
-            pub struct #client_name {
-                inner: #cp::codegen::Channel,
+            pub struct #client_name<S = #cp::codegen::Channel> {
+                inner: S,
             }
 
-            impl #client_name {
-                /// Creates a client that sends its calls over `channel`.
-                pub fn new(channel: #cp::codegen::Channel) -> Self {
-                    Self { inner: channel }
-                }
-
+            impl #client_name<#cp::codegen::Channel> {
                 /// Connects to `dst` and creates a client over the new channel.
                 pub async fn connect<D>(dst: D) -> ::core::result::Result<Self, #cp::codegen::Error>
                 where
@@ -362,6 +333,14 @@ fn client(
                 /// The channel this client sends its calls over.
                 pub fn channel(&self) -> &#cp::codegen::Channel {
                     &self.inner
+                }
+            }
+
+            impl<S: #cp::codegen::CallService> #client_name<S> {
+                /// Creates a client that sends its calls through `inner`: a channel, or a tower
+                /// stack over one.
+                pub fn new(inner: S) -> Self {
+                    Self { inner }
                 }
 
                 #(#methods)*

@@ -1,5 +1,6 @@
 //! Re-exports used by generated code. Not a public API: it may change in any release.
 
+pub use crate::client::service::{self as client, CallService};
 pub use crate::client::{Channel, Endpoint};
 pub use crate::codec::ProstCodec;
 pub use crate::request::{IntoRequest, IntoStreamingRequest, Request, Response};

@@ -64,7 +64,7 @@
 //! without I/O.
 #![deny(missing_docs)]
 
-mod client;
+pub mod client;
 pub mod codec;
 #[doc(hidden)]
 pub mod codegen;

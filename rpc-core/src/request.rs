@@ -140,6 +140,13 @@ impl<T> Request<T> {
         self.path.take()
     }
 
+    /// Takes the message out (through `f`), keeping everything else in a `Request<()>`.
+    pub(crate) fn into_parts_with<U>(self, f: impl FnOnce(T) -> U) -> (U, Request<()>) {
+        let mut out = None;
+        let rest = self.map(|m| out = Some(f(m)));
+        (out.expect("set by map"), rest)
+    }
+
     pub(crate) fn into_parts(self) -> (MetadataMap, T, Option<Duration>, bool) {
         (self.metadata, self.message, self.timeout, self.idempotent)
     }

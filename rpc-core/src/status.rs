@@ -235,6 +235,25 @@ impl Status {
         self
     }
 
+    /// The status for an error out of a tower stack: a [`Status`] as it is, tower's
+    /// `timeout` elapsing as `DEADLINE_EXCEEDED`, tower's `load_shed` refusing as
+    /// `UNAVAILABLE`, anything else as `UNKNOWN` with the error as its source.
+    pub fn from_error(error: Box<dyn StdError + Send + Sync + 'static>) -> Status {
+        let error = match error.downcast::<Status>() {
+            Ok(status) => return *status,
+            Err(error) => error,
+        };
+        let mut status = if error.is::<tower::timeout::error::Elapsed>() {
+            Status::deadline_exceeded("timeout elapsed")
+        } else if error.is::<tower::load_shed::error::Overloaded>() {
+            Status::unavailable("overloaded: the call was shed")
+        } else {
+            Status::unknown(error.to_string())
+        };
+        status.set_source(Arc::from(error));
+        status
+    }
+
     pub(crate) fn from_parts(
         code: Code,
         message: String,

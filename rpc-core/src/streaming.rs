@@ -146,6 +146,27 @@ impl<T> Streaming<T> {
         }
     }
 
+    /// A stream of one message, already ended with these trailers (a single-message
+    /// response in the form of a stream).
+    pub(crate) fn single(decoder: BoxDecoder<T>, message: Bytes, trailers: MetadataMap) -> Self {
+        Streaming {
+            source: Source::Empty(trailers),
+            decoder,
+            first: Some(message),
+            done: false,
+        }
+    }
+
+    /// The same stream, decoding its messages with `decoder` instead.
+    pub(crate) fn with_decoder<U>(self, decoder: BoxDecoder<U>) -> Streaming<U> {
+        Streaming {
+            source: self.source,
+            decoder,
+            first: self.first,
+            done: self.done,
+        }
+    }
+
     /// The next message; `Ok(None)` at the successful end.
     ///
     /// # Cancel safety

@@ -166,9 +166,9 @@
 //!
 //! For `trait Foo` (generated modules are named after the trait, not after `name = ...`):
 //!
-//! * `foo_client::FooClient`: `new(Channel)`, `connect(dst)`, `channel()`, one `async fn` per
-//!   RPC (streaming requests take any `Stream`, streamed responses come back as a
-//!   `Streaming<B>`);
+//! * `foo_client::FooClient<S = Channel>`: `new(channel)` (or `new(stack)` over any tower stack
+//!   of a channel), `connect(dst)`, `channel()`, one `async fn` per RPC (streaming requests
+//!   take any `Stream`, streamed responses come back as a `Streaming<B>`);
 //! * `foo_server::Foo`, the server trait, and `foo_server::FooServer<T>`, which serves a
 //!   `T: Foo` (`Server::builder().add_service(FooServer::new(my_foo))`);
 //! * `use foo_server::Foo;` with the trait's visibility, so the trait is still found

@@ -30,14 +30,10 @@ pub mod greeter_client {
     )]
     /// The greeting service definition.
     #[derive(Debug, Clone)]
-    pub struct GreeterClient {
-        inner: ::rpc_core::codegen::Channel,
+    pub struct GreeterClient<S = ::rpc_core::codegen::Channel> {
+        inner: S,
     }
-    impl GreeterClient {
-        /// Creates a client that sends its calls over `channel`.
-        pub fn new(channel: ::rpc_core::codegen::Channel) -> Self {
-            Self { inner: channel }
-        }
+    impl GreeterClient<::rpc_core::codegen::Channel> {
         /// Connects to `dst` and creates a client over the new channel.
         pub async fn connect<D>(
             dst: D,
@@ -56,6 +52,13 @@ pub mod greeter_client {
         pub fn channel(&self) -> &::rpc_core::codegen::Channel {
             &self.inner
         }
+    }
+    impl<S: ::rpc_core::codegen::CallService> GreeterClient<S> {
+        /// Creates a client that sends its calls through `inner`: a channel, or a tower
+        /// stack over one.
+        pub fn new(inner: S) -> Self {
+            Self { inner }
+        }
         /// Sends a greeting
         pub async fn say_hello(
             &self,
@@ -64,8 +67,8 @@ pub mod greeter_client {
             ::rpc_core::codegen::Response<super::HelloReply>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .unary(
+            ::rpc_core::codegen::client::unary(
+                    &self.inner,
                     "/helloworld.Greeter/SayHello",
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<

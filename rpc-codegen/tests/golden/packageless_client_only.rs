@@ -30,14 +30,10 @@ pub mod ping_client {
         rustdoc::invalid_rust_codeblocks,
     )]
     #[derive(Debug, Clone)]
-    pub struct PingClient {
-        inner: crate::rt::codegen::Channel,
+    pub struct PingClient<S = crate::rt::codegen::Channel> {
+        inner: S,
     }
-    impl PingClient {
-        /// Creates a client that sends its calls over `channel`.
-        pub fn new(channel: crate::rt::codegen::Channel) -> Self {
-            Self { inner: channel }
-        }
+    impl PingClient<crate::rt::codegen::Channel> {
         /// Connects to `dst` and creates a client over the new channel.
         pub async fn connect<D>(
             dst: D,
@@ -56,6 +52,13 @@ pub mod ping_client {
         pub fn channel(&self) -> &crate::rt::codegen::Channel {
             &self.inner
         }
+    }
+    impl<S: crate::rt::codegen::CallService> PingClient<S> {
+        /// Creates a client that sends its calls through `inner`: a channel, or a tower
+        /// stack over one.
+        pub fn new(inner: S) -> Self {
+            Self { inner }
+        }
         pub async fn ping(
             &self,
             request: impl crate::rt::codegen::IntoRequest<()>,
@@ -63,8 +66,8 @@ pub mod ping_client {
             crate::rt::codegen::Response<()>,
             crate::rt::codegen::Status,
         > {
-            self.inner
-                .unary(
+            crate::rt::codegen::client::unary(
+                    &self.inner,
                     "/Ping/Ping",
                     crate::rt::codegen::IntoRequest::into_request(request),
                     crate::rt::codegen::ProstCodec::<(), ()>::default(),

@@ -30,14 +30,10 @@ pub mod route_guide_client {
     )]
     /// Interface exported by the server.
     #[derive(Debug, Clone)]
-    pub struct RouteGuideClient {
-        inner: ::rpc_core::codegen::Channel,
+    pub struct RouteGuideClient<S = ::rpc_core::codegen::Channel> {
+        inner: S,
     }
-    impl RouteGuideClient {
-        /// Creates a client that sends its calls over `channel`.
-        pub fn new(channel: ::rpc_core::codegen::Channel) -> Self {
-            Self { inner: channel }
-        }
+    impl RouteGuideClient<::rpc_core::codegen::Channel> {
         /// Connects to `dst` and creates a client over the new channel.
         pub async fn connect<D>(
             dst: D,
@@ -56,6 +52,13 @@ pub mod route_guide_client {
         pub fn channel(&self) -> &::rpc_core::codegen::Channel {
             &self.inner
         }
+    }
+    impl<S: ::rpc_core::codegen::CallService> RouteGuideClient<S> {
+        /// Creates a client that sends its calls through `inner`: a channel, or a tower
+        /// stack over one.
+        pub fn new(inner: S) -> Self {
+            Self { inner }
+        }
         /// A simple RPC.
         pub async fn get_feature(
             &self,
@@ -64,8 +67,8 @@ pub mod route_guide_client {
             ::rpc_core::codegen::Response<super::Feature>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .unary(
+            ::rpc_core::codegen::client::unary(
+                    &self.inner,
                     "/routeguide.RouteGuide/GetFeature",
                     ::rpc_core::codegen::idempotent(
                         ::rpc_core::codegen::IntoRequest::into_request(request),
@@ -87,8 +90,8 @@ pub mod route_guide_client {
             >,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .server_streaming(
+            ::rpc_core::codegen::client::server_streaming(
+                    &self.inner,
                     "/routeguide.RouteGuide/ListFeatures",
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<
@@ -109,8 +112,8 @@ pub mod route_guide_client {
             ::rpc_core::codegen::Response<super::RouteSummary>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .client_streaming(
+            ::rpc_core::codegen::client::client_streaming(
+                    &self.inner,
                     "/routeguide.RouteGuide/RecordRoute",
                     ::rpc_core::codegen::IntoStreamingRequest::into_streaming_request(
                         request,
@@ -134,8 +137,8 @@ pub mod route_guide_client {
             >,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .streaming(
+            ::rpc_core::codegen::client::streaming(
+                    &self.inner,
                     "/routeguide.RouteGuide/RouteChat",
                     ::rpc_core::codegen::IntoStreamingRequest::into_streaming_request(
                         request,

@@ -30,14 +30,10 @@ pub mod type_client {
     )]
     #[deprecated]
     #[derive(Debug, Clone)]
-    pub struct TypeClient {
-        inner: ::rpc_core::codegen::Channel,
+    pub struct TypeClient<S = ::rpc_core::codegen::Channel> {
+        inner: S,
     }
-    impl TypeClient {
-        /// Creates a client that sends its calls over `channel`.
-        pub fn new(channel: ::rpc_core::codegen::Channel) -> Self {
-            Self { inner: channel }
-        }
+    impl TypeClient<::rpc_core::codegen::Channel> {
         /// Connects to `dst` and creates a client over the new channel.
         pub async fn connect<D>(
             dst: D,
@@ -56,6 +52,13 @@ pub mod type_client {
         pub fn channel(&self) -> &::rpc_core::codegen::Channel {
             &self.inner
         }
+    }
+    impl<S: ::rpc_core::codegen::CallService> TypeClient<S> {
+        /// Creates a client that sends its calls through `inner`: a channel, or a tower
+        /// stack over one.
+        pub fn new(inner: S) -> Self {
+            Self { inner }
+        }
         pub async fn r#type(
             &self,
             request: impl ::rpc_core::codegen::IntoRequest<()>,
@@ -63,8 +66,8 @@ pub mod type_client {
             ::rpc_core::codegen::Response<::prost_types::Timestamp>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .unary(
+            ::rpc_core::codegen::client::unary(
+                    &self.inner,
                     "/my.nested.pkg.type/type",
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<
@@ -81,8 +84,8 @@ pub mod type_client {
             ::rpc_core::codegen::Response<::rpc_core::codegen::Streaming<()>>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .server_streaming(
+            ::rpc_core::codegen::client::server_streaming(
+                    &self.inner,
                     "/my.nested.pkg.type/self",
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<
@@ -99,8 +102,8 @@ pub mod type_client {
             ::rpc_core::codegen::Response<super::Foo>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .unary(
+            ::rpc_core::codegen::client::unary(
+                    &self.inner,
                     "/my.nested.pkg.type/GetFoo",
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<super::Foo, super::Foo>::default(),
@@ -114,8 +117,8 @@ pub mod type_client {
             ::rpc_core::codegen::Response<::rpc_core::codegen::Streaming<super::Foo>>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .server_streaming(
+            ::rpc_core::codegen::client::server_streaming(
+                    &self.inner,
                     "/my.nested.pkg.type/get_foo",
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<super::Foo, super::Foo>::default(),
@@ -129,8 +132,8 @@ pub mod type_client {
             ::rpc_core::codegen::Response<::rpc_core::codegen::Streaming<super::Foo>>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .streaming(
+            ::rpc_core::codegen::client::streaming(
+                    &self.inner,
                     "/my.nested.pkg.type/Get_Foo",
                     ::rpc_core::codegen::IntoStreamingRequest::into_streaming_request(
                         request,
@@ -146,8 +149,8 @@ pub mod type_client {
             ::rpc_core::codegen::Response<super::Foo>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .unary(
+            ::rpc_core::codegen::client::unary(
+                    &self.inner,
                     "/my.nested.pkg.type/New",
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<
@@ -164,8 +167,8 @@ pub mod type_client {
             ::rpc_core::codegen::Response<super::Foo>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .unary(
+            ::rpc_core::codegen::client::unary(
+                    &self.inner,
                     "/my.nested.pkg.type/Connect",
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<super::Foo, super::Foo>::default(),
@@ -179,8 +182,8 @@ pub mod type_client {
             ::rpc_core::codegen::Response<super::Foo>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .unary(
+            ::rpc_core::codegen::client::unary(
+                    &self.inner,
                     "/my.nested.pkg.type/Clone",
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<super::Foo, super::Foo>::default(),
@@ -194,8 +197,8 @@ pub mod type_client {
             ::rpc_core::codegen::Response<::prost::alloc::string::String>,
             ::rpc_core::codegen::Status,
         > {
-            self.inner
-                .unary(
+            ::rpc_core::codegen::client::unary(
+                    &self.inner,
                     "/my.nested.pkg.type/Wrappers",
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<

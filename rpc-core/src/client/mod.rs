@@ -1,6 +1,7 @@
 //! The client: [`Channel`] and its generic call paths.
 
 mod endpoint;
+pub mod service;
 
 pub use endpoint::Endpoint;
 
@@ -345,22 +346,33 @@ impl Channel {
 
     /// A server-streaming call: one request, a stream of responses. Returns once the server
     /// has answered (response head, first message or final status).
+    ///
+    /// # Cancel safety
+    /// Dropping the future, or the returned stream before its end, cancels the call.
     pub async fn server_streaming<C: Codec>(
         &self,
         path: &str,
         request: Request<C::Encode>,
+        codec: C,
+    ) -> Result<Response<Streaming<C::Decode>>, Status> {
+        self.single_request_call(path, request, codec, false).await
+    }
+
+    /// A call with one request message whose response is streamed; the receive machine holds
+    /// the server to one message if `single_response`.
+    pub(crate) async fn single_request_call<C: Codec>(
+        &self,
+        path: &str,
+        request: Request<C::Encode>,
         mut codec: C,
+        single_response: bool,
     ) -> Result<Response<Streaming<C::Decode>>, Status> {
         let request = self.intercept(path, request)?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let data = self.encode_single(path, request, &mut codec, timeout)?;
         let mut slot = None;
-        match within(
-            deadline,
-            self.start_single(&mut slot, data, false, deadline),
-        )
-        .await
-        {
+        let start = self.start_single(&mut slot, data, single_response, deadline);
+        match within(deadline, start).await {
             Ok(Ok(())) => {}
             Ok(Err(status)) => return Err(status),
             Err(status) => return Err(slot.as_mut().map_or(status, ClientCall::expire)),
