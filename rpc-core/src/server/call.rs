@@ -5,11 +5,11 @@ use crate::codec::{encode_frame, Codec, Decoder};
 use crate::interceptor::Interceptors;
 use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
-use crate::status::Status;
+use crate::status::{Code, Status};
 use crate::streaming::Streaming;
 use crate::transport::{RecvHalf, SendHalf};
 use crate::wire::machine::{ServerCallState, StreamAction};
-use crate::wire::{self, CallError, RequestHead, ServerEvent, ServerRecv};
+use crate::wire::{self, CallError, ErrorCode, RequestHead, ServerEvent, ServerRecv};
 use bytes::BytesMut;
 use futures_core::Stream;
 use futures_util::{FutureExt, StreamExt};
@@ -25,7 +25,29 @@ use tokio::time::{Instant, Sleep};
 const COALESCE_BYTES: usize = 64 * 1024;
 
 /// The future that runs one call; the server spawns it as the call's task.
-pub type CallFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+pub type CallFuture = Pin<Box<dyn Future<Output = CallOutcome> + Send + 'static>>;
+
+/// How a call ended, as the server saw it: what a call's future (and a server layer's)
+/// resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallOutcome {
+    /// The call ended with trailers carrying a status with this code.
+    Status(Code),
+    /// The call was abandoned with a stream reset carrying this code (PROTOCOL.md §7):
+    /// cancelled by the client, past its deadline, refused, or its response failed to write.
+    Reset(ErrorCode),
+}
+
+impl CallOutcome {
+    /// The status code the client sees (for a reset, the code of PROTOCOL.md §7.2).
+    pub fn code(&self) -> Code {
+        match *self {
+            CallOutcome::Status(code) => code,
+            CallOutcome::Reset(code) => code.status_code(),
+        }
+    }
+}
 
 /// A call accepted by the server and routed to a service; generated code hands it to one of
 /// the handler runners ([`unary`], [`server_streaming`], [`client_streaming`], [`streaming`]).
@@ -68,6 +90,44 @@ impl ServerCall {
     /// The method name: the last segment of the path. Services dispatch on it.
     pub fn method(&self) -> &str {
         self.meta.head.path.get(self.meta.method_at..).unwrap_or("")
+    }
+
+    /// The service name, `package.Service`.
+    pub(crate) fn service_name(&self) -> &str {
+        let path = &self.meta.head.path;
+        path.get(1..self.meta.method_at.saturating_sub(1))
+            .unwrap_or("")
+    }
+
+    /// The request metadata the client sent.
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.meta.head.metadata
+    }
+
+    /// The request metadata, mutably (a layer may add or remove entries before the handler
+    /// sees them).
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.meta.head.metadata
+    }
+
+    /// When the client's deadline passes, if it set one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.meta.deadline
+    }
+
+    /// The client's address, when the transport has one.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.meta.remote
+    }
+
+    /// Typed values for the handler (its request's extensions), e.g. the authenticated user.
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.meta.extensions
+    }
+
+    /// The same, mutably.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.meta.extensions
     }
 }
 
@@ -230,12 +290,19 @@ async fn finish<S: Future>(
     recv: Option<&mut RecvHalf<ServerRecv>>,
     mut guard: Pin<&mut Guard<S>>,
     out: Outcome<Produced>,
-) {
+) -> CallOutcome {
+    let mut outcome = None;
     if let Outcome::Done((mut buf, result)) = out {
-        match result {
-            Ok(trailers) => wire::encode::trailers_ok(&trailers, &mut buf),
-            Err(status) => wire::encode::trailers(&status, &mut buf),
-        }
+        let code = match result {
+            Ok(trailers) => {
+                wire::encode::trailers_ok(&trailers, &mut buf);
+                Code::Ok
+            }
+            Err(status) => {
+                wire::encode::trailers(&status, &mut buf);
+                status.code()
+            }
+        };
         let mut data = buf.freeze();
         // The stream usually has room: write at once. Waiting for room is the rare case; its
         // future is boxed so it takes no space in every call's state.
@@ -244,12 +311,19 @@ async fn finish<S: Future>(
             None => Box::pin(guard.as_mut().run(send.write(data))).await,
         };
         match written {
-            Outcome::Done(Ok(())) => guard.as_mut().state().finish(),
+            Outcome::Done(Ok(())) => {
+                guard.as_mut().state().finish();
+                outcome = Some(CallOutcome::Status(code));
+            }
             Outcome::Done(Err(_)) => guard.as_mut().state().handle_write_error(),
             Outcome::Interrupted => {}
         }
     }
-    apply(guard.state(), send, recv);
+    let state = guard.state();
+    let outcome = outcome
+        .unwrap_or_else(|| CallOutcome::Reset(state.aborted().unwrap_or(ErrorCode::CANCELLED)));
+    apply(state, send, recv);
+    outcome
 }
 
 /// Carries out the stream actions a call's state machine owes. Without the request stream
@@ -373,7 +447,7 @@ where
             )
         })
         .await;
-        finish(&mut call.send, Some(&mut call.recv), guard, out).await;
+        finish(&mut call.send, Some(&mut call.recv), guard, out).await
     })
 }
 
@@ -409,7 +483,7 @@ where
             respond_stream(&mut send, response, &mut codec.encoder(), max_send).await
         };
         let out = run_work(guard.as_mut(), work).await;
-        finish(&mut send, Some(&mut recv), guard, out).await;
+        finish(&mut send, Some(&mut recv), guard, out).await
     })
 }
 
@@ -437,7 +511,7 @@ where
         let mut guard = pin!(Guard::new(send.stopped(), state));
         let work = async { respond_single(f(request).await, &mut codec.encoder(), max_send) };
         let out = run_work(guard.as_mut(), work).await;
-        finish(&mut send, None, guard, out).await;
+        finish(&mut send, None, guard, out).await
     })
 }
 
@@ -472,7 +546,7 @@ where
             respond_stream(&mut send, response, &mut codec.encoder(), max_send).await
         };
         let out = run_work(guard.as_mut(), work).await;
-        finish(&mut send, None, guard, out).await;
+        finish(&mut send, None, guard, out).await
     })
 }
 
@@ -547,6 +621,6 @@ pub(crate) fn reject(
     Box::pin(async move {
         let mut guard = pin!(Guard::new(send.stopped(), state));
         let out = Outcome::Done((BytesMut::new(), Err(status)));
-        finish(&mut send, Some(&mut recv), guard.as_mut(), out).await;
+        finish(&mut send, Some(&mut recv), guard.as_mut(), out).await
     })
 }

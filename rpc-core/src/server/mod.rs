@@ -1,10 +1,13 @@
 //! The server: a builder, a router of services, one task per call, graceful shutdown.
 
 mod call;
+pub(crate) mod layer;
 
 pub use call::{
-    client_streaming, server_streaming, streaming, unary, unimplemented, CallFuture, ServerCall,
+    client_streaming, server_streaming, streaming, unary, unimplemented, CallFuture, CallOutcome,
+    ServerCall,
 };
+pub use layer::BoxCallService;
 
 use crate::config::{settings_setters, Settings};
 use crate::error::{Error, Kind};
@@ -55,6 +58,7 @@ impl Server {
             header_timeout: Duration::from_secs(10),
             interceptors: Interceptors::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            layers: None,
         }
     }
 }
@@ -84,6 +88,7 @@ pub struct ServerBuilder {
     header_timeout: Duration,
     interceptors: Interceptors,
     max_connections: usize,
+    layers: Option<layer::MakeStack>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -112,6 +117,39 @@ impl ServerBuilder {
     /// and may reject it with a status; see [`Interceptor`].
     pub fn interceptor(mut self, interceptor: impl Interceptor) -> Self {
         self.interceptors.push(interceptor);
+        self
+    }
+
+    /// Wraps every call in a tower layer, which sees the call ([`ServerCall`]: path,
+    /// metadata, deadline, peer, extensions) before its service, and the call's outcome
+    /// ([`CallOutcome`]) after. The first layer added is the outermost. An error from a
+    /// layer ends the call with its status ([`Status::from_error`]).
+    ///
+    /// Each connection gets its own stack, built when it is accepted: a layer that is not
+    /// `Clone` (tower's `RateLimit`) limits per connection, one sharing state between clones
+    /// (`ConcurrencyLimit`) limits across them. While the stack is not ready, the connection
+    /// accepts no call. Without layers, calls go straight to their service.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let _builder = rpc_core::Server::builder()
+    ///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(30)))
+    ///     .layer(tower::limit::ConcurrencyLimitLayer::new(256));
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower_layer::Layer<BoxCallService> + Send + Sync + 'static,
+        L::Service: tower_service::Service<ServerCall, Response = CallOutcome> + Send + 'static,
+        <L::Service as tower_service::Service<ServerCall>>::Error: Into<layer::BoxError>,
+        <L::Service as tower_service::Service<ServerCall>>::Future: Send + 'static,
+    {
+        use tower::ServiceExt;
+        let this: layer::MakeStack =
+            Arc::new(move |inner| BoxCallService::new(layer.layer(inner).map_err(Into::into)));
+        self.layers = Some(match self.layers.take() {
+            None => this,
+            Some(outer) => Arc::new(move |inner| outer(this(inner))),
+        });
         self
     }
 
@@ -194,6 +232,7 @@ impl ServerBuilder {
             header_timeout: self.header_timeout,
             interceptors: self.interceptors,
             max_connections: self.max_connections,
+            layers: self.layers,
             calls: TaskTracker::new(),
             conns: TaskTracker::new(),
             live: std::sync::Mutex::new(HashMap::new()),
@@ -245,7 +284,7 @@ impl Routes {
     }
 }
 
-struct Shared {
+pub(crate) struct Shared {
     routes: Routes,
     limits: FrameLimits,
     max_send: usize,
@@ -253,6 +292,7 @@ struct Shared {
     header_timeout: Duration,
     interceptors: Interceptors,
     max_connections: usize,
+    layers: Option<layer::MakeStack>,
     calls: TaskTracker,
     conns: TaskTracker,
     /// The established connections: shutdown reads their round-trip times and closes them.
@@ -517,6 +557,10 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
     };
     let remote = conn.remote_addr();
     let _live = Live::register(&shared, &conn);
+    let mut stack = shared
+        .layers
+        .as_ref()
+        .map(|make| layer::ConnStack::new(make, &shared));
     // Made once: a new one per call would register with the token each time.
     let mut shutdown = std::pin::pin!(shared.shutdown.cancelled());
     loop {
@@ -525,13 +569,22 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
         if shared.stopping.load(Ordering::Relaxed) {
             break;
         }
-        tokio::select! {
+        let layered = stack.is_some();
+        let call = tokio::select! {
             biased;
             stream = conn.accept_bi() => match stream {
-                Ok((send, recv)) => accept_call(send, recv, remote, &shared),
+                Ok(stream) => Next::Stream(stream),
                 Err(_) => return,
             },
+            Some(call) = next_late(&mut stack), if layered => Next::Late(call),
             _ = &mut shutdown => break,
+        };
+        let call = match call {
+            Next::Stream((send, recv)) => accept_call(send, recv, remote, &shared, stack.as_ref()),
+            Next::Late(call) => Some(call),
+        };
+        if let (Some(call), Some(stack)) = (call, stack.as_mut()) {
+            stack.run(call, &shared).await;
         }
     }
     // Shutting down: refuse new calls until the server closes the connection.
@@ -541,16 +594,63 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
     }
 }
 
+/// What a connection's loop takes next.
+enum Next {
+    Stream((AnySend, AnyRecv)),
+    Late(Box<ServerCall>),
+}
+
+/// # Cancel safety
+/// Cancel safe.
+async fn next_late(stack: &mut Option<layer::ConnStack>) -> Option<Box<ServerCall>> {
+    match stack {
+        Some(stack) => stack.next_late().await,
+        None => None,
+    }
+}
+
+/// What routing a call gave: its task, or (with layers) the call for the stack.
+enum Routed {
+    Run(CallFuture),
+    /// Boxed: the direct path returns only the call's future.
+    Layered(Box<ServerCall>),
+}
+
 /// Starts a call's task. The head usually arrives with the stream: then the call is routed
-/// here and its task is the handler's future itself, with nothing wrapped around it.
-fn accept_call(send: AnySend, recv: AnyRecv, remote: Option<SocketAddr>, shared: &Arc<Shared>) {
+/// here and its task is the handler's future itself, with nothing wrapped around it. With
+/// layers, the routed call is returned for the connection's stack.
+fn accept_call(
+    send: AnySend,
+    recv: AnyRecv,
+    remote: Option<SocketAddr>,
+    shared: &Arc<Shared>,
+    stack: Option<&layer::ConnStack>,
+) -> Option<Box<ServerCall>> {
     let send = SendHalf::new(send, "client");
     let mut recv = RecvHalf::new(recv, ServerRecv::new(shared.limits), "client");
+    let layered = stack.is_some();
     let call = match futures_util::FutureExt::now_or_never(recv.next_event()) {
-        Some(event) => route(send, recv, event, ServerCallState::new(), remote, shared),
-        None => Box::pin(await_head(send, recv, remote, shared.clone())),
+        Some(event) => {
+            match route(
+                send,
+                recv,
+                event,
+                ServerCallState::new(),
+                remote,
+                shared,
+                layered,
+            ) {
+                Routed::Run(call) => call,
+                Routed::Layered(call) => return Some(call),
+            }
+        }
+        None => {
+            let late = stack.map(layer::ConnStack::late_sender);
+            Box::pin(await_head(send, recv, remote, shared.clone(), late))
+        }
     };
     shared.calls.spawn(call);
+    None
 }
 
 /// Waits (bounded by the header timeout, PROTOCOL.md §10) for a head that did not come with
@@ -560,53 +660,64 @@ async fn await_head(
     mut recv: RecvHalf<ServerRecv>,
     remote: Option<SocketAddr>,
     shared: Arc<Shared>,
-) {
+    late: Option<tokio::sync::mpsc::UnboundedSender<Box<ServerCall>>>,
+) -> CallOutcome {
     let mut state = ServerCallState::new();
     state.await_head(Instant::now().into_std() + shared.header_timeout);
     let at = state
         .poll_timeout()
         .map_or_else(Instant::now, Instant::from_std);
-    tokio::select! {
-        event = recv.next_event() => route(send, recv, event, state, remote, &shared).await,
+    let event = tokio::select! {
+        event = recv.next_event() => event,
         () = tokio::time::sleep_until(at) => {
             // A client that opens a stream and sends nothing: no status, just let it go.
             state.handle_timeout(Instant::now().into_std());
             call::apply(&mut state, &mut send, Some(&mut recv));
+            return CallOutcome::Reset(ErrorCode::CANCELLED);
+        }
+    };
+    match route(send, recv, event, state, remote, &shared, late.is_some()) {
+        Routed::Run(call) => call.await,
+        Routed::Layered(call) => {
+            // Back to the connection, whose stack runs it (dropped there if the connection
+            // is gone: the call is then reset).
+            if let Some(late) = late {
+                let _ = late.send(call);
+            }
+            CallOutcome::Reset(ErrorCode::CANCELLED)
         }
     }
 }
 
-/// Finds the call's service and hands it the call.
+/// Reads the call's head into a [`ServerCall`]: its task, or (`layered`) the call itself.
 fn route(
     mut send: SendHalf,
     mut recv: RecvHalf<ServerRecv>,
     event: Result<Option<ServerEvent>, Status>,
     mut state: ServerCallState,
     remote: Option<SocketAddr>,
-    shared: &Shared,
-) -> CallFuture {
+    shared: &Arc<Shared>,
+    layered: bool,
+) -> Routed {
     let head = match event {
         Ok(Some(ServerEvent::Head(head))) => head,
         Ok(_) => {
             let status = Status::internal("missing request head");
-            return call::reject(send, recv, state, status);
+            return Routed::Run(call::reject(send, recv, state, status));
         }
-        Err(status) => return call::reject(send, recv, state, status),
+        Err(status) => return Routed::Run(call::reject(send, recv, state, status)),
     };
     if !state.start(head.timeout, || Instant::now().into_std()) {
         // Expired on arrival: reset without running the handler (PROTOCOL.md §8).
         call::apply(&mut state, &mut send, Some(&mut recv));
-        return Box::pin(std::future::ready(()));
+        let outcome = CallOutcome::Reset(ErrorCode::DEADLINE_EXCEEDED);
+        return Routed::Run(Box::pin(std::future::ready(outcome)));
     }
     let deadline = state.deadline().map(Instant::from_std);
-    let Some((service_name, method)) = split_path(&head.path) else {
+    let Some((_, method)) = split_path(&head.path) else {
         // Checked when decoding; kept for safety.
         let status = Status::unimplemented(format!("invalid method path {:?}", head.path));
-        return call::reject(send, recv, state, status);
-    };
-    let Some(service) = shared.routes.get(service_name) else {
-        let status = Status::unimplemented(format!("unknown service {service_name}"));
-        return call::reject(send, recv, state, status);
+        return Routed::Run(call::reject(send, recv, state, status));
     };
     let method_at = head.path.len() - method.len();
     let meta = CallMeta {
@@ -618,18 +729,36 @@ fn route(
         extensions: http::Extensions::new(),
         interceptors: (!shared.interceptors.is_empty()).then(|| shared.interceptors.clone()),
     };
-    // `call` runs here, in the connection's task: a panicking (hand-written) dispatch must
-    // not take the connection down. Its streams are dropped, so the call is reset.
     let call = ServerCall {
         send,
         recv,
         meta,
         state,
     };
+    if layered {
+        return Routed::Layered(Box::new(call));
+    }
+    Routed::Run(dispatch(shared, call))
+}
+
+/// Hands a call to its service.
+pub(crate) fn dispatch(shared: &Shared, call: ServerCall) -> CallFuture {
+    let service_name = call.service_name();
+    let Some(service) = shared.routes.get(service_name) else {
+        let status = Status::unimplemented(format!("unknown service {service_name}"));
+        let ServerCall {
+            send, recv, state, ..
+        } = call;
+        return call::reject(send, recv, state, status);
+    };
+    // `call` runs in the connection's task: a panicking (hand-written) dispatch must not
+    // take the connection down. Its streams are dropped, so the call is reset.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service.call(call))).unwrap_or_else(
         |_| {
             tracing::error!("a service's dispatch panicked; the call was reset");
-            Box::pin(std::future::ready(()))
+            Box::pin(std::future::ready(CallOutcome::Reset(
+                ErrorCode::INTERNAL_ERROR,
+            )))
         },
     )
 }

@@ -53,6 +53,8 @@ impl<S: SendStream> DynSend for S {
 pub(crate) enum AnySend {
     Quic(QuicSend),
     Dyn(Box<dyn DynSend>),
+    /// Moved elsewhere (a layered call's send half handed back to its server).
+    Gone,
 }
 
 impl AnySend {
@@ -64,6 +66,7 @@ impl AnySend {
         match self {
             AnySend::Quic(s) => SendStream::poll_write(s, cx, data),
             AnySend::Dyn(s) => s.poll_write(cx, data),
+            AnySend::Gone => Poll::Ready(Err(StreamError::Closed)),
         }
     }
 
@@ -71,6 +74,7 @@ impl AnySend {
         match self {
             AnySend::Quic(s) => SendStream::finish(s),
             AnySend::Dyn(s) => s.finish(),
+            AnySend::Gone => {}
         }
     }
 
@@ -78,6 +82,7 @@ impl AnySend {
         match self {
             AnySend::Quic(s) => SendStream::reset(s, code),
             AnySend::Dyn(s) => s.reset(code),
+            AnySend::Gone => {}
         }
     }
 
@@ -85,6 +90,9 @@ impl AnySend {
         match self {
             AnySend::Quic(s) => Either::Left(SendStream::stopped(s)),
             AnySend::Dyn(s) => Either::Right(s.stopped()),
+            AnySend::Gone => {
+                Either::Right(Box::pin(std::future::pending()) as BoxFuture<'static, Stopped>)
+            }
         }
     }
 }

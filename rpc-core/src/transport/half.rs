@@ -137,6 +137,8 @@ pub(crate) struct SendHalf {
     stream: AnySend,
     closed: bool,
     peer: &'static str,
+    /// Where the stream goes if dropped unfinished, for a call run through server layers.
+    home: Option<std::sync::Arc<crate::server::layer::Home>>,
 }
 
 impl SendHalf {
@@ -145,7 +147,13 @@ impl SendHalf {
             stream,
             closed: false,
             peer,
+            home: None,
         }
+    }
+
+    /// Hands the stream to `home` instead of resetting it if dropped unfinished.
+    pub(crate) fn set_home(&mut self, home: std::sync::Arc<crate::server::layer::Home>) {
+        self.home = Some(home);
     }
 
     fn poll_write_all(
@@ -206,6 +214,10 @@ impl SendHalf {
 
 impl Drop for SendHalf {
     fn drop(&mut self) {
+        if let (false, Some(home)) = (self.closed, self.home.take()) {
+            self.closed = true;
+            return home.take_back(std::mem::replace(&mut self.stream, AnySend::Gone));
+        }
         // Dropped while unwinding: the code that owned the call failed before it could
         // report a status (PROTOCOL.md §7.1).
         let code = if std::thread::panicking() {

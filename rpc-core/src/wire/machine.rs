@@ -78,6 +78,8 @@ struct Ends {
     recv_done: bool,
     /// The call is over: nothing more is delivered.
     done: bool,
+    /// The code the call was abandoned with, if it was.
+    aborted: Option<ErrorCode>,
     deadline: Option<Instant>,
     actions: Actions,
 }
@@ -88,6 +90,7 @@ impl Ends {
             send: Send::Open,
             recv_done: false,
             done: false,
+            aborted: None,
             deadline,
             actions: Actions::default(),
         }
@@ -117,6 +120,7 @@ impl Ends {
     /// Ends the call abnormally: both directions abandoned with `code` (PROTOCOL.md §9).
     fn abort(&mut self, code: ErrorCode) {
         self.done = true;
+        self.aborted = Some(code);
         self.stop_recv(code);
         self.reset_send(code);
     }
@@ -304,6 +308,11 @@ impl ServerCallState {
     /// Whether the call is over.
     pub fn is_done(&self) -> bool {
         self.ends.done
+    }
+
+    /// The code the call was abandoned with (both directions reset or stopped), if it was.
+    pub fn aborted(&self) -> Option<ErrorCode> {
+        self.ends.aborted
     }
 
     /// The response, trailers included, has been written: finish the stream, and stop the

@@ -41,20 +41,35 @@ impl ErrorCode {
     /// Connection close: the server is shutting down and its grace period is over.
     pub const SHUTDOWN: ErrorCode = ErrorCode(0x10);
 
+    /// The status code a call ends with when its stream is reset or stopped with this code
+    /// (PROTOCOL.md §7.2).
+    pub fn status_code(self) -> Code {
+        match self {
+            ErrorCode::CANCELLED => Code::Cancelled,
+            ErrorCode::DEADLINE_EXCEEDED => Code::DeadlineExceeded,
+            ErrorCode::REFUSED_STREAM | ErrorCode::SHUTDOWN => Code::Unavailable,
+            ErrorCode::RESOURCE_EXHAUSTED => Code::ResourceExhausted,
+            _ => Code::Internal,
+        }
+    }
+
     /// The status a call ends with when its stream is reset or stopped with this code.
     pub fn to_status(self, peer: &str) -> Status {
-        let (code, what) = match self {
-            ErrorCode::CANCELLED => (Code::Cancelled, "call cancelled by the"),
-            ErrorCode::DEADLINE_EXCEEDED => (Code::DeadlineExceeded, "deadline exceeded at the"),
-            ErrorCode::REFUSED_STREAM => (Code::Unavailable, "call refused by the"),
-            ErrorCode::RESOURCE_EXHAUSTED => (Code::ResourceExhausted, "limit exceeded at the"),
-            ErrorCode::PROTOCOL_ERROR => (Code::Internal, "protocol error reported by the"),
-            ErrorCode::INTERNAL_ERROR => (Code::Internal, "internal error at the"),
-            ErrorCode::SHUTDOWN => (Code::Unavailable, "shutdown of the"),
-            ErrorCode::NO_ERROR => (Code::Internal, "stream closed without a status by the"),
-            _ => (Code::Internal, "stream reset by the"),
+        let what = match self {
+            ErrorCode::CANCELLED => "call cancelled by the",
+            ErrorCode::DEADLINE_EXCEEDED => "deadline exceeded at the",
+            ErrorCode::REFUSED_STREAM => "call refused by the",
+            ErrorCode::RESOURCE_EXHAUSTED => "limit exceeded at the",
+            ErrorCode::PROTOCOL_ERROR => "protocol error reported by the",
+            ErrorCode::INTERNAL_ERROR => "internal error at the",
+            ErrorCode::SHUTDOWN => "shutdown of the",
+            ErrorCode::NO_ERROR => "stream closed without a status by the",
+            _ => "stream reset by the",
         };
-        Status::new(code, format!("{what} {peer} (code {:#x})", self.0))
+        Status::new(
+            self.status_code(),
+            format!("{what} {peer} (code {:#x})", self.0),
+        )
     }
 }
 
