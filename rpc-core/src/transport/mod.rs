@@ -120,7 +120,8 @@ pub trait SendStream: Send + Unpin + 'static {
     /// finished or reset.
     fn finish(&mut self);
 
-    /// Abandons the stream with `code` (`RESET_STREAM`). No-op if already finished or reset.
+    /// Abandons the stream with `code` (`RESET_STREAM`). After `finish`, it still abandons
+    /// what the peer has not read yet, as in QUIC; no-op once reset.
     fn reset(&mut self, code: ErrorCode);
 
     /// Resolves when the peer no longer reads: `Ok(Some(code))` for `STOP_SENDING`,
