@@ -123,6 +123,17 @@ impl Endpoint {
         self
     }
 
+    /// Adds an interceptor that may wait (a token lookup) and sees every call of the channel
+    /// before it is sent, in the order added with the synchronous ones; see
+    /// [`AsyncInterceptor`](crate::interceptor::AsyncInterceptor).
+    pub fn async_interceptor(
+        mut self,
+        interceptor: impl crate::interceptor::AsyncInterceptor,
+    ) -> Self {
+        self.interceptors.push_async(interceptor);
+        self
+    }
+
     /// Binds the channel's own UDP socket at this address.
     ///
     /// By default, channels on the same tokio runtime share one UDP socket and QUIC endpoint

@@ -209,13 +209,17 @@ impl Channel {
     }
 
     /// Runs the endpoint's interceptors on `request`.
-    fn intercept<T>(&self, path: &str, mut request: Request<T>) -> Result<Request<T>, Status> {
+    async fn intercept<T: Send + 'static>(
+        &self,
+        path: &str,
+        mut request: Request<T>,
+    ) -> Result<Request<T>, Status> {
         let interceptors = &self.inner.config.interceptors;
         if interceptors.is_empty() {
             return Ok(request);
         }
         request.set_path(path.to_owned());
-        let mut request = interceptors.run(request)?;
+        let mut request = interceptors.run(request).await?;
         request.take_path();
         Ok(request)
     }
@@ -326,7 +330,7 @@ impl Channel {
     ) -> Result<Response<C::Decode>, Status> {
         let mut request = request;
         if !self.inner.config.interceptors.is_empty() {
-            request = self.intercept(path, request)?;
+            request = Box::pin(self.intercept(path, request)).await?;
         }
         let (timeout, deadline) = self.deadline(request.timeout());
         let data = self.encode_single(path, request, &mut codec, timeout)?;
@@ -367,7 +371,7 @@ impl Channel {
         mut codec: C,
         single_response: bool,
     ) -> Result<Response<Streaming<C::Decode>>, Status> {
-        let request = self.intercept(path, request)?;
+        let request = self.intercept(path, request).await?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let data = self.encode_single(path, request, &mut codec, timeout)?;
         let mut slot = None;
@@ -392,7 +396,7 @@ impl Channel {
         C: Codec,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
-        let request = self.intercept(path, request)?;
+        let request = self.intercept(path, request).await?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let (md, stream, _, idempotent) = request.into_parts();
         let head = Self::head(path, md, timeout, idempotent, 256);
@@ -448,7 +452,7 @@ impl Channel {
         C: Codec,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
-        let request = self.intercept(path, request)?;
+        let request = self.intercept(path, request).await?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let (md, stream, _, idempotent) = request.into_parts();
         let head = Self::head(path, md, timeout, idempotent, 256);

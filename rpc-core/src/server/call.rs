@@ -148,11 +148,11 @@ impl CallMeta {
     }
 
     /// Runs the server's interceptors on the call's metadata and extensions.
-    fn intercept(&mut self) -> Result<(), Status> {
+    async fn intercept(&mut self) -> Result<(), Status> {
         let Some(interceptors) = self.interceptors.take() else {
             return Ok(());
         };
-        let request = interceptors.run(self.request(()))?;
+        let request = interceptors.run(self.request(())).await?;
         let (metadata, (), extensions, path) = request.into_server_parts();
         self.head.metadata = metadata;
         self.extensions = extensions;
@@ -431,7 +431,7 @@ where
     // locals still take room in a future's state, and this one is allocated for every call.
     Box::pin(async move {
         let max_send = call.meta.max_send;
-        if let Err(status) = call.meta.intercept() {
+        if let Err(status) = call.meta.intercept().await {
             return reject(call.send, call.recv, call.state, status).await;
         }
         let mut guard = pin!(Guard::new(call.send.stopped(), call.state));
@@ -467,7 +467,7 @@ where
             state,
         } = call;
         let max_send = meta.max_send;
-        if let Err(status) = meta.intercept() {
+        if let Err(status) = meta.intercept().await {
             return reject(send, recv, state, status).await;
         }
         let mut guard = pin!(Guard::new(send.stopped(), state));
@@ -502,7 +502,7 @@ where
             state,
         } = call;
         let max_send = meta.max_send;
-        if let Err(status) = meta.intercept() {
+        if let Err(status) = meta.intercept().await {
             return reject(send, recv, state, status).await;
         }
         let requests = Streaming::server(recv, Box::new(codec.decoder()));
@@ -531,7 +531,7 @@ where
             state,
         } = call;
         let max_send = meta.max_send;
-        if let Err(status) = meta.intercept() {
+        if let Err(status) = meta.intercept().await {
             return reject(send, recv, state, status).await;
         }
         let requests = Streaming::server(recv, Box::new(codec.decoder()));

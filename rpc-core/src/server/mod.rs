@@ -153,6 +153,17 @@ impl ServerBuilder {
         self
     }
 
+    /// Adds an interceptor that may wait (a token lookup) and sees every call before its
+    /// handler runs, in the order added with the synchronous ones; see
+    /// [`AsyncInterceptor`](crate::interceptor::AsyncInterceptor).
+    pub fn async_interceptor(
+        mut self,
+        interceptor: impl crate::interceptor::AsyncInterceptor,
+    ) -> Self {
+        self.interceptors.push_async(interceptor);
+        self
+    }
+
     /// How many calls one connection may have open at once (default 1024). Further calls wait
     /// at the client (QUIC stream credit), they are not refused.
     pub fn max_concurrent_calls(mut self, calls: u32) -> Self {
