@@ -128,6 +128,8 @@ struct Inner {
     details: Bytes,
     metadata: MetadataMap,
     source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
+    /// Known not to have reached a handler (never sent, or refused by the server).
+    unprocessed: bool,
 }
 
 macro_rules! constructors {
@@ -150,7 +152,26 @@ impl Status {
             details: Bytes::new(),
             metadata: MetadataMap::new(),
             source: None,
+            unprocessed: false,
         }))
+    }
+
+    /// Whether the call is known never to have reached a handler: it was never sent (no
+    /// connection, the channel closed, its stream not opened, shed by a client layer, its
+    /// 0-RTT data rejected) or the server refused it before reading it (`REFUSED_STREAM`,
+    /// PROTOCOL.md §7.1, as during a shutdown). Such a call may be retried whatever its
+    /// method does (gRPC's transparent retry). `false` means the server may have processed
+    /// it: retry only what is idempotent.
+    ///
+    /// Only this side knows it: the flag is never sent.
+    pub fn never_processed(&self) -> bool {
+        self.0.unprocessed
+    }
+
+    /// Marks the status as [`never_processed`](Status::never_processed).
+    pub(crate) fn unprocessed(mut self) -> Status {
+        self.0.unprocessed = true;
+        self
     }
 
     /// A status with opaque details (for example an encoded `google.rpc.Status`).
@@ -246,7 +267,7 @@ impl Status {
         let mut status = if error.is::<tower::timeout::error::Elapsed>() {
             Status::deadline_exceeded("timeout elapsed")
         } else if error.is::<tower::load_shed::error::Overloaded>() {
-            Status::unavailable("overloaded: the call was shed")
+            Status::unavailable("overloaded: the call was shed").unprocessed()
         } else {
             Status::unknown(error.to_string())
         };
@@ -266,6 +287,7 @@ impl Status {
             details,
             metadata,
             source: None,
+            unprocessed: false,
         }))
     }
 }

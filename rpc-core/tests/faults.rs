@@ -234,6 +234,8 @@ async fn graceful_shutdown_finishes_in_flight_and_refuses_new() {
         }
     };
     assert_eq!(err.code(), Code::Unavailable, "{err}");
+    // Refused before any handler saw it (REFUSED_STREAM): safe to retry elsewhere.
+    assert!(err.never_processed(), "{err}");
     // The call in flight completes.
     let r = slow.await.unwrap().unwrap();
     assert_eq!(r.into_inner().seq, 5);

@@ -207,6 +207,8 @@ async fn tower_load_shed_refuses_with_unavailable() {
     .await
     .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err}");
+    // Shed before it left: safe to retry.
+    assert!(err.never_processed());
     first.abort();
 }
 

@@ -149,7 +149,7 @@ impl Channel {
     async fn reconnected(&self) -> Result<Arc<AnyConn>, Status> {
         Box::pin(self.reconnect(true))
             .await
-            .map_err(|e| Status::unavailable(e.to_string()))
+            .map_err(|e| Status::unavailable(e.to_string()).unprocessed())
     }
 
     pub(crate) async fn connect_now(&self) -> Result<(), crate::Error> {
@@ -235,8 +235,9 @@ impl Channel {
         single_response: bool,
         deadline: Option<Instant>,
     ) -> Result<ClientCall, Status> {
+        // Nothing is sent until a stream is open: every failure here is before the server.
         if self.inner.closed.load(Ordering::Relaxed) {
-            return Err(Status::unavailable("the channel was closed"));
+            return Err(Status::unavailable("the channel was closed").unprocessed());
         }
         // The connection is not checked before use (that takes its lock): opening a stream
         // on a lost one fails at once, and nothing has been sent, so reconnect and retry once.
@@ -251,7 +252,7 @@ impl Channel {
                 .await?
                 .open_bi()
                 .await
-                .map_err(|e| e.to_status())?,
+                .map_err(|e| e.to_status().unprocessed())?,
         };
         let mut rx = ClientRecv::new(self.inner.limits);
         rx.set_single_message(single_response);

@@ -98,7 +98,7 @@ impl StreamError {
             StreamError::Reset(c) | StreamError::Stopped(c) => c.to_status(peer),
             StreamError::ConnectionLost(c) => c.to_status(),
             StreamError::ZeroRttRejected => {
-                Status::unavailable("0-RTT data rejected by the server")
+                Status::unavailable("0-RTT data rejected by the server").unprocessed()
             }
             StreamError::Closed => Status::internal("stream already closed"),
         }

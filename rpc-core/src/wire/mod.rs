@@ -66,10 +66,15 @@ impl ErrorCode {
             ErrorCode::NO_ERROR => "stream closed without a status by the",
             _ => "stream reset by the",
         };
-        Status::new(
+        let status = Status::new(
             self.status_code(),
             format!("{what} {peer} (code {:#x})", self.0),
-        )
+        );
+        // The server did not start processing the call (PROTOCOL.md §7.1).
+        if self == ErrorCode::REFUSED_STREAM {
+            return status.unprocessed();
+        }
+        status
     }
 }
 
