@@ -20,7 +20,7 @@
 use bytes::{Bytes, BytesMut};
 use rpc_core::codec::{Codec, Decoder, Encoder, ProstCodec};
 use rpc_core::wire::{
-    head, ClientEvent, ClientRecv, Frame, FrameDecoder, FrameKind, FrameLimits, RequestHead,
+    self, head, ClientEvent, ClientRecv, Frame, FrameDecoder, FrameKind, FrameLimits, RequestHead,
     ServerEvent, ServerRecv,
 };
 
@@ -225,14 +225,8 @@ fn check_trailers(data: &[u8]) -> bool {
     let Ok(s) = head::decode_trailers(Bytes::copy_from_slice(data)) else {
         return false;
     };
-    let mut buf = BytesMut::new();
-    head::encode_trailers(s.code(), s.message(), s.details(), s.metadata(), &mut buf);
-    assert_eq!(
-        buf.len(),
-        head::trailers_len(s.code(), s.message(), s.details(), s.metadata()),
-        "trailers_len disagrees with encode_trailers"
-    );
-    let back = head::decode_trailers(buf.freeze()).expect("re-encoded trailers decode");
+    let back = head::decode_trailers(reframed(|buf| wire::encode::trailers(&s, buf)))
+        .expect("re-encoded trailers decode");
     assert_eq!(back.code(), s.code());
     assert_eq!(back.message(), s.message());
     assert_eq!(back.details(), s.details());
@@ -249,12 +243,29 @@ fn check_response_head(data: &[u8]) -> bool {
     let Ok(md) = head::decode_response_head(Bytes::copy_from_slice(data)) else {
         return false;
     };
-    let mut buf = BytesMut::new();
-    head::encode_response_head(&md, &mut buf);
-    assert_eq!(buf.len(), head::response_head_len(&md));
-    let back = head::decode_response_head(buf.freeze()).expect("re-encoded head decodes");
+    let payload = reframed(|buf| wire::encode::response_head(&md, buf));
+    assert_eq!(
+        payload.len() + wire::frame::FRAME_HEADER_LEN,
+        wire::encode::response_head_len(&md)
+    );
+    let back = head::decode_response_head(payload).expect("re-encoded head decodes");
     assert_eq!(back, md, "response head changed in a round trip");
     true
+}
+
+/// The payload of the one frame `encode` writes, checked against its header's length (the
+/// encoder sizes the header before it writes the payload).
+fn reframed(encode: impl FnOnce(&mut BytesMut)) -> Bytes {
+    let mut buf = BytesMut::new();
+    encode(&mut buf);
+    let payload = buf.split_off(wire::frame::FRAME_HEADER_LEN).freeze();
+    let len = u32::from_be_bytes([buf[2], buf[3], buf[4], buf[5]]) as usize;
+    assert_eq!(
+        len,
+        payload.len(),
+        "the frame header's length disagrees with its payload"
+    );
+    payload
 }
 
 /// Upper bound on events pulled per chunk: a machine that never says "need more" is a bug.

@@ -11,6 +11,8 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 pub const DEFAULT_MAX_HEADER_LIST_SIZE: usize = 16 * 1024;
 /// Default number of calls a client may have open on one connection.
 pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 1024;
+/// Default number of connections a server accepts at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Settings {

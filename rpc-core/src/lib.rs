@@ -82,7 +82,8 @@ pub mod wire;
 
 pub use client::{Channel, Endpoint};
 pub use config::{
-    DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_HEADER_LIST_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_LIST_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE,
 };
 pub use error::Error;
 pub use interceptor::Interceptor;

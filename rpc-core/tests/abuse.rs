@@ -96,7 +96,9 @@ async fn lying_length_does_not_allocate_or_hang() {
             },
             &mut b,
         );
-        rpc_core::wire::frame::put_frame_header(&mut b, 0, 0, 4 * 1024 * 1024 - 1);
+        // A MESSAGE frame header (type 0, no flags) announcing 4 MiB - 1 that never come.
+        b.extend_from_slice(&[0, 0]);
+        b.extend_from_slice(&(4u32 * 1024 * 1024 - 1).to_be_bytes());
         b.extend_from_slice(&[0u8; 100]);
         send.write_all(&b).await.unwrap();
         streams.push((send, recv));

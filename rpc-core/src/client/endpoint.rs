@@ -175,6 +175,9 @@ impl Endpoint {
     /// speaks another protocol version, [`Error::is_timeout`] when no handshake completes in
     /// the handshake timeout. If the connection is lost later, the channel reconnects on the
     /// next call (calls in flight fail with `Unavailable`; they are never replayed).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the connection attempt.
     pub async fn connect(&self) -> Result<Channel, Error> {
         let channel = Channel::new(self.clone());
         channel.connect_now().await?;
@@ -301,27 +304,6 @@ impl From<SocketAddr> for Endpoint {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_addresses() {
-        let e = Endpoint::new("localhost:50051").unwrap();
-        assert_eq!((e.host(), e.port()), ("localhost", 50051));
-        let e = Endpoint::new("https://[::1]:443/").unwrap();
-        assert_eq!((e.host(), e.port()), ("::1", 443));
-        let e = Endpoint::new("127.0.0.1:1").unwrap();
-        assert_eq!(e.host(), "127.0.0.1");
-        for bad in ["", "host", ":80", "host:", "host:99999", "host:x"] {
-            assert!(
-                Endpoint::new(bad).unwrap_err().is_invalid_address(),
-                "{bad}"
-            );
-        }
-    }
-}
-
 /// A QUIC client endpoint, shared by the channels that use it.
 pub(crate) type ClientEndpoint = Arc<quinn::Endpoint>;
 
@@ -393,3 +375,24 @@ fn shared_endpoint(ipv6: bool, settings: &Settings) -> Result<ClientEndpoint, Er
 
 /// How long an unused shared client endpoint is kept for reuse.
 const SHARED_LINGER: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_addresses() {
+        let e = Endpoint::new("localhost:50051").unwrap();
+        assert_eq!((e.host(), e.port()), ("localhost", 50051));
+        let e = Endpoint::new("https://[::1]:443/").unwrap();
+        assert_eq!((e.host(), e.port()), ("::1", 443));
+        let e = Endpoint::new("127.0.0.1:1").unwrap();
+        assert_eq!(e.host(), "127.0.0.1");
+        for bad in ["", "host", ":80", "host:", "host:99999", "host:x"] {
+            assert!(
+                Endpoint::new(bad).unwrap_err().is_invalid_address(),
+                "{bad}"
+            );
+        }
+    }
+}

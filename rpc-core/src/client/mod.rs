@@ -11,7 +11,7 @@ use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
 use crate::status::Status;
 use crate::streaming::{ClientCall, ClientSide, Streaming};
-use crate::transport::{AnyConn, RecvHalf, SendHalf};
+use crate::transport::{AnyConn, RecvHalf, SendError, SendHalf};
 use crate::wire::machine::ClientCallState;
 use crate::wire::{self, head::flags, CallError, ClientEvent, ClientRecv, FrameLimits};
 use arc_swap::ArcSwapOption;
@@ -27,9 +27,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// Writes of a request stream are batched up to this size when messages are ready together.
-const COALESCE_BYTES: usize = 64 * 1024;
 
 /// A connection to a server that carries any number of concurrent calls, each on its own QUIC
 /// stream, so a slow call never blocks another. Cheap to clone; clones share the connection.
@@ -101,6 +98,9 @@ impl Channel {
     }
 
     /// Connects to `dst` with default settings; see [`Endpoint`] for more.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the connection attempt.
     pub async fn connect(
         dst: impl TryInto<Endpoint, Error = crate::Error>,
     ) -> Result<Self, crate::Error> {
@@ -132,6 +132,9 @@ impl Channel {
 
     /// Waits until the connection's close has reached the server (bounded by the idle
     /// timeout). Call after [`Channel::close`] before exiting a process.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
     pub async fn wait_idle(&self) {
         let endpoint = self.inner.state.lock().await.endpoint.clone();
         if let Some(endpoint) = endpoint {
@@ -387,6 +390,10 @@ impl Channel {
     }
 
     /// A client-streaming call: a stream of requests, one response.
+    ///
+    /// # Cancel safety
+    /// Dropping the future cancels the call: the request stream is reset and the server's
+    /// handler is dropped.
     pub async fn client_streaming<C, S>(
         &self,
         path: &str,
@@ -443,6 +450,10 @@ impl Channel {
     /// A bidirectional call: a stream of requests, a stream of responses, independent of each
     /// other. Returns once the server has answered (response head, first message or final
     /// status); the requests are sent by a background task meanwhile.
+    ///
+    /// # Cancel safety
+    /// Dropping the future, or the returned stream before its end, cancels the call (the
+    /// task sending the requests is stopped with it).
     pub async fn streaming<C, S>(
         &self,
         path: &str,
@@ -471,8 +482,7 @@ impl Channel {
     }
 }
 
-/// Runs `f` until `deadline`; past it, `Err(DeadlineExceeded)`.
-/// `f` bounded by `deadline`: `DEADLINE_EXCEEDED` when it passes first.
+/// `f` bounded by `deadline`: `Err(DEADLINE_EXCEEDED)` when it passes first.
 fn within<F: Future>(deadline: Option<Instant>, f: F) -> Within<F> {
     Within {
         work: f,
@@ -509,7 +519,8 @@ impl<F: Future> Future for Within<F> {
 }
 
 /// Sends `head` and then every message of `stream`, batching messages that are ready
-/// together into one write, then finishes the stream.
+/// together into one write, then finishes the stream. Only a local encoding error is
+/// returned: when the stream fails, the response says why.
 async fn send_stream<E, S>(
     send: &mut SendHalf,
     mut buf: BytesMut,
@@ -521,35 +532,19 @@ where
     E: Encoder,
     S: Stream<Item = E::Item>,
 {
-    let mut stream = std::pin::pin!(stream);
-    loop {
-        let mut ended = false;
-        while buf.len() < COALESCE_BYTES {
-            match stream.next().now_or_never() {
-                Some(Some(item)) => encode_frame(encoder, &item, &mut buf, max_send)?,
-                Some(None) => {
-                    ended = true;
-                    break;
-                }
-                None => break,
-            }
-        }
-        if !buf.is_empty() && send.write(buf.split().freeze()).await.is_err() {
-            // The server stopped reading or the connection is gone; the response says why.
-            return Ok(());
-        }
-        if ended {
-            send.finish();
-            return Ok(());
-        }
-        match stream.next().await {
-            Some(item) => encode_frame(encoder, &item, &mut buf, max_send)?,
-            None => {
-                send.finish();
-                return Ok(());
-            }
-        }
+    let messages = stream.map(Ok);
+    match send
+        .send_messages(&mut buf, messages, encoder, max_send)
+        .await
+    {
+        Ok(()) => {}
+        Err(SendError::Local(status)) => return Err(status),
+        Err(SendError::Stream(_)) => return Ok(()),
     }
+    if buf.is_empty() || send.write(buf.freeze()).await.is_ok() {
+        send.finish();
+    }
+    Ok(())
 }
 
 async fn read_unary<D: Decoder>(

@@ -7,12 +7,12 @@ use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
 use crate::status::{Code, Status};
 use crate::streaming::Streaming;
-use crate::transport::{RecvHalf, SendHalf};
+use crate::transport::{RecvHalf, SendError, SendHalf};
 use crate::wire::machine::{ServerCallState, StreamAction};
 use crate::wire::{self, CallError, ErrorCode, RequestHead, ServerEvent, ServerRecv};
 use bytes::BytesMut;
 use futures_core::Stream;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,9 +20,6 @@ use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
 use std::task::{ready, Context, Poll};
 use tokio::time::{Instant, Sleep};
-
-/// Responses written in one go up to this size when the handler's stream has them ready.
-const COALESCE_BYTES: usize = 64 * 1024;
 
 /// The future that runs one call; the server spawns it as the call's task.
 pub type CallFuture = Pin<Box<dyn Future<Output = CallOutcome> + Send + 'static>>;
@@ -365,53 +362,6 @@ async fn read_one<D: Decoder>(
     decoder.decode(message)
 }
 
-/// Encodes a response stream, writing whatever is ready in batches.
-async fn write_stream<E, S>(
-    send: &mut SendHalf,
-    mut buf: BytesMut,
-    stream: S,
-    encoder: &mut E,
-    max_send: usize,
-) -> Result<BytesMut, (BytesMut, Status)>
-where
-    E: crate::codec::Encoder,
-    S: Stream<Item = Result<E::Item, Status>>,
-{
-    let mut stream = pin!(stream);
-    loop {
-        let mut next = None;
-        while buf.len() < COALESCE_BYTES {
-            match stream.next().now_or_never() {
-                Some(Some(Ok(item))) => {
-                    if let Err(s) = encode_frame(encoder, &item, &mut buf, max_send) {
-                        return Err((buf, s));
-                    }
-                }
-                Some(Some(Err(status))) => return Err((buf, status)),
-                Some(None) => return Ok(buf),
-                None => break,
-            }
-        }
-        if !buf.is_empty() {
-            if let Err(s) = send.write(buf.split().freeze()).await {
-                return Err((BytesMut::new(), s));
-            }
-        }
-        if next.is_none() {
-            next = stream.next().await;
-        }
-        match next {
-            Some(Ok(item)) => {
-                if let Err(s) = encode_frame(encoder, &item, &mut buf, max_send) {
-                    return Err((buf, s));
-                }
-            }
-            Some(Err(status)) => return Err((buf, status)),
-            None => return Ok(buf),
-        }
-    }
-}
-
 fn response_head(md: &MetadataMap, always: bool) -> BytesMut {
     let mut buf = BytesMut::new();
     if always || !md.is_empty() {
@@ -592,10 +542,15 @@ where
     S: Stream<Item = Result<E::Item, Status>> + Send,
 {
     let (md, stream, trailers) = response.into_parts();
-    let buf = response_head(&md, true);
-    match write_stream(send, buf, stream, encoder, max_send).await {
-        Ok(buf) => (buf, Ok(trailers)),
-        Err((buf, status)) => (buf, Err(status)),
+    let mut buf = response_head(&md, true);
+    match send
+        .send_messages(&mut buf, stream, encoder, max_send)
+        .await
+    {
+        Ok(()) => (buf, Ok(trailers)),
+        Err(SendError::Local(status)) => (buf, Err(status)),
+        // Written in vain: the trailers will fail the same way, and the call is reset.
+        Err(SendError::Stream(status)) => (BytesMut::new(), Err(status)),
     }
 }
 

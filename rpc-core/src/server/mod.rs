@@ -63,8 +63,7 @@ impl Server {
     }
 }
 
-/// Default number of connections a server accepts at once.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+pub use crate::config::DEFAULT_MAX_CONNECTIONS;
 
 /// Configures and starts a server.
 ///
@@ -260,6 +259,10 @@ impl ServerBuilder {
     }
 
     /// Binds and serves until the process ends.
+    ///
+    /// # Cancel safety
+    /// Dropping the future stops accepting at once, without a graceful shutdown: prefer
+    /// [`ServerBuilder::serve_with_shutdown`].
     pub async fn serve(self, addr: SocketAddr) -> Result<(), Error> {
         self.bind(addr)?.serve().await;
         Ok(())
@@ -377,6 +380,10 @@ impl BoundServer {
     }
 
     /// Serves until [`ServerHandle::shutdown`] is called.
+    ///
+    /// # Cancel safety
+    /// Dropping the future stops accepting at once, without a graceful shutdown: prefer
+    /// [`ServerHandle::shutdown`].
     pub async fn serve(self) {
         self.serve_with_shutdown(std::future::pending()).await
     }

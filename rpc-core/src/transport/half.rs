@@ -2,10 +2,12 @@
 //! state machine, the send half is never silently finished when abandoned.
 
 use super::{AnyRecv, AnySend, StreamError};
+use crate::codec::{encode_frame, Encoder};
 use crate::status::Status;
 use crate::wire::{CallError, ClientEvent, ClientRecv, ErrorCode, ServerEvent, ServerRecv};
-use bytes::Bytes;
-use futures_util::FutureExt;
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use futures_util::{FutureExt, StreamExt};
 use std::future::{poll_fn, Future};
 use std::task::{ready, Context, Poll};
 
@@ -209,6 +211,62 @@ impl SendHalf {
         &self,
     ) -> impl Future<Output = Result<Option<ErrorCode>, StreamError>> + Send + 'static {
         self.stream.stopped()
+    }
+}
+
+/// Messages ready together are written in one go, up to this size.
+const COALESCE_BYTES: usize = 64 * 1024;
+
+/// Why writing a stream of messages stopped early.
+pub(crate) enum SendError {
+    /// A message failed to encode, or the stream yielded an error: the call's outcome.
+    Local(Status),
+    /// The stream failed (stopped by the peer, connection lost): the peer's side says why.
+    Stream(Status),
+}
+
+impl SendHalf {
+    /// Encodes and writes every message of `messages` after the bytes already in `buf`,
+    /// batching the messages that are ready together into one write. At the end of
+    /// `messages`, the bytes not written yet are left in `buf`, so that the caller's last
+    /// frame (or FIN) goes out with them.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: part of the messages may have been written.
+    pub(crate) async fn send_messages<E, S>(
+        &mut self,
+        buf: &mut BytesMut,
+        messages: S,
+        encoder: &mut E,
+        max_send: usize,
+    ) -> Result<(), SendError>
+    where
+        E: Encoder,
+        S: Stream<Item = Result<E::Item, Status>>,
+    {
+        let mut encode = |item: Result<E::Item, Status>, buf: &mut BytesMut| {
+            item.and_then(|m| encode_frame(encoder, &m, buf, max_send))
+                .map_err(SendError::Local)
+        };
+        let mut messages = std::pin::pin!(messages);
+        loop {
+            while buf.len() < COALESCE_BYTES {
+                match messages.next().now_or_never() {
+                    Some(Some(item)) => encode(item, buf)?,
+                    Some(None) => return Ok(()),
+                    None => break,
+                }
+            }
+            if !buf.is_empty() {
+                self.write(buf.split().freeze())
+                    .await
+                    .map_err(SendError::Stream)?;
+            }
+            match messages.next().await {
+                Some(item) => encode(item, buf)?,
+                None => return Ok(()),
+            }
+        }
     }
 }
 

@@ -140,7 +140,10 @@ impl FrameDecoder {
     ///
     /// An alternative to [`FrameDecoder::push`] for transports that copy into a buffer: bytes
     /// land where frames are sliced from, so nothing is copied twice. Room is reserved for the
-    /// frame in progress, capped so a lying length does not allocate up front.
+    /// frame in progress, capped so a lying length does not allocate up front. Not used by
+    /// rpc-core's transports (which push received chunks without a copy); kept for the fuzz
+    /// harness that checks both ways of feeding agree.
+    #[doc(hidden)]
     pub fn read_buf(&mut self) -> &mut BytesMut {
         self.stash_pending();
         self.reserve_for_frame(MIN_READ_RESERVE);
@@ -325,7 +328,7 @@ fn frame_kind(ty: u8) -> Option<FrameKind> {
 ///
 /// # Panics
 /// If `len` does not fit the 32-bit length field; callers check sizes first.
-pub fn put_frame_header(dst: &mut impl BufMut, ty: u8, flags: u8, len: usize) {
+pub(crate) fn put_frame_header(dst: &mut impl BufMut, ty: u8, flags: u8, len: usize) {
     let len = u32::try_from(len).expect("frame length checked by caller");
     dst.put_u8(ty);
     dst.put_u8(flags);
@@ -333,7 +336,7 @@ pub fn put_frame_header(dst: &mut impl BufMut, ty: u8, flags: u8, len: usize) {
 }
 
 /// Appends a whole frame (header and payload) to `dst`.
-pub fn put_frame(dst: &mut BytesMut, ty: u8, flags: u8, payload: &[u8]) {
+pub(crate) fn put_frame(dst: &mut BytesMut, ty: u8, flags: u8, payload: &[u8]) {
     dst.reserve(FRAME_HEADER_LEN + payload.len());
     put_frame_header(dst, ty, flags, payload.len());
     dst.extend_from_slice(payload);
@@ -343,7 +346,7 @@ pub fn put_frame(dst: &mut BytesMut, ty: u8, flags: u8, payload: &[u8]) {
 ///
 /// This is how messages are encoded in place without an intermediate buffer. Returns the
 /// payload length.
-pub fn put_frame_with<E>(
+pub(crate) fn put_frame_with<E>(
     dst: &mut BytesMut,
     ty: u8,
     flags: u8,

@@ -128,7 +128,7 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// Encoded length of a request head payload, from borrowed parts.
-pub fn request_head_len(
+pub(crate) fn request_head_len(
     path: &str,
     timeout: Option<Duration>,
     flags: u32,
@@ -145,7 +145,7 @@ pub fn request_head_len(
 }
 
 /// Appends a request head payload, from borrowed parts.
-pub fn encode_request_head(
+pub(crate) fn encode_request_head(
     path: &str,
     timeout: Option<Duration>,
     flags: u32,
@@ -214,12 +214,12 @@ pub fn split_path(path: &str) -> Option<(&str, &str)> {
 }
 
 /// Response head payload: the response's initial metadata.
-pub fn response_head_len(md: &MetadataMap) -> usize {
+pub(crate) fn response_head_len(md: &MetadataMap) -> usize {
     entries_len(1, md)
 }
 
 /// Appends a response head payload.
-pub fn encode_response_head(md: &MetadataMap, dst: &mut BytesMut) {
+pub(crate) fn encode_response_head(md: &MetadataMap, dst: &mut BytesMut) {
     put_entries(1, md, dst);
 }
 
@@ -229,7 +229,7 @@ pub fn decode_response_head(payload: Bytes) -> Result<MetadataMap, HeadError> {
 }
 
 /// Encoded length of a trailers payload for `status`.
-pub fn trailers_len(code: Code, message: &str, details: &Bytes, md: &MetadataMap) -> usize {
+pub(crate) fn trailers_len(code: Code, message: &str, details: &Bytes, md: &MetadataMap) -> usize {
     let mut n = 0;
     if code != Code::Ok {
         n += encoding::uint32::encoded_len(1, &(code as u32));
@@ -246,7 +246,7 @@ pub fn trailers_len(code: Code, message: &str, details: &Bytes, md: &MetadataMap
 }
 
 /// Appends a trailers payload.
-pub fn encode_trailers(
+pub(crate) fn encode_trailers(
     code: Code,
     message: &str,
     details: &Bytes,

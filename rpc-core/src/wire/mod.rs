@@ -159,6 +159,9 @@ pub mod encode {
     }
 
     /// A `MESSAGE` frame with an already encoded payload.
+    ///
+    /// # Panics
+    /// If `payload` is longer than a frame can carry (4 GiB - 1, PROTOCOL.md §4).
     pub fn raw_message(payload: &[u8], dst: &mut BytesMut) {
         super::frame::put_frame(dst, kind::MESSAGE, 0, payload);
     }
