@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod lossy;
+pub mod mem;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
