@@ -613,8 +613,6 @@ async fn shutdown_returns_once_the_calls_are_done() {
 /// A call started after `ServerHandle::shutdown` returned is a new call (§12 phase 2): it
 /// must be refused, whether or not the connection's task has run since.
 #[tokio::test(start_paused = true)]
-#[ignore = "rpc-core bug: serve_connection accepts a stream that is ready when it wakes for \
-            the shutdown, without checking `stopping` (server/mod.rs); the call is served"]
 async fn a_call_started_after_shutdown_is_refused() {
     let (ch, srv) = memtest::start().await;
     let running = tokio::spawn({

@@ -582,11 +582,6 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
     // Made once: a new one per call would register with the token each time.
     let mut shutdown = std::pin::pin!(shared.shutdown.cancelled());
     loop {
-        // A stream ready to accept goes first, so the shutdown watch is polled only when
-        // there is none; the flag catches a shutdown between streams that were ready.
-        if shared.stopping.load(Ordering::Relaxed) {
-            break;
-        }
         let layered = stack.is_some();
         let call = tokio::select! {
             biased;
@@ -598,6 +593,14 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
             _ = &mut shutdown => break,
         };
         let call = match call {
+            // A stream ready to accept goes first, so the shutdown watch is polled only when
+            // there is none; the flag catches a shutdown while streams were ready: no call is
+            // accepted once it started (PROTOCOL.md §12).
+            Next::Stream((mut send, mut recv)) if shared.stopping.load(Ordering::Relaxed) => {
+                send.reset(ErrorCode::REFUSED_STREAM);
+                recv.stop(ErrorCode::REFUSED_STREAM);
+                break;
+            }
             Next::Stream((send, recv)) => accept_call(send, recv, remote, &shared, stack.as_ref()),
             Next::Late(call) => Some(call),
         };
