@@ -11,7 +11,7 @@ use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
 use crate::status::Status;
 use crate::streaming::{ClientCall, ClientSide, Streaming};
-use crate::transport::{AnyConn, RecvHalf, SendError, SendHalf};
+use crate::transport::{AnyConn, Peer, RecvHalf, SendError, SendHalf};
 use crate::wire::machine::ClientCallState;
 use crate::wire::{self, head::flags, CallError, ClientEvent, ClientRecv, FrameLimits};
 use arc_swap::ArcSwapOption;
@@ -260,8 +260,8 @@ impl Channel {
         let mut rx = ClientRecv::new(self.inner.limits);
         rx.set_single_message(single_response);
         Ok(ClientCall {
-            send: Some(SendHalf::new(send, "server")),
-            recv: RecvHalf::new(recv, rx, "server"),
+            send: Some(SendHalf::new(send, Peer::Server)),
+            recv: RecvHalf::new(recv, rx, Peer::Server),
             sender: None,
             state: ClientCallState::new(deadline.map(Instant::into_std)),
         })

@@ -15,7 +15,7 @@
 use super::call::{CallOutcome, ServerCall};
 use super::{CallFuture, Shared};
 use crate::status::Status;
-use crate::transport::{AnySend, SendHalf};
+use crate::transport::{AnySend, Peer, SendHalf};
 use crate::wire::{self, ErrorCode};
 use bytes::BytesMut;
 use std::future::Future;
@@ -60,7 +60,7 @@ impl Home {
             Some(status) => {
                 let mut buf = BytesMut::new();
                 wire::encode::trailers(status, &mut buf);
-                let mut half = SendHalf::new(stream, "client");
+                let mut half = SendHalf::new(stream, Peer::Client);
                 match half.try_write(&mut buf.freeze()) {
                     Some(Ok(())) => half.finish(),
                     _ => half.reset(ErrorCode::CANCELLED),
@@ -163,7 +163,7 @@ async fn finish(mut future: StackFuture, home: Arc<Home>) -> CallOutcome {
     let code = status.code();
     match home.fail(status) {
         Some((stream, status)) => {
-            let mut send = SendHalf::new(stream, "client");
+            let mut send = SendHalf::new(stream, Peer::Client);
             let mut buf = BytesMut::new();
             wire::encode::trailers(&status, &mut buf);
             if send.write(buf.freeze()).await.is_ok() {

@@ -15,7 +15,7 @@ use crate::interceptor::{Interceptor, Interceptors};
 use crate::status::Status;
 use crate::tls::ServerTlsConfig;
 use crate::transport::erased::DynListener;
-use crate::transport::{quic, AnyConn, AnyRecv, AnySend, Listener, RecvHalf, SendHalf};
+use crate::transport::{quic, AnyConn, AnyRecv, AnySend, Listener, Peer, RecvHalf, SendHalf};
 use crate::wire::machine::ServerCallState;
 use crate::wire::{head::split_path, ErrorCode, FrameLimits, ServerEvent, ServerRecv};
 use call::CallMeta;
@@ -647,8 +647,8 @@ fn accept_call(
     shared: &Arc<Shared>,
     stack: Option<&layer::ConnStack>,
 ) -> Option<Box<ServerCall>> {
-    let send = SendHalf::new(send, "client");
-    let mut recv = RecvHalf::new(recv, ServerRecv::new(shared.limits), "client");
+    let send = SendHalf::new(send, Peer::Client);
+    let mut recv = RecvHalf::new(recv, ServerRecv::new(shared.limits), Peer::Client);
     let layered = stack.is_some();
     let call = match futures_util::FutureExt::now_or_never(recv.next_event()) {
         Some(event) => {

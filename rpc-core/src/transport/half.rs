@@ -11,6 +11,23 @@ use futures_util::{FutureExt, StreamExt};
 use std::future::{poll_fn, Future};
 use std::task::{ready, Context, Poll};
 
+/// The other side of a call, as status messages name it (one byte where a `&str` takes
+/// sixteen: both halves live in every call's future).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peer {
+    Client,
+    Server,
+}
+
+impl Peer {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Peer::Client => "client",
+            Peer::Server => "server",
+        }
+    }
+}
+
 /// The receive state machine of one side of a call.
 pub(crate) trait Receiver {
     type Event;
@@ -51,11 +68,11 @@ pub(crate) struct RecvHalf<R> {
     rx: R,
     eof: bool,
     stopped: bool,
-    peer: &'static str,
+    peer: Peer,
 }
 
 impl<R: Receiver> RecvHalf<R> {
-    pub(crate) fn new(stream: AnyRecv, rx: R, peer: &'static str) -> Self {
+    pub(crate) fn new(stream: AnyRecv, rx: R, peer: Peer) -> Self {
         RecvHalf {
             stream,
             rx,
@@ -94,7 +111,7 @@ impl<R: Receiver> RecvHalf<R> {
                 Err(e) => {
                     // The stream is gone; no STOP_SENDING needed.
                     self.stopped = true;
-                    return Poll::Ready(Err(e.to_status(self.peer)));
+                    return Poll::Ready(Err(e.to_status(self.peer.name())));
                 }
             }
         }
@@ -138,13 +155,13 @@ impl<R: Receiver> RecvHalf<R> {
 pub(crate) struct SendHalf {
     stream: AnySend,
     closed: bool,
-    peer: &'static str,
+    peer: Peer,
     /// Where the stream goes if dropped unfinished, for a call run through server layers.
     home: Option<std::sync::Arc<crate::server::layer::Home>>,
 }
 
 impl SendHalf {
-    pub(crate) fn new(stream: AnySend, peer: &'static str) -> Self {
+    pub(crate) fn new(stream: AnySend, peer: Peer) -> Self {
         SendHalf {
             stream,
             closed: false,
@@ -165,7 +182,7 @@ impl SendHalf {
     ) -> Poll<Result<(), Status>> {
         while !data.is_empty() {
             if let Err(e) = ready!(self.stream.poll_write(cx, data)) {
-                return Poll::Ready(Err(e.to_status(self.peer)));
+                return Poll::Ready(Err(e.to_status(self.peer.name())));
             }
         }
         Poll::Ready(Ok(()))

@@ -23,7 +23,7 @@ pub(crate) mod erased;
 mod half;
 
 pub(crate) use erased::{AnyConn, AnyRecv, AnySend};
-pub(crate) use half::{RecvHalf, SendError, SendHalf};
+pub(crate) use half::{Peer, RecvHalf, SendError, SendHalf};
 
 use crate::status::Status;
 use crate::wire::ErrorCode;
