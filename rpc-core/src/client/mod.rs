@@ -1,4 +1,6 @@
-//! The client: [`Channel`] and its generic call paths.
+//! The client: [`Channel`] (one connection, any number of concurrent calls), [`Endpoint`]
+//! (where and how to connect), and [`service`]: calls as a tower `Service`, for client
+//! middleware and for generated clients over a tower stack.
 
 mod endpoint;
 pub mod service;
