@@ -13,6 +13,13 @@ pub const DEFAULT_MAX_HEADER_LIST_SIZE: usize = 16 * 1024;
 pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 1024;
 /// Default number of connections a server accepts at once.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default largest UDP payload a side sends and accepts, the ceiling of path MTU discovery.
+///
+/// On loopback and jumbo-frame links discovery reaches it, and bulk transfers cost about half
+/// the CPU per byte of 1472-byte packets (benches/README.md); 6000 x quinn's 10 GSO segments
+/// per batch stays under the 65,507-byte UDP limit. Ordinary 1500-byte paths settle at ~1452
+/// after a few lost probes.
+pub const DEFAULT_MAX_UDP_PAYLOAD_SIZE: u16 = 6000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Settings {
@@ -53,12 +60,7 @@ impl Settings {
             handshake_timeout: Duration::from_secs(10),
             socket_buffer_size: 4 * 1024 * 1024,
             initial_mtu: 1200,
-            // Path MTU discovery searches up to this; on loopback and jumbo-frame links it
-            // finds it, and bulk transfers cost about half the CPU per byte of 1472-byte
-            // packets (benches/README.md). 6000 x quinn's 10 GSO segments per batch stays
-            // under the 65,507-byte UDP limit. Ordinary 1500-byte paths settle at ~1452 after
-            // a few lost probes.
-            max_udp_payload_size: 6000,
+            max_udp_payload_size: DEFAULT_MAX_UDP_PAYLOAD_SIZE,
         }
     }
 
@@ -174,7 +176,8 @@ macro_rules! settings_setters {
             self
         }
 
-        /// Largest UDP payload this side sends and accepts (default 6000). Path MTU discovery
+        /// Largest UDP payload this side sends and accepts (default
+        /// [`DEFAULT_MAX_UDP_PAYLOAD_SIZE`](crate::DEFAULT_MAX_UDP_PAYLOAD_SIZE), 6000). Path MTU discovery
         /// probes up to it, so 1500-byte paths still end up near 1452. Loopback and
         /// jumbo-frame networks allow more (up to 65,527), which cuts CPU per byte on bulk
         /// transfers; keep it at most 6,550 so a GSO batch of 10 packets fits in one

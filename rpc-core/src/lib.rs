@@ -83,7 +83,7 @@ pub mod wire;
 pub use client::{Channel, Endpoint};
 pub use config::{
     DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_LIST_SIZE,
-    DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_UDP_PAYLOAD_SIZE,
 };
 pub use error::Error;
 pub use interceptor::Interceptor;
