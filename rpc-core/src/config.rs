@@ -11,6 +11,11 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 pub const DEFAULT_MAX_HEADER_LIST_SIZE: usize = 16 * 1024;
 /// Default number of calls a client may have open on one connection.
 pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 1024;
+/// Default time allowed for a QUIC and TLS handshake.
+const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for a client connecting to a loopback address.
+const DEFAULT_LOOPBACK_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Default number of connections a server accepts at once.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default largest UDP payload a side sends and accepts, the ceiling of path MTU discovery.
@@ -32,7 +37,8 @@ pub(crate) struct Settings {
     pub send_window: u64,
     pub idle_timeout: Duration,
     pub keep_alive_interval: Option<Duration>,
-    pub handshake_timeout: Duration,
+    /// `None`: the default, shorter for loopback addresses (see `handshake_timeout_for`).
+    pub handshake_timeout: Option<Duration>,
     pub socket_buffer_size: usize,
     pub initial_mtu: u16,
     pub max_udp_payload_size: u16,
@@ -57,11 +63,22 @@ impl Settings {
             send_window: 16 * 1024 * 1024,
             idle_timeout: Duration::from_secs(30),
             keep_alive_interval: None,
-            handshake_timeout: Duration::from_secs(10),
+            handshake_timeout: None,
             socket_buffer_size: 4 * 1024 * 1024,
             initial_mtu: 1200,
             max_udp_payload_size: DEFAULT_MAX_UDP_PAYLOAD_SIZE,
         }
+    }
+
+    /// The time allowed for a handshake with `addr`: as set, else 10 s, or 2 s on loopback,
+    /// where a live server answers in microseconds and nothing else is worth waiting for.
+    pub(crate) fn handshake_timeout_for(&self, addr: Option<std::net::SocketAddr>) -> Duration {
+        let loopback = addr.is_some_and(|a| a.ip().is_loopback());
+        self.handshake_timeout.unwrap_or(if loopback {
+            DEFAULT_LOOPBACK_HANDSHAKE_TIMEOUT
+        } else {
+            DEFAULT_HANDSHAKE_TIMEOUT
+        })
     }
 
     pub(crate) fn frame_limits(&self) -> FrameLimits {
@@ -162,9 +179,11 @@ macro_rules! settings_setters {
             self
         }
 
-        /// Time allowed for the QUIC and TLS handshake (default 10 s).
+        /// Time allowed for the QUIC and TLS handshake (default 10 s; on the client, 2 s to a
+        /// loopback address). Over UDP a server that is not running usually does not answer
+        /// at all, so this is how long connecting to it takes to fail.
         pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-            self.settings.handshake_timeout = timeout;
+            self.settings.handshake_timeout = Some(timeout);
             self
         }
 

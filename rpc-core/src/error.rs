@@ -12,6 +12,8 @@ pub struct Error {
     kind: Kind,
     message: String,
     source: Option<BoxError>,
+    /// The message already says what the source does: Display does not repeat it.
+    source_told: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,7 @@ impl Error {
             kind,
             message: message.into(),
             source: None,
+            source_told: false,
         }
     }
 
@@ -42,7 +45,24 @@ impl Error {
             kind,
             message: message.into(),
             source: Some(source.into()),
+            source_told: false,
         }
+    }
+
+    /// An error whose `message` already describes `source` (kept for `source()`).
+    pub(crate) fn told(
+        kind: Kind,
+        message: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error {
+            source_told: true,
+            ..Error::with(kind, message, source)
+        }
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
     }
 
     /// The address could not be parsed or resolved.
@@ -91,8 +111,9 @@ impl fmt::Debug for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        if let Some(s) = &self.source {
-            write!(f, ": {s}")?;
+        match &self.source {
+            Some(s) if !self.source_told => write!(f, ": {s}")?,
+            _ => {}
         }
         Ok(())
     }

@@ -69,6 +69,13 @@ impl<T> Request<T> {
         self.timeout = Some(timeout);
     }
 
+    /// Lets this call run without a deadline, even on a channel with a default timeout
+    /// ([`Endpoint::timeout`](crate::Endpoint::timeout)): for a long-lived stream, say.
+    /// [`Request::timeout`] then reads `Duration::MAX`.
+    pub fn clear_timeout(&mut self) {
+        self.timeout = Some(Duration::MAX);
+    }
+
     /// The timeout: set by the caller on the client, as received on the server.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout

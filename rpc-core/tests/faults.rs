@@ -142,6 +142,12 @@ async fn oversize_request_is_resource_exhausted() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
+    // Which side's limit, and the setting that raises it.
+    assert_eq!(
+        err.message(),
+        "message of 4099 bytes exceeds the server's limit of 1024 bytes \
+         (max_decoding_message_size on the server)"
+    );
     ch.unary("/test.Test/Unary", Request::new(msg(1)), Codec::new())
         .await
         .unwrap();
@@ -164,6 +170,11 @@ async fn oversize_response_is_resource_exhausted() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
+    assert!(
+        err.message().contains("the client's limit of 1024 bytes"),
+        "{err}"
+    );
+    assert!(err.message().contains("max_decoding_message_size"), "{err}");
     assert!(eventually(|| srv.handle.active_calls() == 0).await);
     ch.unary("/test.Test/Unary", Request::new(msg(1)), Codec::new())
         .await
@@ -187,6 +198,7 @@ async fn oversize_send_fails_locally() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted);
+    assert!(err.message().contains("max_encoding_message_size"), "{err}");
 }
 
 #[tokio::test]

@@ -110,10 +110,23 @@ impl Endpoint {
         self
     }
 
-    /// Default timeout of every call on the channel; a request's own timeout overrides it.
+    /// Default timeout of every call on the channel, from start to the last response: a
+    /// deadline for the whole call, so it also ends long streams (a server stream still
+    /// running when it passes ends with `DEADLINE_EXCEEDED`). A request's own timeout
+    /// overrides it ([`Request::set_timeout`](crate::Request::set_timeout)), and
+    /// [`Request::clear_timeout`](crate::Request::clear_timeout) lifts it for one call. For
+    /// how long connecting may take, see [`Endpoint::connect_timeout`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// How long connecting may take: the QUIC and TLS handshake (default 10 s, 2 s to a
+    /// loopback address; the same setting as `handshake_timeout`). A server that is not
+    /// running usually does not answer UDP at all, so this is how soon connecting to it
+    /// fails.
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        self.handshake_timeout(timeout)
     }
 
     /// Adds an interceptor that sees every call of the channel before it is sent (in the order
@@ -228,6 +241,67 @@ impl Endpoint {
         Ok(config)
     }
 
+    /// Connects to the first of `addrs` to complete a handshake. Attempts start one after
+    /// the other, each when the previous one failed or after 250 ms (Happy Eyeballs,
+    /// RFC 8305), so a name whose first address is dead (`localhost` as `::1` for a server
+    /// on 127.0.0.1) still connects at once. `current` is reused when its address family
+    /// fits. Returns the connection and the endpoint it was made from.
+    pub(crate) async fn connect_any(
+        &self,
+        addrs: &[SocketAddr],
+        current: Option<&ClientEndpoint>,
+    ) -> Result<(quinn::Connection, ClientEndpoint), Error> {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let attempt = |addr: SocketAddr| async move {
+            let endpoint = match current {
+                Some(e) if self.fits(e, addr) => e.clone(),
+                _ => self.client_endpoint(addr)?,
+            };
+            let conn = self.handshake(&endpoint, addr).await?;
+            Ok::<_, Error>((conn, endpoint))
+        };
+        let mut pending = addrs.iter().copied();
+        let mut attempts = FuturesUnordered::new();
+        let mut last = None;
+        loop {
+            if attempts.is_empty() {
+                match pending.next() {
+                    Some(addr) => attempts.push(attempt(addr)),
+                    None => return Err(self.no_connection(addrs, last)),
+                }
+            }
+            let stagger = tokio::time::sleep(HAPPY_EYEBALLS_DELAY);
+            tokio::select! {
+                Some(result) = attempts.next() => match result {
+                    Ok(connected) => return Ok(connected),
+                    Err(e) => last = Some(e),
+                },
+                () = stagger => {
+                    if let Some(addr) = pending.next() {
+                        attempts.push(attempt(addr));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a connection to `addr` can go out of `endpoint`'s socket.
+    fn fits(&self, endpoint: &ClientEndpoint, addr: SocketAddr) -> bool {
+        let local = endpoint.local_addr().ok();
+        local.is_some_and(|local| self.has_own_socket() || local.is_ipv4() == addr.is_ipv4())
+    }
+
+    /// The error when no address answered: the last attempt's, naming every address tried.
+    fn no_connection(&self, addrs: &[SocketAddr], last: Option<Error>) -> Error {
+        let last = last.unwrap_or_else(|| Error::new(Kind::Connect, "no address to try"));
+        if addrs.len() < 2 {
+            return last;
+        }
+        let tried: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        let message = format!("{}:{} ({}): {last}", self.host, self.port, tried.join(", "));
+        Error::told(last.kind(), message, last)
+    }
+
     /// Performs the QUIC and TLS handshake with `addr` from `endpoint`.
     pub(crate) async fn handshake(
         &self,
@@ -238,12 +312,13 @@ impl Endpoint {
         let connecting = endpoint
             .connect_with(self.quinn_client_config()?, addr, &server_name)
             .map_err(|e| Error::with(Kind::Connect, format!("cannot connect to {addr}"), e))?;
-        match tokio::time::timeout(self.settings.handshake_timeout, connecting).await {
+        let timeout = self.settings.handshake_timeout_for(Some(addr));
+        match tokio::time::timeout(timeout, connecting).await {
             Err(_) => Err(Error::new(
                 Kind::Timeout,
                 format!(
-                    "no handshake with {addr} within {:?}",
-                    self.settings.handshake_timeout
+                    "no handshake with {addr} within {timeout:?}: is the server running, and \
+                     listening on UDP (QUIC)? (raise the wait with Endpoint::connect_timeout)"
                 ),
             )),
             Ok(Err(e)) => {
@@ -252,21 +327,24 @@ impl Endpoint {
                 } else {
                     Kind::Connect
                 };
+                let described = quic::describe_connection_error(&e);
                 let msg = format!(
-                    "failed to connect to {addr} ({server_name}): {}",
-                    quic::describe_connection_error(&e)
+                    "failed to connect to {addr} ({server_name}): {described}{}",
+                    certificate_hint(&described, addr)
                 );
-                Err(Error::with(kind, msg, e))
+                Err(Error::told(kind, msg, e))
             }
             Ok(Ok(conn)) => Ok(conn),
         }
     }
 
-    pub(crate) async fn resolve(&self) -> Result<SocketAddr, Error> {
+    /// Every address of the endpoint's host, alternating address families from the first
+    /// (RFC 8305 §4), so a dead first family costs one attempt, not all of its addresses.
+    pub(crate) async fn resolve(&self) -> Result<Vec<SocketAddr>, Error> {
         if let Ok(ip) = self.host.parse::<IpAddr>() {
-            return Ok(SocketAddr::new(ip, self.port));
+            return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
-        let mut addrs = tokio::net::lookup_host((self.host.as_str(), self.port))
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port))
             .await
             .map_err(|e| {
                 Error::with(
@@ -274,14 +352,61 @@ impl Endpoint {
                     format!("cannot resolve {}", self.host),
                     e,
                 )
-            })?;
-        addrs.next().ok_or_else(|| {
-            Error::new(
+            })?
+            .collect();
+        if addrs.is_empty() {
+            return Err(Error::new(
                 Kind::InvalidAddress,
                 format!("{} resolved to no address", self.host),
-            )
-        })
+            ));
+        }
+        Ok(interleave(addrs))
     }
+}
+
+/// How long an attempt runs alone before the next address is tried too (RFC 8305 §5).
+const HAPPY_EYEBALLS_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// `addrs` with the address families alternating, starting with the first one's, each
+/// family in its resolver order; duplicates dropped.
+fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let first_v6 = addrs[0].is_ipv6();
+    let (mut first, mut second): (Vec<_>, Vec<_>) =
+        addrs.into_iter().partition(|a| a.is_ipv6() == first_v6);
+    first.dedup();
+    second.dedup();
+    let mut out = Vec::with_capacity(first.len() + second.len());
+    let (mut a, mut b) = (first.into_iter(), second.into_iter());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return out,
+            (x, y) => out.extend(x.into_iter().chain(y)),
+        }
+    }
+}
+
+/// What to do about a certificate the client did not trust, when that is the failure.
+fn certificate_hint(described: &str, addr: SocketAddr) -> String {
+    let untrusted = [
+        "UnknownIssuer",
+        "BadSignature",
+        "UnknownCA",
+        "invalid peer certificate",
+    ];
+    if !untrusted.iter().any(|s| described.contains(s)) || described.contains("NotValidForName") {
+        return String::new();
+    }
+    let mut hint = String::from(
+        "; the server's certificate is not signed by a root this client trusts: add its CA \
+         with ClientTlsConfig::ca_certificate",
+    );
+    if addr.ip().is_loopback() {
+        hint.push_str(
+            " (for a server using tls::dev::SelfSigned, connect with that certificate's \
+             client_config())",
+        );
+    }
+    hint
 }
 
 impl TryFrom<&str> for Endpoint {
@@ -394,5 +519,62 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn addresses_alternate_families_from_the_first() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let resolved = vec![a("[::1]:1"), a("[::2]:1"), a("127.0.0.1:1"), a("[::1]:1")];
+        assert_eq!(
+            interleave(resolved),
+            [a("[::1]:1"), a("127.0.0.1:1"), a("[::2]:1"), a("[::1]:1")]
+        );
+        assert_eq!(interleave(vec![a("10.0.0.1:1")]), [a("10.0.0.1:1")]);
+    }
+
+    /// A dead first address does not hold up a live second one (`localhost` as `::1` for a
+    /// server on 127.0.0.1).
+    #[tokio::test]
+    async fn every_address_is_tried() {
+        use crate::tls::dev::SelfSigned;
+        use std::time::Duration;
+        let cert = SelfSigned::generate(&["localhost"]).unwrap();
+        let server = crate::Server::builder()
+            .tls_config(cert.server_config().unwrap())
+            .bind("127.0.0.1:0".parse().unwrap())
+            .unwrap();
+        let live = server.local_addr();
+        let handle = server.handle();
+        let serving = tokio::spawn(server.serve());
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dead = silent.local_addr().unwrap();
+
+        let endpoint = Endpoint::new(format!("localhost:{}", live.port()))
+            .unwrap()
+            .tls_config(cert.client_config());
+        // The dead address alone would take the whole minute: the live one is tried meanwhile.
+        let patient = endpoint.clone().connect_timeout(Duration::from_secs(60));
+        let addrs = [dead, live];
+        let attempt = patient.connect_any(&addrs, None);
+        let (conn, _) = tokio::time::timeout(Duration::from_secs(20), attempt)
+            .await
+            .expect("the second address was not tried while the first hung")
+            .unwrap();
+        assert_eq!(conn.remote_address(), live);
+
+        // Every address dead: the error names them all.
+        let err = endpoint
+            .clone()
+            .connect_timeout(Duration::from_millis(100))
+            .connect_any(&[dead, dead], None)
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert!(
+            err.to_string().contains(&format!("({dead}, {dead})")),
+            "{err}"
+        );
+        handle.shutdown();
+        serving.await.unwrap();
     }
 }

@@ -198,19 +198,11 @@ impl Channel {
 
     /// A QUIC connection to the endpoint's address, from the channel's client endpoint.
     async fn connect_quic(&self, state: &mut State) -> Result<quinn::Connection, crate::Error> {
-        let addr = self.inner.config.resolve().await?;
-        let reuse = state
-            .endpoint
-            .as_ref()
-            .and_then(|e| e.local_addr().ok())
-            .is_some_and(|local| {
-                self.inner.config.has_own_socket() || local.is_ipv4() == addr.is_ipv4()
-            });
-        if !reuse {
-            state.endpoint = Some(self.inner.config.client_endpoint(addr)?);
-        }
-        let endpoint = state.endpoint.as_ref().expect("set above");
-        self.inner.config.handshake(endpoint, addr).await
+        let addrs = self.inner.config.resolve().await?;
+        let current = state.endpoint.as_ref();
+        let (conn, endpoint) = self.inner.config.connect_any(&addrs, current).await?;
+        state.endpoint = Some(endpoint);
+        Ok(conn)
     }
 
     /// Runs the endpoint's interceptors on `request`.
@@ -230,7 +222,10 @@ impl Channel {
     }
 
     fn deadline(&self, timeout: Option<Duration>) -> (Option<Duration>, Option<Instant>) {
-        let timeout = timeout.or(self.inner.default_timeout);
+        // `Duration::MAX` is `Request::clear_timeout`: no deadline, none sent.
+        let timeout = timeout
+            .or(self.inner.default_timeout)
+            .filter(|t| *t != Duration::MAX);
         (timeout, timeout.and_then(|t| Instant::now().checked_add(t)))
     }
 

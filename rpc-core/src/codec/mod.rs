@@ -132,7 +132,8 @@ pub(crate) fn encode_frame<E: Encoder>(
     if len > max {
         buf.truncate(start);
         return Err(Status::resource_exhausted(format!(
-            "message of {len} bytes exceeds the send limit of {max} bytes"
+            "message of {len} bytes exceeds this side's send limit of {max} bytes \
+             (max_encoding_message_size)"
         )));
     }
     Ok(())

@@ -238,7 +238,7 @@ impl ServerBuilder {
             routes: Routes::new(self.routes),
             limits: self.settings.frame_limits(),
             max_send: self.settings.max_encoding_message_size,
-            handshake_timeout: self.settings.handshake_timeout,
+            handshake_timeout: self.settings.handshake_timeout_for(None),
             header_timeout: self.header_timeout,
             interceptors: self.interceptors,
             max_connections: self.max_connections,
@@ -506,7 +506,7 @@ impl Incoming {
         match tokio::time::timeout(timeout, *incoming).await {
             Ok(Ok(conn)) => Some(AnyConn::Quic(conn)),
             Ok(Err(e)) => {
-                tracing::debug!("handshake failed: {e}");
+                tracing::info!("handshake failed: {e}");
                 None
             }
             Err(_) => {

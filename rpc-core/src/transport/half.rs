@@ -20,6 +20,14 @@ pub(crate) enum Peer {
 }
 
 impl Peer {
+    /// This side, seen from the peer.
+    pub(crate) fn other(self) -> Peer {
+        match self {
+            Peer::Client => Peer::Server,
+            Peer::Server => Peer::Client,
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Peer::Client => "client",
@@ -96,7 +104,7 @@ impl<R: Receiver> RecvHalf<R> {
                 Ok(None) => {}
                 Err(e) => {
                     self.stop(e.error_code());
-                    return Poll::Ready(Err(e.to_status()));
+                    return Poll::Ready(Err(e.to_status_at(self.peer.other().name())));
                 }
             }
             if self.stopped {

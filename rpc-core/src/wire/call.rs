@@ -60,6 +60,27 @@ impl CallError {
         Status::new(code, self.to_string())
     }
 
+    /// [`CallError::to_status`], naming for a limit the side that enforces it (`receiver`,
+    /// "client" or "server") and the setting that raises it.
+    pub fn to_status_at(&self, receiver: &str) -> Status {
+        let (len, limit, setting, what) = match self {
+            CallError::Frame(FrameError::MessageTooLarge { len, limit }) => {
+                (len, limit, "max_decoding_message_size", "message")
+            }
+            CallError::Frame(FrameError::HeadersTooLarge { len, limit }) => {
+                (len, limit, "max_header_list_size", "header block")
+            }
+            _ => return self.to_status(),
+        };
+        Status::new(
+            Code::ResourceExhausted,
+            format!(
+                "{what} of {len} bytes exceeds the {receiver}'s limit of {limit} bytes \
+                 ({setting} on the {receiver})"
+            ),
+        )
+    }
+
     /// The stream error code to reset or stop the stream with.
     pub fn error_code(&self) -> ErrorCode {
         match self {
