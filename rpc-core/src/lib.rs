@@ -3,65 +3,126 @@
 //! The runtime of a gRPC-style RPC framework whose transport is QUIC (quinn + rustls): every
 //! call is its own QUIC stream, so calls never block each other, and one connection carries
 //! any number of them. Unary, server-streaming, client-streaming and bidirectional calls;
-//! deadlines; cancellation; metadata; gRPC's status codes.
+//! deadlines; cancellation; metadata; gRPC's status codes; tower middleware on both sides.
 //!
-//! Services are usually described in `.proto` files and turned into a typed client and a
-//! server trait by `rpc-codegen` at build time; the generic call paths on [`Channel`] and the
-//! handler runners in [`server`] are what the generated code calls.
+//! ## A service, end to end
+//!
+//! Services are described in `.proto` files and turned into a typed client and a server
+//! trait by `rpc-codegen` in `build.rs` (see the README), or written as a Rust trait with
+//! [`#[service]`](macro@service). Both produce the same code: for a service `Greeter`, a
+//! client `greeter_client::GreeterClient` and a trait `greeter_server::Greeter`, served by
+//! `greeter_server::GreeterServer`.
 //!
 //! ```
-//! use rpc_core::{codec::ProstCodec, server, tls::dev::SelfSigned, Channel, Endpoint, Request,
-//!                Response, Server, Status};
+//! use futures_util::{stream, Stream, StreamExt};
+//! use rpc_core::tls::dev::SelfSigned;
+//! use rpc_core::{Endpoint, Request, Response, Server, Status, Streaming};
 //!
-//! // A hand-written service with one unary method; generated code looks like this.
-//! #[derive(Clone)]
-//! struct Echo;
-//! impl server::NamedService for Echo {
-//!     const NAME: &'static str = "demo.Echo";
+//! #[derive(Clone, PartialEq, prost::Message)]
+//! pub struct Hello {
+//!     #[prost(string, tag = "1")]
+//!     pub name: String,
 //! }
-//! impl server::Service for Echo {
-//!     fn call(&self, call: server::ServerCall) -> server::CallFuture {
-//!         match call.method() {
-//!             "Say" => server::unary(call, ProstCodec::<String, String>::new(), |req: Request<String>| async move {
-//!                 Ok(Response::new(format!("echo: {}", req.into_inner())))
-//!             }),
-//!             _ => server::unimplemented(call),
+//!
+//! #[rpc_core::service(package = "helloworld", name = "Greeter")]
+//! pub trait Greeter {
+//!     /// One request, one response.
+//!     async fn say_hello(&self, request: Request<Hello>) -> Result<Response<Hello>, Status>;
+//!     /// One request, a stream of responses.
+//!     async fn say_hellos(
+//!         &self,
+//!         request: Request<Hello>,
+//!     ) -> Result<Response<impl Stream<Item = Result<Hello, Status>> + Send + 'static>, Status>;
+//!     /// A stream of requests, one response.
+//!     async fn greet_all(&self, request: Request<Streaming<Hello>>) -> Result<Response<Hello>, Status>;
+//! }
+//!
+//! struct MyGreeter;
+//!
+//! type HelloStream = std::pin::Pin<Box<dyn Stream<Item = Result<Hello, Status>> + Send>>;
+//!
+//! impl Greeter for MyGreeter {
+//!     async fn say_hello(&self, request: Request<Hello>) -> Result<Response<Hello>, Status> {
+//!         let name = request.into_inner().name;
+//!         Ok(Response::new(Hello { name: format!("hello {name}") }))
+//!     }
+//!
+//!     type SayHellosStream = HelloStream;
+//!     async fn say_hellos(&self, request: Request<Hello>) -> Result<Response<HelloStream>, Status> {
+//!         let name = request.into_inner().name;
+//!         let replies = (1..=3).map(move |i| Ok(Hello { name: format!("hello #{i}, {name}") }));
+//!         Ok(Response::new(stream::iter(replies).boxed()))
+//!     }
+//!
+//!     async fn greet_all(&self, request: Request<Streaming<Hello>>) -> Result<Response<Hello>, Status> {
+//!         let mut names = Vec::new();
+//!         let mut requests = request.into_inner();
+//!         while let Some(hello) = requests.message().await? {
+//!             names.push(hello.name);
 //!         }
+//!         Ok(Response::new(Hello { name: format!("hello {}", names.join(" and ")) }))
 //!     }
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // QUIC always runs TLS: a real certificate in production, the development helper here.
 //! let cert = SelfSigned::generate(&["localhost"])?;
 //! let server = Server::builder()
 //!     .tls_config(cert.server_config()?)
-//!     .add_service(Echo)
+//!     .add_service(greeter_server::GreeterServer::new(MyGreeter))
 //!     .bind("127.0.0.1:0".parse()?)?;
-//! let addr = server.local_addr();
+//! let port = server.local_addr().port();
 //! let handle = server.handle();
 //! let serving = tokio::spawn(server.serve());
 //!
-//! let channel = Endpoint::new(format!("localhost:{}", addr.port()))?
+//! let channel = Endpoint::new(format!("localhost:{port}"))?
 //!     .tls_config(cert.client_config())
 //!     .connect()
 //!     .await?;
-//! let reply = channel
-//!     .unary("/demo.Echo/Say", Request::new("hi".to_string()), ProstCodec::<String, String>::new())
-//!     .await?;
-//! assert_eq!(reply.into_inner(), "echo: hi");
+//! let client = greeter_client::GreeterClient::new(channel);
 //!
-//! let err = channel
-//!     .unary("/demo.Echo/Nope", Request::new(String::new()), ProstCodec::<String, String>::new())
-//!     .await
-//!     .unwrap_err();
-//! assert_eq!(err.code(), rpc_core::Code::Unimplemented);
+//! let reply = client.say_hello(Hello { name: "Ada".into() }).await?;
+//! assert_eq!(reply.into_inner().name, "hello Ada");
+//!
+//! let mut replies = client.say_hellos(Hello { name: "Ada".into() }).await?.into_inner();
+//! while let Some(reply) = replies.message().await? {
+//!     println!("{}", reply.name);
+//! }
+//!
+//! let names = stream::iter(["Ada", "Grace"].map(|n| Hello { name: n.into() }));
+//! let reply = client.greet_all(names).await?;
+//! assert_eq!(reply.into_inner().name, "hello Ada and Grace");
+//!
 //! handle.shutdown();
 //! serving.await?;
 //! # Ok(()) }
 //! ```
 //!
-//! The wire protocol is specified in `docs/PROTOCOL.md`; the [`wire`] module implements it
-//! without I/O.
+//! ## Writing streaming handlers
+//!
+//! * A **streamed response** is any `Stream<Item = Result<T, Status>>`: the server sends each
+//!   `Ok` as it comes, and an `Err` ends the call with that status after the messages
+//!   already sent. The trait names its type (`type SayHellosStream = ...`); a boxed stream
+//!   is the simplest, a channel receiver (`tokio_stream::wrappers::ReceiverStream`) feeds
+//!   one from another task.
+//! * **Streamed requests** arrive as a [`Streaming<T>`]: `message().await` gives
+//!   `Ok(Some(m))` per message, `Ok(None)` at the client's end, `Err(status)` if the call
+//!   failed. It is a `Stream` too.
+//! * A call the client cancels, or whose deadline passes, drops the handler's future (and
+//!   its streams) at its next `.await`: no status to send, nothing to clean up.
+//! * [`Request::remaining`] tells how long the client still waits; [`Request::metadata`]
+//!   and [`Request::extensions`] carry headers and what interceptors or layers stored.
+//!
+//! ## Beyond a call
+//!
+//! [`Endpoint`] configures a [`Channel`] (timeouts, limits, TLS, interceptors); the
+//! [`client::service`] module makes calls a tower `Service`, so generated clients take any
+//! tower stack over a channel. [`ServerBuilder`] has limits, graceful shutdown,
+//! interceptors and [`ServerBuilder::layer`]. [`transport`] is the seam under both: QUIC by
+//! default, in-memory connections for tests. The wire protocol is specified in
+//! `docs/PROTOCOL.md`, the layers in `docs/ARCHITECTURE.md`; [`wire`] implements the
+//! protocol without I/O.
 #![deny(missing_docs)]
 
 pub mod client;
@@ -97,7 +158,9 @@ pub use streaming::Streaming;
 /// [`ServerBuilder::bind_socket`] and [`Endpoint::udp_socket`].
 pub use quinn;
 
-/// Defines a service from a Rust trait (feature `macros`, on by default); see [`rpc_macros`].
+/// Defines a service from a Rust trait (feature `macros`, on by default): the same client
+/// and server code as a `.proto` file gives; see the crate docs for an example and the
+/// `rpc-macros` crate for the attribute's options.
 #[cfg(feature = "macros")]
 pub use rpc_macros::service;
 
