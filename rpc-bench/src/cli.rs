@@ -41,6 +41,10 @@ pub struct LoadArgs {
     /// Messages per streaming call (default 100; 16 in the suite).
     #[arg(long)]
     pub stream_messages: Option<u32>,
+    /// How long connecting may take: the QUIC and TLS handshake (rpc-core only; default
+    /// rpc-core's).
+    #[arg(long, value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
     /// Per-call deadline (rpc-core only; `0` sends calls without a deadline).
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub timeout: Duration,
@@ -77,8 +81,9 @@ pub struct LoadArgs {
 /// QUIC and socket settings, applied to the client and to the server started here.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct NetOptions {
-    /// Largest UDP payload sent and accepted (rpc-core default 1472); loopback allows far more.
-    #[arg(long)]
+    /// Largest UDP payload sent and accepted (default
+    /// [`rpc_core::DEFAULT_MAX_UDP_PAYLOAD_SIZE`]); loopback allows far more.
+    #[arg(long, help = max_udp_payload_help())]
     pub max_udp_payload: Option<u16>,
     /// Initial QUIC packet size before path MTU discovery (default 1200).
     #[arg(long)]
@@ -89,6 +94,14 @@ pub struct NetOptions {
     /// Concurrent calls the server allows per connection.
     #[arg(long)]
     pub max_calls: Option<u32>,
+}
+
+/// The help of `--max-udp-payload`, with rpc-core's default.
+fn max_udp_payload_help() -> String {
+    format!(
+        "Largest UDP payload sent and accepted (rpc-core default {}); loopback allows far more",
+        rpc_core::DEFAULT_MAX_UDP_PAYLOAD_SIZE
+    )
 }
 
 /// Options of `serve`.

@@ -10,12 +10,35 @@ use rpc_core::{Endpoint, Status, Streaming};
 use std::future::Future;
 use tokio::sync::mpsc;
 
-/// Why a call failed: a gRPC status code name (`"Unavailable"`) or another short label.
+/// Why a call failed: a gRPC status code name (`"Unavailable"`) or another short label,
+/// optionally followed by a newline and details (the status message).
+///
+/// Failures are counted by label (the first line); the first details of each label are kept
+/// to explain a run in which every call failed (see [`split_failure`]).
 pub type Failure = String;
 
-/// The label of a status, for the error table.
+/// A failure from a status: the code's name, then the message on a line of its own.
 pub fn failure(status: &Status) -> Failure {
-    format!("{:?}", status.code())
+    if status.message().is_empty() {
+        format!("{:?}", status.code())
+    } else {
+        format!("{:?}\n{}", status.code(), status.message())
+    }
+}
+
+/// Splits a [`Failure`] into its label and its details (empty when there are none).
+pub fn split_failure(failure: &str) -> (&str, &str) {
+    failure.split_once('\n').unwrap_or((failure, ""))
+}
+
+/// A failure in words, from its label and details: the details when there are any, else the
+/// label (without the `connect: ` prefix of connection failures).
+pub fn failure_reason<'a>(label: &'a str, details: &'a str) -> &'a str {
+    if details.is_empty() {
+        label.strip_prefix("connect: ").unwrap_or(label)
+    } else {
+        details
+    }
 }
 
 /// A client of the echo service over some transport.

@@ -24,6 +24,7 @@ pub mod report;
 pub mod server;
 
 pub use cli::{LoadArgs, NetOptions, ServeArgs};
+pub use load::RunError;
 
 /// Code generated from `proto/echo.proto` by rpc-codegen.
 #[allow(missing_docs)]
@@ -52,19 +53,23 @@ pub fn apply_net(mut ep: rpc_core::Endpoint, net: &NetOptions) -> rpc_core::Endp
 
 /// Runs every plan in turn on a client runtime of `workers` threads (0: current thread),
 /// with the driver `make` builds inside that runtime.
+///
+/// Fails with [`RunError::Connect`] when a scenario cannot make its connections. A run whose
+/// calls all failed is not an error here: see [`report::all_failed`].
 pub fn run_plans<D, F>(
     make: F,
     plans: &[Plan],
     workers: usize,
     server_pid: Option<u32>,
-) -> Result<Vec<Report>, String>
+) -> Result<Vec<Report>, RunError>
 where
     D: Driver,
     F: FnOnce() -> Result<D, String>,
 {
-    let rt = server::runtime(workers).map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let rt = server::runtime(workers)
+        .map_err(|e| RunError::Other(format!("cannot start a runtime: {e}")))?;
     rt.block_on(async move {
-        let driver = Arc::new(make()?);
+        let driver = Arc::new(make().map_err(RunError::Other)?);
         let mut reports = Vec::with_capacity(plans.len());
         for plan in plans {
             reports.push(load::run(driver.clone(), plan, server_pid).await?);

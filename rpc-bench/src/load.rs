@@ -2,7 +2,7 @@
 //! each through a [`Driver`], and record latency in an HDR histogram.
 
 use crate::cpu::process_cpu;
-use crate::driver::Driver;
+use crate::driver::{failure_reason, split_failure, Driver, Failure};
 use crate::report::Report;
 use bytes::Bytes;
 use hdrhistogram::Histogram;
@@ -38,7 +38,41 @@ impl CallKind {
             CallKind::Connect => "connect",
         }
     }
+
+    /// The method of `echo.Echo` (`proto/echo.proto`) this kind of call drives.
+    pub fn echo_method(self) -> &'static str {
+        match self {
+            CallKind::Unary | CallKind::Connect => "Unary",
+            CallKind::ServerStream => "ServerStream",
+            CallKind::ClientStream => "ClientStream",
+            CallKind::Bidi => "Bidi",
+        }
+    }
 }
+
+/// Why a benchmark stopped before reporting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A scenario's connections could not be made (the driver's failure).
+    Connect(Failure),
+    /// Anything else (the runtime, the driver's setup, a worker).
+    Other(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Connect(failure) => {
+                let (label, details) = split_failure(failure);
+                write!(f, "could not connect: {}", failure_reason(label, details))
+            }
+            RunError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
 
 /// One benchmark run.
 #[derive(Debug, Clone)]
@@ -128,6 +162,8 @@ pub struct Stats {
     pub ok: u64,
     /// Failed calls by status code (or failure label).
     pub errors: BTreeMap<String, u64>,
+    /// The details of the first failure of each label (the status message), when it had any.
+    pub first_errors: BTreeMap<String, String>,
     /// Payload bytes sent and received by successful calls.
     pub bytes: u64,
     /// When the last measured call ended.
@@ -135,12 +171,13 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Stats {
             latency: Histogram::new_with_bounds(1_000, 120_000_000_000, 3)
                 .expect("valid histogram bounds"),
             ok: 0,
             errors: BTreeMap::new(),
+            first_errors: BTreeMap::new(),
             bytes: 0,
             last: None,
         }
@@ -152,6 +189,11 @@ impl Stats {
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
+        for (k, v) in &other.first_errors {
+            self.first_errors
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
         self.bytes += other.bytes;
         self.last = self.last.max(other.last);
     }
@@ -162,13 +204,13 @@ pub async fn run<D: Driver>(
     driver: Arc<D>,
     plan: &Plan,
     server_pid: Option<u32>,
-) -> Result<Report, String> {
+) -> Result<Report, RunError> {
     let conns = if plan.kind == CallKind::Connect {
         Vec::new()
     } else {
         let mut v = Vec::with_capacity(plan.connections.max(1));
         for _ in 0..plan.connections.max(1) {
-            v.push(driver.connect().await?);
+            v.push(driver.connect().await.map_err(RunError::Connect)?);
         }
         v
     };
@@ -222,7 +264,7 @@ pub async fn run<D: Driver>(
     }
     for w in workers {
         if let Err(e) = w.await {
-            return Err(format!("worker failed: {e}"));
+            return Err(RunError::Other(format!("worker failed: {e}")));
         }
     }
     let end = Instant::now();
@@ -231,7 +273,9 @@ pub async fn run<D: Driver>(
         ticker.abort();
         pb.finish_and_clear();
     }
-    let (t0, cpu0, server0) = cpu_start.await.map_err(|e| e.to_string())?;
+    let (t0, cpu0, server0) = cpu_start
+        .await
+        .map_err(|e| RunError::Other(e.to_string()))?;
     drop(conns);
 
     let stats = shared.stats.lock().expect("stats lock").clone();
@@ -305,7 +349,7 @@ fn record(
     stats: &mut Stats,
     shared: &Shared,
     ticket: &Ticket,
-    outcome: Result<u64, String>,
+    outcome: Result<u64, Failure>,
     sent: u64,
 ) {
     let now = Instant::now();
@@ -323,7 +367,16 @@ fn record(
             stats.ok += 1;
             stats.bytes += sent + received;
         }
-        Err(label) => *stats.errors.entry(label).or_default() += 1,
+        Err(failure) => {
+            let (label, details) = split_failure(&failure);
+            if !stats.errors.contains_key(label) && !details.is_empty() {
+                // On one line: it may end up in the one-line reason of a failed run.
+                stats
+                    .first_errors
+                    .insert(label.to_owned(), details.replace(['\r', '\n'], " "));
+            }
+            *stats.errors.entry(label.to_owned()).or_default() += 1;
+        }
     }
 }
 

@@ -1,16 +1,18 @@
 //! `rpc-bench`: benchmarks an rpc-core echo server (in-process by default), or serves one.
 
 use clap::{Parser, Subcommand};
-use rpc_bench::driver::RpcDriver;
+use rpc_bench::driver::{failure_reason, split_failure, RpcDriver};
 use rpc_bench::server::{self, BackgroundServer};
-use rpc_bench::{LoadArgs, NetOptions, ServeArgs};
+use rpc_bench::{LoadArgs, NetOptions, RunError, ServeArgs};
 use rpc_core::tls::dev::SelfSigned;
 use rpc_core::tls::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 use rpc_core::Endpoint;
 use std::process::ExitCode;
 
-/// Load generator for rpc-core (like ghz). With no arguments it starts an echo server
-/// in-process on 127.0.0.1 and runs a short suite.
+/// Load generator for rpc-core (like ghz). It drives the echo.Echo service of
+/// proto/echo.proto: with no arguments it starts an echo server in-process on 127.0.0.1 and
+/// runs a short suite; with --target, the server must serve echo.Echo (as `rpc-bench serve`
+/// does). It exits non-zero when every call failed, saying why.
 #[derive(Debug, Parser)]
 #[command(name = "rpc-bench", version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -81,11 +83,13 @@ fn serve(args: ServeArgs) -> Result<(), BoxError> {
 fn bench(load: LoadArgs, net: NetOptions) -> Result<(), BoxError> {
     let plans = load.plans();
     let mut local = None;
+    let mut target = load.target.clone().unwrap_or_default();
     let endpoint = match &load.target {
         None => {
             let cert = SelfSigned::generate(&["localhost"])?;
             let server =
                 BackgroundServer::start("127.0.0.1:0".parse()?, cert.server_config()?, &net)?;
+            target = server.local_addr().to_string();
             let ep = Endpoint::from_addr(server.local_addr())
                 .tls_config(cert.client_config().domain_name("localhost"));
             local = Some(server);
@@ -112,17 +116,32 @@ fn bench(load: LoadArgs, net: NetOptions) -> Result<(), BoxError> {
     } else {
         endpoint.timeout(load.timeout)
     };
+    let endpoint = match load.connect_timeout {
+        Some(t) => endpoint.handshake_timeout(t),
+        None => endpoint,
+    };
     let endpoint = rpc_bench::apply_net(endpoint, &net);
     let reports = rpc_bench::run_plans(
         || Ok(RpcDriver::new(endpoint)),
         &plans,
         load.workers,
         load.server_pid,
-    )?;
+    )
+    .map_err(|e| match e {
+        RunError::Connect(failure) => {
+            let (label, details) = split_failure(&failure);
+            let reason = failure_reason(label, details).replace(['\r', '\n'], " ");
+            format!("could not reach {target}: {reason}")
+        }
+        e => e.to_string(),
+    })?;
     let scope = rpc_bench::cpu_scope(local.is_some(), load.server_pid);
     if let Some(server) = local {
         server.stop();
     }
     rpc_bench::output(&reports, &load, &scope)?;
-    Ok(())
+    match rpc_bench::report::all_failed(&reports, &target) {
+        Some(reason) => Err(reason.into()),
+        None => Ok(()),
+    }
 }

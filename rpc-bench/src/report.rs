@@ -1,6 +1,7 @@
 //! Results: a table for people, JSON for machines, an SVG latency chart.
 
-use crate::load::{Plan, Stats};
+use crate::driver::failure_reason;
+use crate::load::{CallKind, Plan, Stats};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,8 +21,10 @@ const PERCENTILES: [(&str, f64); 5] = [
 pub struct Report {
     /// The run's name.
     pub label: String,
-    /// `unary`, `server-stream`, ...
+    /// `unary`, `server-stream`, ... (the name of `kind`).
     pub call: &'static str,
+    /// The kind of call made.
+    pub kind: CallKind,
     /// Payload bytes per message.
     pub payload: usize,
     /// Messages per streaming call.
@@ -58,6 +61,7 @@ impl Report {
         Report {
             label: plan.label.clone(),
             call: plan.kind.name(),
+            kind: plan.kind,
             payload: plan.payload,
             stream_messages: plan.stream_messages,
             concurrency: plan.concurrency,
@@ -234,6 +238,80 @@ pub fn table(reports: &[Report], cpu_scope: &str) -> String {
     out
 }
 
+/// Why a run failed as a whole, in one line, when no call succeeded and some failed (the
+/// table alone would show zeros): `target` is the server's address. `None` when any call
+/// succeeded, or none was made.
+///
+/// The reason follows the failures' codes: all `Unimplemented` means the target does not
+/// serve the echo methods; all `Unavailable` or connection failures, that it could not be
+/// reached; else the most common code and its first message.
+pub fn all_failed(reports: &[Report], target: &str) -> Option<String> {
+    let ok: u64 = reports.iter().map(|r| r.stats.ok).sum();
+    let failed: u64 = reports.iter().map(Report::error_count).sum();
+    if ok > 0 || failed == 0 {
+        return None;
+    }
+    // Failures by label over every scenario, with the first details of each label.
+    let mut by_label: BTreeMap<&str, (u64, &str)> = BTreeMap::new();
+    for r in reports {
+        for (label, n) in &r.stats.errors {
+            let entry = by_label.entry(label).or_insert((0, ""));
+            entry.0 += n;
+            if entry.1.is_empty() {
+                entry.1 = r.stats.first_errors.get(label).map_or("", String::as_str);
+            }
+        }
+    }
+    // The most common label; the first in order among equals.
+    let (label, count, details) =
+        by_label.iter().fold(
+            ("", 0, ""),
+            |best, (l, (n, d))| {
+                if *n > best.1 {
+                    (*l, *n, *d)
+                } else {
+                    best
+                }
+            },
+        );
+    let reason = failure_reason(label, details);
+    if by_label.keys().all(|l| *l == "Unimplemented") {
+        let mut methods: Vec<String> = Vec::new();
+        for r in reports.iter().filter(|r| r.error_count() > 0) {
+            let m = format!("echo.Echo/{}", r.kind.echo_method());
+            if !methods.contains(&m) {
+                methods.push(m);
+            }
+        }
+        let said = if details.is_empty() {
+            String::new()
+        } else {
+            format!(": {details}")
+        };
+        return Some(format!(
+            "{target} does not serve {} (Unimplemented{said}): rpc-bench drives only the \
+             echo.Echo service of proto/echo.proto, as `rpc-bench serve` runs it; see --help",
+            methods.join(", ")
+        ));
+    }
+    if by_label
+        .keys()
+        .all(|l| *l == "Unavailable" || l.starts_with("connect"))
+    {
+        return Some(format!("could not reach {target}: {reason}"));
+    }
+    let mut line = if reason == label {
+        format!("every call failed: {label}")
+    } else {
+        format!("every call failed: {label} ({reason})")
+    };
+    let others = failed - count;
+    if others > 0 {
+        let _ = write!(line, "; {others} of the {failed} failures had other codes");
+    }
+    Some(line)
+}
+
 /// All reports as one JSON document.
 pub fn json(reports: &[Report], cpu_scope: &str) -> Value {
     json!({
@@ -348,4 +426,108 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::split_failure;
+
+    fn report(kind: CallKind, ok: u64, failures: &[(&str, u64)]) -> Report {
+        let plan = Plan {
+            label: kind.name().to_owned(),
+            kind,
+            concurrency: 1,
+            connections: 1,
+            duration: None,
+            requests: Some(10),
+            warmup: Duration::ZERO,
+            rate: None,
+            payload: 64,
+            stream_messages: 1,
+            max_time: Duration::from_secs(1),
+            progress: false,
+        };
+        let mut stats = Stats::new();
+        stats.ok = ok;
+        for (failure, n) in failures {
+            let (label, details) = split_failure(failure);
+            stats.errors.insert(label.to_owned(), *n);
+            if !details.is_empty() {
+                stats
+                    .first_errors
+                    .insert(label.to_owned(), details.to_owned());
+            }
+        }
+        Report::new(&plan, stats, Duration::from_secs(1), None, None)
+    }
+
+    #[test]
+    fn all_failed_only_when_no_call_succeeded() {
+        let t = "10.0.0.1:4433";
+        assert_eq!(all_failed(&[], t), None);
+        assert_eq!(all_failed(&[report(CallKind::Unary, 0, &[])], t), None);
+        // Some calls succeeded: the errors are reported, the run is not a failure.
+        let some = [
+            report(CallKind::Unary, 5, &[("Unavailable\nconnection lost", 5)]),
+            report(CallKind::Bidi, 0, &[("Unimplemented\nunknown method", 3)]),
+        ];
+        assert_eq!(all_failed(&some, t), None);
+    }
+
+    #[test]
+    fn all_failed_says_why_from_the_codes() {
+        let t = "10.0.0.1:4433";
+        let unimplemented = [
+            report(
+                CallKind::Connect,
+                0,
+                &[("Unimplemented\nunknown service", 2)],
+            ),
+            report(CallKind::Bidi, 0, &[("Unimplemented", 2)]),
+            report(CallKind::Unary, 0, &[("Unimplemented", 2)]),
+        ];
+        let line = all_failed(&unimplemented, t).unwrap();
+        assert!(
+            line.starts_with(
+                "10.0.0.1:4433 does not serve echo.Echo/Unary, echo.Echo/Bidi \
+                 (Unimplemented: unknown service): rpc-bench drives only"
+            ),
+            "{line}"
+        );
+
+        let unreachable = [report(
+            CallKind::Unary,
+            0,
+            &[("Unavailable\nconnection lost: timed out", 4)],
+        )];
+        assert_eq!(
+            all_failed(&unreachable, t).unwrap(),
+            "could not reach 10.0.0.1:4433: connection lost: timed out"
+        );
+        let connect = [report(
+            CallKind::Connect,
+            0,
+            &[("connect: no handshake", 2), ("Unavailable", 1)],
+        )];
+        assert_eq!(
+            all_failed(&connect, t).unwrap(),
+            "could not reach 10.0.0.1:4433: no handshake"
+        );
+
+        let mixed = [
+            report(CallKind::Unary, 0, &[("DeadlineExceeded\ntoo slow", 7)]),
+            report(
+                CallKind::Unary,
+                0,
+                &[("Internal\nboom", 2), ("Unimplemented", 1)],
+            ),
+        ];
+        assert_eq!(
+            all_failed(&mixed, t).unwrap(),
+            "every call failed: DeadlineExceeded (too slow); 3 of the 10 failures had other codes"
+        );
+        let bare = [report(CallKind::Unary, 0, &[("Internal", 3)])];
+        assert_eq!(all_failed(&bare, t).unwrap(), "every call failed: Internal");
+    }
 }

@@ -20,6 +20,72 @@ fn run(args: &[&str]) -> String {
     stdout
 }
 
+/// Runs rpc-bench expecting it to fail; returns its stderr.
+fn run_failing(args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("rpc-bench runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "rpc-bench {args:?} succeeded\nstdout:\n{}\nstderr:\n{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+/// The one line rpc-bench printed on stderr.
+fn reason(stderr: &str) -> &str {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr:\n{stderr}");
+    lines[0]
+}
+
+/// An rpc-core server with no services at all (every call is UNIMPLEMENTED), presenting the
+/// development certificate that `--insecure-dev` trusts; stops when dropped.
+struct BareServer {
+    addr: String,
+    handle: rpc_core::server::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BareServer {
+    fn start() -> Self {
+        let tls = rpc_core::tls::dev::SelfSigned::loopback()
+            .expect("dev certificate")
+            .server_config()
+            .expect("server TLS");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = rpc_bench::server::runtime(0).expect("runtime");
+            rt.block_on(async move {
+                let server = rpc_core::Server::builder()
+                    .tls_config(tls)
+                    .bind("127.0.0.1:0".parse().unwrap())
+                    .expect("server binds");
+                tx.send((server.local_addr(), server.handle())).unwrap();
+                server.serve().await;
+            });
+        });
+        let (addr, handle) = rx.recv().expect("server started");
+        BareServer {
+            addr: addr.to_string(),
+            handle,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for BareServer {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 fn json(args: &[&str]) -> serde_json::Value {
     let stdout = run(args);
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"))
@@ -141,4 +207,115 @@ fn separate_server_process_with_target_and_dev_trust() {
     assert_eq!(r["ok"], 100, "{v:#}");
     assert_eq!(r["error_count"], 0);
     assert!(v["cpu_scope"].as_str().unwrap().contains("server process"));
+}
+
+#[test]
+fn a_target_without_the_echo_service_fails_with_the_reason() {
+    let server = BareServer::start();
+    let base = [
+        "--target",
+        &server.addr,
+        "--insecure-dev",
+        "--warmup",
+        "0ms",
+    ];
+
+    let args = [
+        &base[..],
+        &["--call", "unary", "--requests", "20", "-c", "2"],
+    ]
+    .concat();
+    let stderr = run_failing(&args);
+    let line = reason(&stderr);
+    assert!(
+        line.contains(&format!("{} does not serve echo.Echo/Unary", server.addr)),
+        "{line}"
+    );
+    assert!(line.contains("Unimplemented"), "{line}");
+    assert!(
+        line.contains("rpc-bench drives only the echo.Echo service"),
+        "{line}"
+    );
+
+    // The suite names every method it tried; JSON still goes to stdout.
+    let args = [
+        &base[..],
+        &["--requests", "5", "--stream-messages", "2", "--json"],
+    ]
+    .concat();
+    let out = Command::new(BIN).args(&args).output().unwrap();
+    assert!(!out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    for r in v["results"].as_array().unwrap() {
+        assert_eq!(r["ok"], 0, "{r:#}");
+        assert_eq!(r["errors"]["Unimplemented"], 5, "{r:#}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = reason(&stderr);
+    assert!(
+        line.contains("does not serve echo.Echo/Unary, echo.Echo/ServerStream"),
+        "{line}"
+    );
+
+    for (call, method) in [
+        ("bidi", "Bidi"),
+        ("client-stream", "ClientStream"),
+        ("connect", "Unary"),
+    ] {
+        let args = [&base[..], &["--call", call, "--requests", "3"]].concat();
+        let stderr = run_failing(&args);
+        let line = reason(&stderr);
+        assert!(
+            line.contains(&format!("does not serve echo.Echo/{method}")),
+            "{call}: {line}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_target_fails_with_could_not_reach() {
+    // A UDP port that is bound (so nothing else takes it) but never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let base = [
+        "--target",
+        &addr,
+        "--insecure-dev",
+        "--connect-timeout",
+        "300ms",
+        "--warmup",
+        "0ms",
+    ];
+
+    // The first connection of the run fails.
+    let args = [&base[..], &["--call", "unary", "-z", "1s"]].concat();
+    let stderr = run_failing(&args);
+    let line = reason(&stderr);
+    assert!(
+        line.contains(&format!("could not reach {addr}: ")),
+        "{line}"
+    );
+
+    // Every call of the connect scenario fails to connect.
+    let args = [&base[..], &["--call", "connect", "--requests", "2"]].concat();
+    let stderr = run_failing(&args);
+    let line = reason(&stderr);
+    assert!(
+        line.contains(&format!("could not reach {addr}: ")),
+        "{line}"
+    );
+    drop(silent);
+}
+
+#[test]
+fn help_takes_the_udp_payload_default_from_rpc_core() {
+    let help = run(&["--help"]);
+    let text = help
+        .split("--max-udp-payload")
+        .nth(1)
+        .and_then(|rest| rest.split("--initial-mtu").next())
+        .unwrap_or_else(|| panic!("no --max-udp-payload in:\n{help}"));
+    assert_eq!(rpc_core::DEFAULT_MAX_UDP_PAYLOAD_SIZE, 6000);
+    assert!(text.contains("default 6000"), "{text}");
+    assert!(!help.contains("1472"), "{help}");
 }
