@@ -100,7 +100,10 @@ fn configure(crate_path: &str, out_dir: &Path, name: &str) -> rpc_codegen::Build
         .include_file("_includes.rs")
 }
 
-fn timed(name: &str, f: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<()> {
+fn timed(
+    name: &str,
+    f: impl FnOnce() -> std::result::Result<(), rpc_codegen::Error>,
+) -> std::result::Result<(), rpc_codegen::Error> {
     let start = Instant::now();
     let result = f();
     println!(

@@ -12,17 +12,47 @@
 //!
 //! # Usage
 //!
+//! ```toml
+//! [dependencies]
+//! rpc-core = "0.1"
+//! tokio = { version = "1.40", features = ["rt-multi-thread", "macros"] }
+//!
+//! [build-dependencies]
+//! rpc-codegen = "0.1"
+//! ```
+//!
+//! The generated code needs no `prost` or `prost-types` dependency: it names
+//! them through `rpc-core` (see [`Builder::crate_path`]).
+//!
 //! ```rust,no_run
 //! // build.rs
-//! fn main() -> std::io::Result<()> {
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     rpc_codegen::compile_protos("proto/helloworld.proto")?;
-//!     // or, with options:
+//!     // or, with options and explicit include folders (like `protoc -I proto`):
 //!     rpc_codegen::configure()
 //!         .build_server(false)
-//!         .compile_protos(&["proto/helloworld.proto"], &["proto"])?;
+//!         .compile_protos(&["inventory/v1/inventory.proto"], &["proto"])?;
 //!     Ok(())
 //! }
 //! ```
+//!
+//! # Include folders
+//!
+//! Imports are resolved as `protoc` does: an `import "a/b.proto";` names a
+//! path relative to one of the include folders, searched in order (the
+//! well-known `google/protobuf/*.proto` files are built in).
+//!
+//! * [`Builder::compile_protos`] takes the folders explicitly (`protoc -I`);
+//!   none means the current directory, `protoc`'s default. A file argument
+//!   that doesn't exist as given is looked up in the include folders, so it
+//!   may be written relative to one (`"inventory/v1/inventory.proto"` with
+//!   include `"proto"`).
+//! * [`compile_protos`] searches the file's own folder, then each folder above
+//!   it: for `proto/inventory/v1/inventory.proto`, `proto/inventory/v1`,
+//!   `proto/inventory`, `proto` and `.` (a build script runs in the package's
+//!   folder).
+//!
+//! An import found in none of them is an error that lists the folders searched.
 //!
 //! ```rust,ignore
 //! // src/lib.rs: one file per protobuf package, named after it (`_` without a package)
@@ -81,10 +111,10 @@
 //! most projects never need. Projects with editions or Envoy-sized trees turn
 //! it on (or set `PROTOC`).
 //!
-//! Errors in `.proto` files come back as an [`std::io::Error`] whose message
-//! (and `Debug` output, which is what cargo prints when `main` returns it)
-//! names the file, line and column and quotes the line; the payload is a
-//! `ProtoError`.
+//! Errors come back as an [`Error`] whose `Display` and `Debug` output (what
+//! cargo prints when a build script's `main` returns it) is the readable
+//! message; for a `.proto` error it names the file, line and column and quotes
+//! the line ([`Error::proto_error`] has them as data).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod generate;
@@ -105,4 +135,4 @@ pub mod naming {
 }
 
 #[cfg(feature = "build")]
-pub use build::{compile_protos, configure, Builder, ProtoError, Protoc};
+pub use build::{compile_protos, configure, Builder, Error, ProtoError, Protoc};

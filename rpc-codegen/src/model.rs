@@ -35,7 +35,7 @@ pub struct Method {
     pub proto_name: String,
     /// The request message type as a Rust path, relative to the module the
     /// service is generated in (e.g. `Point`, `super::common::Point`), or
-    /// absolute (`::prost_types::Timestamp`, `crate::x::Y`), or `()`.
+    /// absolute (`::rpc_core::codegen::prost_types::Timestamp`, `crate::x::Y`), or `()`.
     pub input_type: String,
     /// The response message type, same conventions as [`input_type`](Self::input_type).
     pub output_type: String,

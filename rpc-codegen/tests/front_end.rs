@@ -95,7 +95,7 @@ fn generates_one_file_per_package_with_protox() {
             "{name}\n{clash}"
         );
     }
-    assert!(clash.contains("::prost_types::Timestamp"));
+    assert!(clash.contains("::rpc_core::codegen::prost_types::Timestamp"));
     assert!(clash.contains("IntoRequest<()>"));
     assert!(clash.contains("type ListThings2Stream"));
 
@@ -105,7 +105,7 @@ fn generates_one_file_per_package_with_protox() {
 
     let deep = read(&out, "tricky.nested.deep.rs");
     assert!(deep.contains("super::thing::Inner"), "{deep}");
-    assert!(deep.contains("::prost_types::Duration"));
+    assert!(deep.contains("::rpc_core::codegen::prost_types::Duration"));
 
     let fds = std::fs::read(&fds).unwrap();
     assert!(fds.len() > 100);
@@ -115,9 +115,7 @@ fn generates_one_file_per_package_with_protox() {
 fn compile_protos_shortcut_uses_the_file_folder() {
     let out = scratch("shortcut");
     // `compile_protos` writes to OUT_DIR; emulate a build script.
-    // SAFETY-free: tests in this file don't read OUT_DIR concurrently except here.
-    std::env::set_var("OUT_DIR", &out);
-    rpc_codegen::compile_protos(proto_dir().join("helloworld.proto")).unwrap();
+    shortcut(&out, &proto_dir().join("helloworld.proto")).unwrap();
     let hello = read(&out, "helloworld.rs");
     assert!(hello.contains("pub struct HelloRequest"));
     assert!(hello.contains("pub mod greeter_client"));
@@ -131,7 +129,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn compile_err(dir: &Path, proto: &Path) -> io::Error {
+fn compile_err(dir: &Path, proto: &Path) -> rpc_codegen::Error {
     rpc_codegen::configure()
         .protoc(Protoc::Protox)
         .out_dir(dir)
@@ -140,9 +138,8 @@ fn compile_err(dir: &Path, proto: &Path) -> io::Error {
         .unwrap_err()
 }
 
-fn proto_error(err: &io::Error) -> &ProtoError {
-    err.get_ref()
-        .and_then(|e| e.downcast_ref::<ProtoError>())
+fn proto_error(err: &rpc_codegen::Error) -> &ProtoError {
+    err.proto_error()
         .unwrap_or_else(|| panic!("not a ProtoError: {err:?}"))
 }
 
@@ -256,4 +253,287 @@ fn protoc_and_protox_agree() {
     ] {
         assert_eq!(read(&a, file), read(&b, file), "{file}");
     }
+}
+
+// --- Generated code depends on rpc-core only -----------------------------------------------
+
+/// Every `prost` / `prost_types` path in `text` goes through `<via>`; returns how many there are.
+fn prost_paths_go_through(text: &str, via: &str) -> usize {
+    let mut n = 0;
+    for needle in ["prost::", "prost_types::"] {
+        for (at, _) in text.match_indices(needle) {
+            let before = &text[..at];
+            // `prost_types::` also matches `prost::`'s search at a different offset; skip
+            // `foo_prost::`-like identifiers by requiring a path separator or quote before.
+            if before.ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            assert!(
+                before.ends_with(via),
+                "a `{needle}` path not through `{via}`: ...{}",
+                &text[at.saturating_sub(80)..(at + 40).min(text.len())]
+            );
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn generated_code_names_prost_and_well_known_types_through_rpc_core() {
+    let out = scratch("prost-path");
+    rpc_codegen::configure()
+        .protoc(Protoc::Protox)
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .bytes(["."])
+        .compile_protos(&tricky_protos(), &[proto_dir()])
+        .unwrap();
+    let mut total = 0;
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        total += prost_paths_go_through(&text, "::rpc_core::codegen::");
+    }
+    assert!(total > 20, "only {total} prost paths");
+
+    let common = read(&out, "tricky.common.rs");
+    assert!(
+        common.contains("::rpc_core::codegen::prost::Message)]"),
+        "{common}"
+    );
+    assert!(common.contains("#[prost(prost_path = \"::rpc_core::codegen::prost\")]"));
+    let clash = read(&out, "tricky.collisions.rs");
+    // Well-known types come from the prost-types rpc-core re-exports; wrappers stay primitives.
+    assert!(clash.contains("::rpc_core::codegen::prost_types::Timestamp"));
+    assert!(clash.contains("::rpc_core::codegen::prost::alloc::string::String"));
+}
+
+#[test]
+fn prost_paths_follow_the_crate_path_and_user_overrides() {
+    let protos = [proto_dir().join("tricky/collisions.proto")];
+
+    let out = scratch("prost-path-crate");
+    rpc_codegen::configure()
+        .protoc(Protoc::Protox)
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .crate_path("crate::rt")
+        .compile_protos(&protos, &[proto_dir()])
+        .unwrap();
+    let clash = read(&out, "tricky.collisions.rs");
+    assert!(prost_paths_go_through(&clash, "crate::rt::codegen::") > 0);
+    assert!(
+        clash.contains("crate::rt::codegen::prost_types::Timestamp"),
+        "{clash}"
+    );
+
+    // The user's own choices win: `prost_path`, and `extern_path(".google.protobuf", ..)` (which
+    // must not clash with the default mapping: prost-build rejects duplicate extern paths).
+    let out = scratch("prost-path-user");
+    rpc_codegen::configure()
+        .protoc(Protoc::Protox)
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .prost_path("::prost")
+        .extern_path(".google.protobuf", "::my_wkt")
+        .compile_protos(&protos, &[proto_dir()])
+        .unwrap();
+    let clash = read(&out, "tricky.collisions.rs");
+    assert!(clash.contains("::my_wkt::Timestamp"), "{clash}");
+    assert!(clash.contains(" ::prost::alloc::string::String"), "{clash}");
+    assert!(!clash.contains("codegen::prost"), "{clash}");
+}
+
+// --- Include folders and file arguments ------------------------------------------------------
+
+/// `proto/inventory/v1/inventory.proto` (package `inventory.v1`) imports a sibling
+/// (`item.proto`) and another package (`common/v1/money.proto`, relative to `proto/`).
+fn two_package_tree(name: &str) -> PathBuf {
+    let root = scratch(name);
+    let proto = root.join("proto");
+    std::fs::create_dir_all(proto.join("inventory/v1")).unwrap();
+    std::fs::create_dir_all(proto.join("common/v1")).unwrap();
+    write(
+        &proto.join("common/v1"),
+        "money.proto",
+        "syntax = \"proto3\";\npackage common.v1;\n\nmessage Money {\n  int64 cents = 1;\n}\n",
+    );
+    write(
+        &proto.join("inventory/v1"),
+        "item.proto",
+        "syntax = \"proto3\";\npackage inventory.v1;\n\nmessage Item {\n  string sku = 1;\n}\n",
+    );
+    write(
+        &proto.join("inventory/v1"),
+        "inventory.proto",
+        "syntax = \"proto3\";\npackage inventory.v1;\n\nimport \"common/v1/money.proto\";\nimport \"item.proto\";\n\n\
+         service Inventory {\n  rpc Price(Item) returns (common.v1.Money);\n}\n",
+    );
+    root
+}
+
+/// `compile_protos` writes to `$OUT_DIR`: tests that set it take this lock.
+static OUT_DIR_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn shortcut(out: &Path, proto: &Path) -> Result<(), rpc_codegen::Error> {
+    let _guard = OUT_DIR_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    std::env::set_var("OUT_DIR", out);
+    rpc_codegen::compile_protos(proto)
+}
+
+#[test]
+fn compile_protos_shortcut_finds_imports_in_the_folders_above_the_file() {
+    let root = two_package_tree("shortcut-tree");
+    let out = scratch("shortcut-tree-out");
+    shortcut(&out, &root.join("proto/inventory/v1/inventory.proto")).unwrap();
+    let inventory = read(&out, "inventory.v1.rs");
+    assert!(inventory.contains("pub struct Item"), "{inventory}");
+    assert!(
+        inventory.contains("super::super::common::v1::Money"),
+        "{inventory}"
+    );
+    let money = read(&out, "common.v1.rs");
+    assert!(money.contains("pub struct Money"), "{money}");
+}
+
+#[test]
+fn missing_import_lists_the_folders_searched() {
+    let root = two_package_tree("shortcut-missing");
+    let inv = root.join("proto/inventory/v1");
+    std::fs::remove_file(root.join("proto/common/v1/money.proto")).unwrap();
+    let out = scratch("shortcut-missing-out");
+    let err = shortcut(&out, &inv.join("inventory.proto")).unwrap_err();
+    let msg = err.to_string();
+    eprintln!("{err:?}");
+    assert!(msg.contains("inventory.proto:4:1"), "{msg}");
+    assert!(
+        msg.contains("import 'common/v1/money.proto' not found"),
+        "{msg}"
+    );
+    let searched = [
+        inv.clone(),
+        root.join("proto/inventory"),
+        root.join("proto"),
+        root.clone(),
+    ]
+    .iter()
+    .map(|p| format!("\"{}\"", p.display()))
+    .collect::<Vec<_>>()
+    .join(", ");
+    assert!(
+        msg.contains(&format!("include folders searched, in order: {searched}")),
+        "{msg}"
+    );
+
+    // The same through protoc (no protox diagnostics there: the note is added to its output).
+    let err = rpc_codegen::configure()
+        .protoc(Protoc::Vendored)
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .compile_protos(&[inv.join("inventory.proto")], &[&inv, &root.join("proto")])
+        .unwrap_err();
+    let msg = err.to_string();
+    eprintln!("{err:?}");
+    assert!(msg.contains("common/v1/money.proto"), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "include folders searched, in order: \"{}\", \"{}\"",
+            inv.display(),
+            root.join("proto").display()
+        )),
+        "{msg}"
+    );
+}
+
+#[test]
+fn file_argument_relative_to_an_include_folder_is_found() {
+    let root = two_package_tree("relative-arg");
+    let include = root.join("proto");
+    // As `protoc -I proto inventory/v1/inventory.proto`, with protox and with protoc.
+    for (name, protoc) in [("protox", Protoc::Protox), ("protoc", Protoc::Vendored)] {
+        let out = scratch(&format!("relative-arg-{name}"));
+        rpc_codegen::configure()
+            .protoc(protoc)
+            .out_dir(&out)
+            .emit_rerun_if_changed(false)
+            .compile_protos(&["inventory/v1/item.proto"], &[&include])
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(read(&out, "inventory.v1.rs").contains("pub struct Item"));
+    }
+    // The cross-package import resolves against the same include folder.
+    let out = scratch("relative-arg-imports");
+    rpc_codegen::configure()
+        .protoc(Protoc::Protox)
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .compile_protos(
+            &["inventory/v1/item.proto", "common/v1/money.proto"],
+            &[&include],
+        )
+        .unwrap();
+    assert!(read(&out, "common.v1.rs").contains("pub struct Money"));
+
+    // Not found anywhere: the error says where it looked.
+    let err = rpc_codegen::configure()
+        .out_dir(&out)
+        .compile_protos(&["inventory/v2/nope.proto"], &[&include])
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("inventory/v2/nope.proto: file not found"),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("\"{}\"", include.display())), "{msg}");
+}
+
+// --- Errors print cleanly from a build script's `main` ----------------------------------------
+
+/// What a README build script does: `fn main() -> Result<(), Box<dyn std::error::Error>>`.
+fn build_script_main(proto: &Path, include: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    rpc_codegen::configure()
+        .protoc(Protoc::Protox)
+        .out_dir(include)
+        .emit_rerun_if_changed(false)
+        .compile_protos(&[proto], &[include])?;
+    Ok(())
+}
+
+#[test]
+fn errors_returned_from_main_print_without_debug_noise() {
+    let dir = scratch("main-debug");
+    let proto = write(
+        &dir,
+        "bad.proto",
+        "syntax = \"proto3\";\npackage bad;\n\nmessage Foo {\n  string name = 1\n}\n",
+    );
+    // `Error: {:?}` is what the standard library prints when `main` returns `Err`.
+    let debug = format!("{:?}", build_script_main(&proto, &dir).unwrap_err());
+    eprintln!("Error: {debug}");
+    assert!(
+        debug.contains(&format!("{}:6:1: ", proto.display())),
+        "{debug}"
+    );
+    assert!(debug.contains("6 | }"), "{debug}");
+    for noise in ["Custom", "kind:", "InvalidInput", "\\n", "\\\""] {
+        assert!(!debug.contains(noise), "{noise:?} in {debug}");
+    }
+
+    // Not a `.proto` error: the plain message.
+    let missing = dir.join("missing.proto");
+    let debug = format!("{:?}", build_script_main(&missing, &dir).unwrap_err());
+    assert_eq!(debug, format!("{}: file not found", missing.display()));
+    let debug = format!(
+        "{:?}",
+        rpc_codegen::configure()
+            .crate_path("not a path")
+            .out_dir(&dir)
+            .compile_protos(&[&proto], &[&dir])
+            .unwrap_err()
+    );
+    assert!(
+        debug.starts_with("invalid crate path `not a path`"),
+        "{debug}"
+    );
+    assert!(!debug.contains("Custom"), "{debug}");
 }

@@ -133,6 +133,8 @@ fn route_guide_all_call_kinds() {
     check("route_guide", &service, &GenConfig::default());
 }
 
+/// Message types as the `.proto` front end passes them: well-known types and prost's own
+/// types through rpc-core's `codegen` module (prost-build's `prost_types_path`/`prost_path`).
 #[test]
 fn tricky_names_and_types() {
     let service = Service {
@@ -145,7 +147,7 @@ fn tricky_names_and_types() {
                 "r#type",
                 "type",
                 "()",
-                "::prost_types::Timestamp",
+                "::rpc_core::codegen::prost_types::Timestamp",
                 false,
                 false,
             ),
@@ -160,7 +162,7 @@ fn tricky_names_and_types() {
                 "wrappers",
                 "Wrappers",
                 "i64",
-                "::prost::alloc::string::String",
+                "::rpc_core::codegen::prost::alloc::string::String",
                 false,
                 false,
             ),

@@ -1,4 +1,8 @@
 //! Re-exports used by generated code. Not a public API: it may change in any release.
+//!
+//! Generated messages name prost as `<crate_path>::codegen::prost` and the well-known types as
+//! `<crate_path>::codegen::prost_types` (rpc-codegen sets prost-build's `prost_path` and
+//! `prost_types_path`), so a crate using generated code needs no `prost` dependency of its own.
 
 pub use crate::client::service::{self as client, CallService};
 pub use crate::client::{Channel, Endpoint};
@@ -13,6 +17,7 @@ pub use crate::streaming::Streaming;
 pub use crate::Error;
 pub use futures_core::Stream;
 pub use prost;
+pub use prost_types;
 pub use std::future::Future;
 pub use std::sync::Arc;
 

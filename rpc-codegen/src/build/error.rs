@@ -9,9 +9,8 @@ use miette::{Diagnostic, SourceCode, SourceSpan};
 /// A `.proto` file could not be compiled: the message names the file and,
 /// where known, the line and column, and quotes the offending line.
 ///
-/// It travels inside the [`io::Error`] returned by
-/// [`Builder::compile_protos`](crate::Builder::compile_protos)
-/// (`err.get_ref().and_then(|e| e.downcast_ref::<ProtoError>())`). Its
+/// Reached through [`Error::proto_error`] on the error
+/// [`Builder::compile_protos`](crate::Builder::compile_protos) returns. Its
 /// `Debug` output is the same text as `Display`, so a build script returning
 /// the error from `main` prints it readably.
 #[derive(Clone)]
@@ -132,6 +131,10 @@ impl ProtoError {
                 rendered.push_str(&format!("\nnote: {related}"));
             }
         }
+        if err.is_file_not_found() {
+            rendered.push_str("\nnote: ");
+            rendered.push_str(&super::searched_note(includes));
+        }
         this.rendered = rendered;
         this
     }
@@ -190,3 +193,119 @@ impl From<ProtoError> for io::Error {
         io::Error::new(io::ErrorKind::InvalidInput, err)
     }
 }
+
+/// The error of [`compile_protos`](crate::compile_protos) and
+/// [`Builder::compile_protos`](crate::Builder::compile_protos).
+///
+/// `Display` and `Debug` print the same readable text (for a `.proto` error:
+/// `file:line:column: message`, the quoted line, and notes such as the include
+/// folders searched), so a build script whose `main` returns
+/// `Result<(), Box<dyn std::error::Error>>` shows it as is, without
+/// `Custom { kind: .. }` noise. Converts into [`io::Error`] for build scripts
+/// that return `std::io::Result`.
+pub struct Error {
+    kind: io::ErrorKind,
+    repr: Repr,
+}
+
+enum Repr {
+    Proto(ProtoError),
+    Message(String),
+    Io(io::Error),
+}
+
+impl Error {
+    pub(crate) fn new(kind: io::ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            repr: Repr::Message(message.into()),
+        }
+    }
+
+    pub(crate) fn proto(err: ProtoError) -> Self {
+        Error {
+            kind: io::ErrorKind::InvalidInput,
+            repr: Repr::Proto(err),
+        }
+    }
+
+    /// The category, as an [`io::ErrorKind`]: `NotFound` for a missing input
+    /// file, `InvalidInput` for invalid `.proto` input or options, ...
+    pub fn kind(&self) -> io::ErrorKind {
+        self.kind
+    }
+
+    /// The `.proto` error with its file, line and column, when the input
+    /// could not be compiled by protox.
+    pub fn proto_error(&self) -> Option<&ProtoError> {
+        match &self.repr {
+            Repr::Proto(err) => Some(err),
+            _ => None,
+        }
+    }
+
+    /// Adds a `note: ...` line to the message.
+    pub(crate) fn with_note(self, note: &str) -> Self {
+        let kind = self.kind;
+        let repr = match self.repr {
+            Repr::Proto(err) => Repr::Proto(err.with_note(note.to_string())),
+            Repr::Message(msg) => Repr::Message(format!("{}\nnote: {note}", msg.trim_end())),
+            Repr::Io(err) => Repr::Message(format!("{}\nnote: {note}", err.to_string().trim_end())),
+        };
+        Error { kind, repr }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(err: io::Error) -> Self {
+        Error {
+            kind: err.kind(),
+            repr: Repr::Io(err),
+        }
+    }
+}
+
+impl From<ProtoError> for Error {
+    fn from(err: ProtoError) -> Self {
+        Error::proto(err)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> Self {
+        match err.repr {
+            Repr::Io(io) => io,
+            Repr::Proto(proto) => io::Error::new(err.kind, proto),
+            Repr::Message(msg) => io::Error::new(err.kind, msg),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Proto(err) => fmt::Display::fmt(err, f),
+            Repr::Message(msg) => f.write_str(msg),
+            // An `io::Error`'s `Display` is its message (no kind, no escaping).
+            Repr::Io(err) => fmt::Display::fmt(err, f),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // What `cargo` shows when a build script returns the error from `main`
+        // (`Error: {:?}`): the readable text, unescaped; a multi-line message
+        // starts on its own line so quoted source lines stay aligned.
+        let text = self.to_string();
+        if text.contains('\n') {
+            write!(f, "\n{text}\n")
+        } else {
+            f.write_str(&text)
+        }
+    }
+}
+
+// No `source()`: the message already contains the underlying error's text, and
+// reporters that walk the chain would print it twice.
+impl std::error::Error for Error {}

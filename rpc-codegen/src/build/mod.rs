@@ -7,7 +7,7 @@ mod service_gen;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use self::error::ProtoError;
+pub use self::error::{Error, ProtoError};
 use self::service_gen::RpcServiceGenerator;
 use crate::GenConfig;
 
@@ -32,21 +32,55 @@ pub enum Protoc {
 }
 
 /// Compiles one `.proto` file (and what it imports) with the default
-/// configuration, using the file's folder as the include path.
+/// configuration.
+///
+/// Imports are looked up, as `protoc -I` would with these folders in this
+/// order, in the file's own folder and then in each folder above it in the
+/// path: a relative path ends with `.`, the current directory (`protoc`'s
+/// default include folder, and the package's folder when cargo runs a build
+/// script); an absolute path ends with the current directory if the file is
+/// in it, else with the file-system root. For
+/// `proto/inventory/v1/inventory.proto` the include folders are
+/// `proto/inventory/v1`, `proto/inventory`, `proto` and `.`, so both
+/// `import "item.proto";` (next to the file) and
+/// `import "common/v1/money.proto";` (relative to `proto/`) resolve. The first
+/// folder that has the import wins. An import that is found nowhere is an
+/// error listing the folders searched.
+///
+/// To choose the include folders yourself, use
+/// [`configure()`]`.`[`compile_protos(files, includes)`](Builder::compile_protos).
 ///
 /// ```rust,no_run
 /// // build.rs
-/// fn main() -> std::io::Result<()> {
-///     rpc_codegen::compile_protos("proto/helloworld.proto")
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     rpc_codegen::compile_protos("proto/helloworld.proto")?;
+///     Ok(())
 /// }
 /// ```
-pub fn compile_protos(proto: impl AsRef<Path>) -> io::Result<()> {
+pub fn compile_protos(proto: impl AsRef<Path>) -> Result<(), Error> {
     let proto = proto.as_ref();
-    let include = match proto.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    configure().compile_protos(&[proto], &[include])
+    configure().compile_protos(&[proto], &default_includes(proto))
+}
+
+/// The include folders of [`compile_protos`]: the file's folder, then each
+/// folder above it, ending with the current directory when the file is in it
+/// (`""`, the end of a relative path, is written `.`).
+fn default_includes(proto: &Path) -> Vec<PathBuf> {
+    let cwd = std::env::current_dir()
+        .ok()
+        .filter(|cwd| proto.is_absolute() && proto.starts_with(cwd));
+    let mut includes = Vec::new();
+    for dir in proto.ancestors().skip(1) {
+        includes.push(if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir.to_path_buf()
+        });
+        if cwd.as_deref() == Some(dir) {
+            break;
+        }
+    }
+    includes
 }
 
 /// Starts a [`Builder`] with the default configuration.
@@ -55,6 +89,8 @@ pub fn configure() -> Builder {
         build_client: true,
         build_server: true,
         crate_path: "::rpc_core".to_string(),
+        prost_path: None,
+        prost_types_path: None,
         out_dir: None,
         prost: prost_build::Config::new(),
         file_descriptor_set_path: None,
@@ -62,6 +98,7 @@ pub fn configure() -> Builder {
         client_mod_attributes: Vec::new(),
         server_mod_attributes: Vec::new(),
         protoc: Protoc::Auto,
+        compile_well_known_types: false,
     }
 }
 
@@ -72,6 +109,8 @@ pub struct Builder {
     build_client: bool,
     build_server: bool,
     crate_path: String,
+    prost_path: Option<String>,
+    prost_types_path: Option<String>,
     out_dir: Option<PathBuf>,
     prost: prost_build::Config,
     file_descriptor_set_path: Option<PathBuf>,
@@ -79,6 +118,7 @@ pub struct Builder {
     client_mod_attributes: Vec<(String, String)>,
     server_mod_attributes: Vec<(String, String)>,
     protoc: Protoc,
+    compile_well_known_types: bool,
 }
 
 impl Builder {
@@ -101,8 +141,31 @@ impl Builder {
     }
 
     /// The path generated code uses for the runtime crate (default `::rpc_core`).
+    ///
+    /// Generated messages also reach prost through it
+    /// (`<crate_path>::codegen::prost`, `<crate_path>::codegen::prost_types`
+    /// for the well-known types), so the crate using the generated code needs
+    /// no `prost` or `prost-types` dependency of its own.
     pub fn crate_path(mut self, path: impl Into<String>) -> Self {
         self.crate_path = path.into();
+        self
+    }
+
+    /// The path generated messages use for the `prost` crate (default
+    /// `<crate_path>::codegen::prost`, the prost `rpc-core` uses). Set it to
+    /// `::prost` to use your own dependency (it must be the same prost version
+    /// as `rpc-core`'s).
+    pub fn prost_path(mut self, path: impl Into<String>) -> Self {
+        self.prost_path = Some(path.into());
+        self
+    }
+
+    /// The path of the crate holding the protobuf well-known types
+    /// (`google.protobuf.Timestamp`, ...); default
+    /// `<crate_path>::codegen::prost_types`. Same as
+    /// `extern_path(".google.protobuf", path)`.
+    pub fn prost_types_path(mut self, path: impl Into<String>) -> Self {
+        self.prost_types_path = Some(path.into());
         self
     }
 
@@ -137,9 +200,16 @@ impl Builder {
     }
 
     /// Uses an existing Rust type for a protobuf path (prost-build pass-through).
+    ///
+    /// `extern_path(".google.protobuf", path)` replaces the default location of
+    /// the well-known types ([`prost_types_path`](Self::prost_types_path)).
     pub fn extern_path(mut self, proto_path: impl AsRef<str>, rust_path: impl AsRef<str>) -> Self {
-        self.prost
-            .extern_path(proto_path.as_ref(), rust_path.as_ref());
+        if proto_path.as_ref() == ".google.protobuf" {
+            self.prost_types_path = Some(rust_path.as_ref().to_string());
+        } else {
+            self.prost
+                .extern_path(proto_path.as_ref(), rust_path.as_ref());
+        }
         self
     }
 
@@ -174,6 +244,7 @@ impl Builder {
         if enable {
             self.prost.compile_well_known_types();
         }
+        self.compile_well_known_types = enable;
         self
     }
 
@@ -240,23 +311,62 @@ impl Builder {
     /// Compiles `protos` (searching imports in `includes`) into one `<package>.rs`
     /// per protobuf package (`_.rs` for files without a package) in the output
     /// directory.
+    ///
+    /// `includes` work like `protoc`'s `-I` folders: imports are looked up in
+    /// each, in order, and the first that has the file wins (the well-known
+    /// `google/protobuf/*.proto` files are built in). No include folders means
+    /// the current directory, as for `protoc`. A file in `protos` that is not
+    /// found as given is looked up in the include folders too, so
+    /// `compile_protos(&["inventory/v1/inventory.proto"], &["proto"])` works
+    /// as `protoc -I proto inventory/v1/inventory.proto` does. An import that
+    /// is found nowhere is an error listing the folders searched.
     pub fn compile_protos(
         mut self,
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
-    ) -> io::Result<()> {
-        let protos: Vec<PathBuf> = protos.iter().map(|p| p.as_ref().to_path_buf()).collect();
-        let includes: Vec<PathBuf> = includes.iter().map(|p| p.as_ref().to_path_buf()).collect();
+    ) -> Result<(), Error> {
+        let mut includes: Vec<PathBuf> =
+            includes.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        if includes.is_empty() {
+            includes.push(PathBuf::from("."));
+        }
+        let protos = protos
+            .iter()
+            .map(|p| resolve_input(p.as_ref(), &includes))
+            .collect::<Result<Vec<PathBuf>, Error>>()?;
 
         let mut gen = GenConfig {
             build_client: self.build_client,
             build_server: self.build_server,
             ..GenConfig::default()
         };
-        gen.crate_path = syn::parse_str(&self.crate_path)
-            .map_err(|e| invalid_input(format!("invalid crate path `{}`: {e}", self.crate_path)))?;
+        let crate_path = self.crate_path.trim().to_string();
+        gen.crate_path = syn::parse_str(&crate_path)
+            .map_err(|e| invalid_input(format!("invalid crate path `{crate_path}`: {e}")))?;
         let client_attrs = parse_attrs(&self.client_mod_attributes)?;
         let server_attrs = parse_attrs(&self.server_mod_attributes)?;
+
+        // Generated messages reach prost (and the well-known types) through the
+        // runtime crate's hidden `codegen` module: the user's crate needs only
+        // `rpc-core`.
+        let prost_path = self
+            .prost_path
+            .clone()
+            .unwrap_or_else(|| format!("{crate_path}::codegen::prost"));
+        self.prost.prost_path(prost_path);
+        let prost_types_path = self
+            .prost_types_path
+            .clone()
+            .unwrap_or_else(|| format!("{crate_path}::codegen::prost_types"));
+        if self.compile_well_known_types {
+            // prost-build then generates `google.protobuf` itself, unless the
+            // user pointed it elsewhere.
+            if let Some(path) = &self.prost_types_path {
+                self.prost.extern_path(".google.protobuf", path);
+            }
+        } else {
+            self.prost.prost_types_path(prost_types_path);
+        }
 
         if let Some(out_dir) = &self.out_dir {
             self.prost.out_dir(out_dir);
@@ -264,15 +374,6 @@ impl Builder {
             return Err(invalid_input(
                 "OUT_DIR is not set: call this from a build script or set `out_dir`".into(),
             ));
-        }
-
-        for proto in &protos {
-            if !proto.exists() {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{}: file not found", proto.display()),
-                ));
-            }
         }
 
         let generator = || -> Box<dyn prost_build::ServiceGenerator> {
@@ -287,6 +388,7 @@ impl Builder {
             Source::Protoc(exe, include) => {
                 self.prost.service_generator(generator());
                 self.run_protoc(&exe, include, &protos, &includes)
+                    .map_err(|e| protoc_error(e, &includes))
             }
             Source::Protox { fallback } => match self.run_protox(&protos, &includes, generator()) {
                 Ok(()) => Ok(()),
@@ -300,15 +402,16 @@ impl Builder {
                         self.prost.service_generator(generator());
                         self.run_protoc(&exe, include, &protos, &includes)
                             .map_err(|protoc_err| {
-                                io::Error::other(err.with_note(format!(
+                                Error::proto(err.with_note(format!(
                                     "the protoc fallback failed too: {protoc_err}"
                                 )))
                             })
                     }
                 },
-                Err(ProtoxFailure::Io(e)) => Err(e),
+                Err(ProtoxFailure::NotFound(err)) => Err(err.into()),
+                Err(ProtoxFailure::Io(e)) => Err(e.into()),
             },
-            Source::Error(e) => Err(e),
+            Source::Error(e) => Err(e.into()),
         }
     }
 
@@ -358,8 +461,15 @@ impl Builder {
         includes: &[PathBuf],
         generator: Box<dyn prost_build::ServiceGenerator>,
     ) -> Result<(), ProtoxFailure> {
-        let render =
-            |err: protox::Error| ProtoxFailure::Compile(ProtoError::from_protox(&err, includes));
+        let render = |err: protox::Error| {
+            let rendered = ProtoError::from_protox(&err, includes);
+            if err.is_file_not_found() {
+                // protoc would look in the same folders: no point in a fallback.
+                ProtoxFailure::NotFound(rendered)
+            } else {
+                ProtoxFailure::Compile(rendered)
+            }
+        };
         let mut compiler = protox::Compiler::new(includes).map_err(render)?;
         compiler.include_imports(true).include_source_info(true);
         compiler.open_files(protos).map_err(render)?;
@@ -394,6 +504,7 @@ enum Source {
 
 enum ProtoxFailure {
     Compile(ProtoError),
+    NotFound(ProtoError),
     Io(io::Error),
 }
 
@@ -413,7 +524,65 @@ fn vendored_protoc() -> io::Result<(PathBuf, Option<PathBuf>)> {
     ))
 }
 
-fn parse_attrs(attrs: &[(String, String)]) -> io::Result<Vec<(String, proc_macro2::TokenStream)>> {
+/// A file argument as given if it exists, else the first `include/file` that
+/// does (protoc's rule for a path that is not a file on disk).
+fn resolve_input(proto: &Path, includes: &[PathBuf]) -> Result<PathBuf, Error> {
+    if proto.is_file() {
+        return Ok(proto.to_path_buf());
+    }
+    if proto.is_relative() {
+        if let Some(found) = includes
+            .iter()
+            .map(|inc| inc.join(proto))
+            .find(|p| p.is_file())
+        {
+            return Ok(found);
+        }
+    }
+    let mut msg = format!("{}: file not found", proto.display());
+    if proto.is_relative() {
+        msg.push_str(&format!(
+            " (looked for it as given, then in the include folders {})",
+            folder_list(includes)
+        ));
+    }
+    Err(Error::new(io::ErrorKind::NotFound, msg))
+}
+
+/// `"a", "b", "c"`.
+pub(crate) fn folder_list(includes: &[PathBuf]) -> String {
+    includes
+        .iter()
+        .map(|p| format!("\"{}\"", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The note added to a file-not-found error.
+pub(crate) fn searched_note(includes: &[PathBuf]) -> String {
+    format!(
+        "include folders searched, in order: {} (then the built-in google/protobuf/*.proto)\n\
+         help: an import path is relative to an include folder; pass the folder it is \
+         relative to: `rpc_codegen::configure().compile_protos(&[file], &[folder, ..])`",
+        folder_list(includes)
+    )
+}
+
+/// A failed `protoc` run: its output, plus the folders searched when a file
+/// was not found.
+fn protoc_error(err: io::Error, includes: &[PathBuf]) -> Error {
+    let not_found = err.to_string().contains("not found");
+    let err = Error::from(err);
+    if not_found {
+        err.with_note(&searched_note(includes))
+    } else {
+        err
+    }
+}
+
+fn parse_attrs(
+    attrs: &[(String, String)],
+) -> Result<Vec<(String, proc_macro2::TokenStream)>, Error> {
     attrs
         .iter()
         .map(|(path, attr)| {
@@ -425,8 +594,8 @@ fn parse_attrs(attrs: &[(String, String)]) -> io::Result<Vec<(String, proc_macro
         .collect()
 }
 
-fn invalid_input(msg: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, msg)
+fn invalid_input(msg: String) -> Error {
+    Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
 fn with_path(e: io::Error, path: &Path) -> io::Error {

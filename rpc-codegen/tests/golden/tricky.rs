@@ -63,7 +63,7 @@ pub mod type_client {
             &self,
             request: impl ::rpc_core::codegen::IntoRequest<()>,
         ) -> ::core::result::Result<
-            ::rpc_core::codegen::Response<::prost_types::Timestamp>,
+            ::rpc_core::codegen::Response<::rpc_core::codegen::prost_types::Timestamp>,
             ::rpc_core::codegen::Status,
         > {
             ::rpc_core::codegen::client::unary(
@@ -72,7 +72,7 @@ pub mod type_client {
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<
                         (),
-                        ::prost_types::Timestamp,
+                        ::rpc_core::codegen::prost_types::Timestamp,
                     >::default(),
                 )
                 .await
@@ -194,7 +194,9 @@ pub mod type_client {
             &self,
             request: impl ::rpc_core::codegen::IntoRequest<i64>,
         ) -> ::core::result::Result<
-            ::rpc_core::codegen::Response<::prost::alloc::string::String>,
+            ::rpc_core::codegen::Response<
+                ::rpc_core::codegen::prost::alloc::string::String,
+            >,
             ::rpc_core::codegen::Status,
         > {
             ::rpc_core::codegen::client::unary(
@@ -203,7 +205,7 @@ pub mod type_client {
                     ::rpc_core::codegen::IntoRequest::into_request(request),
                     ::rpc_core::codegen::ProstCodec::<
                         i64,
-                        ::prost::alloc::string::String,
+                        ::rpc_core::codegen::prost::alloc::string::String,
                     >::default(),
                 )
                 .await
@@ -248,7 +250,9 @@ pub mod type_server {
             request: ::rpc_core::codegen::Request<()>,
         ) -> impl ::rpc_core::codegen::Future<
             Output = ::core::result::Result<
-                ::rpc_core::codegen::Response<::prost_types::Timestamp>,
+                ::rpc_core::codegen::Response<
+                    ::rpc_core::codegen::prost_types::Timestamp,
+                >,
                 ::rpc_core::codegen::Status,
             >,
         > + ::core::marker::Send;
@@ -340,7 +344,9 @@ pub mod type_server {
             request: ::rpc_core::codegen::Request<i64>,
         ) -> impl ::rpc_core::codegen::Future<
             Output = ::core::result::Result<
-                ::rpc_core::codegen::Response<::prost::alloc::string::String>,
+                ::rpc_core::codegen::Response<
+                    ::rpc_core::codegen::prost::alloc::string::String,
+                >,
                 ::rpc_core::codegen::Status,
             >,
         > + ::core::marker::Send;
@@ -386,7 +392,7 @@ pub mod type_server {
                     ::rpc_core::codegen::unary(
                         call,
                         ::rpc_core::codegen::ProstCodec::<
-                            ::prost_types::Timestamp,
+                            ::rpc_core::codegen::prost_types::Timestamp,
                             (),
                         >::default(),
                         move |request| async move {
@@ -490,7 +496,7 @@ pub mod type_server {
                     ::rpc_core::codegen::unary(
                         call,
                         ::rpc_core::codegen::ProstCodec::<
-                            ::prost::alloc::string::String,
+                            ::rpc_core::codegen::prost::alloc::string::String,
                             i64,
                         >::default(),
                         move |request| async move {
