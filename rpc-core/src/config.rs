@@ -46,10 +46,7 @@ pub(crate) struct Settings {
 
 impl Settings {
     pub(crate) fn client() -> Self {
-        Settings {
-            keep_alive_interval: Some(Duration::from_secs(10)),
-            ..Self::server()
-        }
+        Self::server()
     }
 
     pub(crate) fn server() -> Self {
@@ -61,8 +58,11 @@ impl Settings {
             stream_receive_window: 1024 * 1024,
             receive_window: 16 * 1024 * 1024,
             send_window: 16 * 1024 * 1024,
-            idle_timeout: Duration::from_secs(30),
-            keep_alive_interval: None,
+            // A peer that dies (a killed process sends nothing over UDP) is noticed after
+            // this long without a packet; keep-alives both ways make silence mean death:
+            // four in a row must be lost before a live connection is.
+            idle_timeout: Duration::from_secs(8),
+            keep_alive_interval: Some(Duration::from_secs(2)),
             handshake_timeout: None,
             socket_buffer_size: 4 * 1024 * 1024,
             initial_mtu: 1200,
@@ -166,14 +166,17 @@ macro_rules! settings_setters {
             self
         }
 
-        /// Connection idle timeout (default 30 s): a peer silent this long is gone, and its
-        /// calls end with `Unavailable`.
+        /// Connection idle timeout (default 8 s; the lower of the two sides' applies): a peer
+        /// silent this long is gone, its calls end with `Unavailable` and a server drops their
+        /// handlers. With the default keep-alives, that is how soon a peer whose process died
+        /// is noticed; raise it on networks that go silent for longer.
         pub fn idle_timeout(mut self, timeout: Duration) -> Self {
             self.settings.idle_timeout = timeout;
             self
         }
 
-        /// Interval of QUIC keep-alive packets (client default 10 s, server default off).
+        /// Interval of QUIC keep-alive packets (default 2 s, both sides): they keep an idle
+        /// connection from timing out, so silence means the peer is gone.
         pub fn keep_alive_interval(mut self, interval: Option<Duration>) -> Self {
             self.settings.keep_alive_interval = interval;
             self
