@@ -55,6 +55,7 @@ pub(crate) struct ClientCall {
 
 impl ClientCall {
     /// Carries out the stream actions the state machine owes.
+    #[inline]
     fn apply(&mut self) {
         while let Some(action) = self.state.poll_action() {
             match action {
@@ -77,6 +78,7 @@ impl ClientCall {
     }
 
     /// The caller finished its requests.
+    #[inline]
     pub(crate) fn finish_send(&mut self) {
         self.state.finish_send();
         self.apply();
@@ -103,6 +105,7 @@ impl ClientCall {
     }
 
     /// The call ended with trailers.
+    #[inline]
     pub(crate) fn complete(&mut self) {
         self.state.handle_trailers();
         self.recv.drain_fin();

@@ -327,6 +327,7 @@ async fn finish<S: Future>(
 
 /// Carries out the stream actions a call's state machine owes. Without the request stream
 /// (held by the handler's [`Streaming`]), its actions are left to that stream's end.
+#[inline]
 pub(crate) fn apply(
     state: &mut ServerCallState,
     send: &mut SendHalf,
@@ -383,8 +384,10 @@ where
     // locals still take room in a future's state, and this one is allocated for every call.
     Box::pin(async move {
         let max_send = call.meta.max_send;
-        if let Err(status) = call.meta.intercept().await {
-            return reject(call.send, call.recv, call.state, status).await;
+        if call.meta.interceptors.is_some() {
+            if let Err(status) = call.meta.intercept().await {
+                return reject(call.send, call.recv, call.state, status).await;
+            }
         }
         let mut guard = pin!(Guard::new(call.send.stopped(), &mut call.state));
         let out = run_work(guard.as_mut(), async {
@@ -419,8 +422,10 @@ where
             mut state,
         } = call;
         let max_send = meta.max_send;
-        if let Err(status) = meta.intercept().await {
-            return reject(send, recv, state, status).await;
+        if meta.interceptors.is_some() {
+            if let Err(status) = meta.intercept().await {
+                return reject(send, recv, state, status).await;
+            }
         }
         let mut guard = pin!(Guard::new(send.stopped(), &mut state));
         let work = async {
@@ -454,8 +459,10 @@ where
             mut state,
         } = call;
         let max_send = meta.max_send;
-        if let Err(status) = meta.intercept().await {
-            return reject(send, recv, state, status).await;
+        if meta.interceptors.is_some() {
+            if let Err(status) = meta.intercept().await {
+                return reject(send, recv, state, status).await;
+            }
         }
         let requests = Streaming::server(recv, Box::new(codec.decoder()));
         let request = meta.request(requests);
@@ -483,8 +490,10 @@ where
             mut state,
         } = call;
         let max_send = meta.max_send;
-        if let Err(status) = meta.intercept().await {
-            return reject(send, recv, state, status).await;
+        if meta.interceptors.is_some() {
+            if let Err(status) = meta.intercept().await {
+                return reject(send, recv, state, status).await;
+            }
         }
         let requests = Streaming::server(recv, Box::new(codec.decoder()));
         let request = meta.request(requests);

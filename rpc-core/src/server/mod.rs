@@ -763,6 +763,7 @@ fn route(
 }
 
 /// Hands a call to its service.
+#[inline]
 pub(crate) fn dispatch(shared: &Shared, call: ServerCall) -> CallFuture {
     let service_name = call.service_name();
     let Some(service) = shared.routes.get(service_name) else {

@@ -58,6 +58,7 @@ pub(crate) enum AnySend {
 }
 
 impl AnySend {
+    #[inline]
     pub(crate) fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
@@ -70,6 +71,7 @@ impl AnySend {
         }
     }
 
+    #[inline]
     pub(crate) fn finish(&mut self) {
         match self {
             AnySend::Quic(s) => SendStream::finish(s),
@@ -78,6 +80,7 @@ impl AnySend {
         }
     }
 
+    #[inline]
     pub(crate) fn reset(&mut self, code: ErrorCode) {
         match self {
             AnySend::Quic(s) => SendStream::reset(s, code),
@@ -86,6 +89,7 @@ impl AnySend {
         }
     }
 
+    #[inline]
     pub(crate) fn stopped(&self) -> impl Future<Output = Stopped> + Send + 'static {
         match self {
             AnySend::Quic(s) => Either::Left(SendStream::stopped(s)),
@@ -104,6 +108,7 @@ pub(crate) enum AnyRecv {
 }
 
 impl AnyRecv {
+    #[inline]
     pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
@@ -114,6 +119,7 @@ impl AnyRecv {
         }
     }
 
+    #[inline]
     pub(crate) fn stop(&mut self, code: ErrorCode) {
         match self {
             AnyRecv::Quic(r) => r.stop(code),
@@ -173,10 +179,18 @@ impl AnyConn {
 
     /// # Cancel safety
     /// Cancel safe.
-    pub(crate) async fn open_bi(&self) -> Result<Bidi, ConnectionError> {
+    #[inline]
+    pub(crate) fn open_bi(
+        &self,
+    ) -> impl Future<Output = Result<Bidi, ConnectionError>> + Send + '_ {
+        // A plain function: an `async fn` would wrap quinn's future in one more state
+        // machine, polled on every call.
         match self {
-            AnyConn::Quic(c) => c.open_bi().await.map(quic::bidi).map_err(quic::conn_error),
-            AnyConn::Dyn(c) => c.open_bi().await,
+            AnyConn::Quic(c) => Either::Left(
+                c.open_bi()
+                    .map(|r| r.map(quic::bidi).map_err(quic::conn_error)),
+            ),
+            AnyConn::Dyn(c) => Either::Right(c.open_bi()),
         }
     }
 
@@ -200,6 +214,7 @@ impl AnyConn {
         }
     }
 
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         match self {
             AnyConn::Quic(c) => c.close_reason().is_some(),

@@ -13,11 +13,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+#[inline]
 pub(crate) fn code(c: ErrorCode) -> VarInt {
     VarInt::from_u32(c.0)
 }
 
 /// The code from a QUIC varint; codes above `u32::MAX` are unknown and kept as `u32::MAX`.
+#[inline]
 pub(crate) fn error_code(v: VarInt) -> ErrorCode {
     ErrorCode(u32::try_from(v.into_inner()).unwrap_or(u32::MAX))
 }
@@ -144,6 +146,7 @@ fn write_error(e: WriteError) -> StreamError {
 }
 
 /// The halves of a quinn stream, as the transport's types.
+#[inline]
 pub(crate) fn bidi(
     (send, recv): (quinn::SendStream, quinn::RecvStream),
 ) -> (super::AnySend, super::AnyRecv) {
@@ -157,6 +160,7 @@ pub(crate) fn bidi(
 pub(crate) struct QuicSend(quinn::SendStream);
 
 impl SendStream for QuicSend {
+    #[inline]
     fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
@@ -171,10 +175,12 @@ impl SendStream for QuicSend {
         res.map(|r| r.map(drop).map_err(write_error))
     }
 
+    #[inline]
     fn finish(&mut self) {
         let _ = self.0.finish();
     }
 
+    #[inline]
     fn reset(&mut self, c: ErrorCode) {
         let _ = self.0.reset(code(c));
     }
@@ -196,6 +202,7 @@ impl SendStream for QuicSend {
 pub(crate) struct QuicRecv(quinn::RecvStream);
 
 impl RecvStream for QuicRecv {
+    #[inline]
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, StreamError>> {
         // Chunks are slices of received packets: a frame inside one is never copied.
         let read = std::pin::pin!(self.0.read_chunk(usize::MAX, true));
@@ -203,6 +210,7 @@ impl RecvStream for QuicRecv {
             .map(|r| r.map(|c| c.map(|c| c.bytes)).map_err(read_error))
     }
 
+    #[inline]
     fn stop(&mut self, c: ErrorCode) {
         let _ = self.0.stop(code(c));
     }

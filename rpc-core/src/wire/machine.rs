@@ -58,6 +58,7 @@ struct Actions {
 }
 
 impl Actions {
+    #[inline]
     fn poll(&mut self) -> Option<StreamAction> {
         if let Some(c) = self.stop.take() {
             return Some(StreamAction::Stop(c));
@@ -96,6 +97,7 @@ impl Ends {
         }
     }
 
+    #[inline]
     fn finish_send(&mut self) {
         if self.send == Send::Open {
             self.send = Send::Finished;
@@ -103,6 +105,7 @@ impl Ends {
         }
     }
 
+    #[inline]
     fn reset_send(&mut self, code: ErrorCode) {
         if self.send == Send::Open {
             self.send = Send::Reset;
@@ -110,6 +113,7 @@ impl Ends {
         }
     }
 
+    #[inline]
     fn stop_recv(&mut self, code: ErrorCode) {
         if !self.recv_done {
             self.recv_done = true;
@@ -129,6 +133,7 @@ impl Ends {
         !self.done && self.deadline.is_some_and(|d| now >= d)
     }
 
+    #[inline]
     fn poll_timeout(&self) -> Option<Instant> {
         if self.done {
             None
@@ -150,6 +155,7 @@ pub struct ClientCallState {
 
 impl ClientCallState {
     /// A call that ends at `deadline`, if any.
+    #[inline]
     pub fn new(deadline: Option<Instant>) -> Self {
         ClientCallState {
             ends: Ends::new(deadline),
@@ -157,17 +163,20 @@ impl ClientCallState {
     }
 
     /// The call's deadline.
+    #[inline]
     pub fn deadline(&self) -> Option<Instant> {
         self.ends.deadline
     }
 
     /// The caller finished its requests.
+    #[inline]
     pub fn finish_send(&mut self) {
         self.ends.finish_send();
     }
 
     /// The trailers arrived: the call is complete, and a request stream still open is no
     /// longer wanted (reset with `CANCELLED`, PROTOCOL.md §11.2).
+    #[inline]
     pub fn handle_trailers(&mut self) {
         self.ends.done = true;
         self.ends.recv_done = true;
@@ -200,16 +209,19 @@ impl ClientCallState {
     }
 
     /// When to call `handle_timeout` next.
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.ends.poll_timeout()
     }
 
     /// The next stream action owed.
+    #[inline]
     pub fn poll_action(&mut self) -> Option<StreamAction> {
         self.ends.actions.poll()
     }
 
     /// Whether the call is over (trailers, error, deadline or cancellation).
+    #[inline]
     pub fn is_done(&self) -> bool {
         self.ends.done
     }
@@ -234,6 +246,7 @@ impl Default for ServerCallState {
 
 impl ServerCallState {
     /// A call on a freshly accepted stream.
+    #[inline]
     pub fn new() -> Self {
         ServerCallState {
             ends: Ends::new(None),
@@ -263,6 +276,7 @@ impl ServerCallState {
     }
 
     /// The call's deadline, once started.
+    #[inline]
     pub fn deadline(&self) -> Option<Instant> {
         self.ends.deadline
     }
@@ -296,27 +310,32 @@ impl ServerCallState {
     }
 
     /// When to call `handle_timeout` next.
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.ends.poll_timeout()
     }
 
     /// The next stream action owed.
+    #[inline]
     pub fn poll_action(&mut self) -> Option<StreamAction> {
         self.ends.actions.poll()
     }
 
     /// Whether the call is over.
+    #[inline]
     pub fn is_done(&self) -> bool {
         self.ends.done
     }
 
     /// The code the call was abandoned with (both directions reset or stopped), if it was.
+    #[inline]
     pub fn aborted(&self) -> Option<ErrorCode> {
         self.ends.aborted
     }
 
     /// The response, trailers included, has been written: finish the stream, and stop the
     /// request stream with `NO_ERROR` if the client is still sending (§11.1).
+    #[inline]
     pub fn finish(&mut self) {
         if self.ends.done {
             return;
