@@ -2,7 +2,6 @@
 //! [`Server`](crate::Server) builders. Every limit is on by default.
 
 use crate::wire::FrameLimits;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Default largest message a side accepts: 4 MiB, as in gRPC.
@@ -86,41 +85,6 @@ impl Settings {
             max_message: self.max_decoding_message_size,
             max_headers: self.max_header_list_size,
         }
-    }
-
-    /// `accept_calls`: whether the peer may open streams to us (servers only).
-    pub(crate) fn transport(&self, accept_calls: bool) -> Arc<quinn::TransportConfig> {
-        let mut t = quinn::TransportConfig::default();
-        let calls = if accept_calls {
-            self.max_concurrent_calls
-        } else {
-            0
-        };
-        t.max_concurrent_bidi_streams(calls.into())
-            .max_concurrent_uni_streams(0u32.into())
-            .stream_receive_window(self.stream_receive_window.into())
-            .receive_window(
-                quinn::VarInt::from_u64(self.receive_window).unwrap_or(quinn::VarInt::MAX),
-            )
-            .send_window(self.send_window)
-            .max_idle_timeout(quinn::IdleTimeout::try_from(self.idle_timeout).ok())
-            .keep_alive_interval(self.keep_alive_interval)
-            .initial_mtu(self.initial_mtu.max(1200))
-            // No `max_datagram_frame_size`: qrpc/1 uses no datagrams (PROTOCOL.md §3.1), and a
-            // peer's DATAGRAM frame is then a QUIC protocol violation instead of bytes buffered
-            // unread.
-            .datagram_receive_buffer_size(None);
-        let mut mtu = quinn::MtuDiscoveryConfig::default();
-        mtu.upper_bound(self.max_udp_payload_size.max(1200));
-        t.mtu_discovery_config(Some(mtu));
-        Arc::new(t)
-    }
-
-    pub(crate) fn endpoint_config(&self) -> quinn::EndpointConfig {
-        let mut c = quinn::EndpointConfig::default();
-        // Cannot fail: clamped to the valid range.
-        let _ = c.max_udp_payload_size(self.max_udp_payload_size.clamp(1200, 65_527));
-        c
     }
 }
 

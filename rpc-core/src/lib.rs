@@ -154,10 +154,6 @@ pub use server::{Server, ServerBuilder};
 pub use status::{Code, Status};
 pub use streaming::Streaming;
 
-/// The QUIC implementation, for advanced hooks such as
-/// [`ServerBuilder::bind_socket`] and [`Endpoint::udp_socket`].
-pub use quinn;
-
 /// Defines a service from a Rust trait (feature `macros`, on by default): the same client
 /// and server code as a `.proto` file gives; see the crate docs for an example and the
 /// `rpc-macros` crate for the attribute's options.

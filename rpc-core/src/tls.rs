@@ -134,15 +134,15 @@ impl ServerTlsConfig {
         ServerTlsConfig { identity }
     }
 
-    pub(crate) fn build(&self) -> Result<quinn::crypto::rustls::QuicServerConfig, TlsError> {
+    /// The rustls config: TLS 1.3 only, with the protocol's ALPN.
+    pub(crate) fn rustls(&self) -> Result<rustls::ServerConfig, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_no_client_auth()
             .with_single_cert(self.identity.chain.clone(), self.identity.key.clone_key())?;
         cfg.alpn_protocols = vec![ALPN.to_vec()];
-        quinn::crypto::rustls::QuicServerConfig::try_from(cfg)
-            .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))
+        Ok(cfg)
     }
 }
 
@@ -194,7 +194,8 @@ impl ClientTlsConfig {
         self.domain.as_deref()
     }
 
-    pub(crate) fn build(&self) -> Result<quinn::crypto::rustls::QuicClientConfig, TlsError> {
+    /// The rustls config: TLS 1.3 only, the trusted roots, the protocol's ALPN.
+    pub(crate) fn rustls(&self) -> Result<rustls::ClientConfig, TlsError> {
         let mut roots = rustls::RootCertStore::empty();
         if self.webpki_roots {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -208,8 +209,7 @@ impl ClientTlsConfig {
             .with_root_certificates(roots)
             .with_no_client_auth();
         cfg.alpn_protocols = vec![ALPN.to_vec()];
-        quinn::crypto::rustls::QuicClientConfig::try_from(cfg)
-            .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))
+        Ok(cfg)
     }
 }
 
@@ -355,9 +355,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rpc-core-tls-test-{}", std::process::id()));
         let dev = SelfSigned::load_or_generate(&dir).unwrap();
         let id = Identity::from_pem_files(dir.join("cert.pem"), dir.join("key.pem")).unwrap();
-        ServerTlsConfig::new(id).build().unwrap();
+        ServerTlsConfig::new(id).rustls().unwrap();
         let ca = Certificate::from_pem_file(dir.join("cert.pem")).unwrap();
-        ClientTlsConfig::new().ca_certificate(ca).build().unwrap();
+        ClientTlsConfig::new().ca_certificate(ca).rustls().unwrap();
         // A second call loads the same certificate instead of making a new one.
         assert_eq!(
             SelfSigned::load_or_generate(&dir).unwrap().cert_pem(),
@@ -378,7 +378,7 @@ mod tests {
         // A key that does not match the certificate is refused.
         let other = SelfSigned::generate(&["localhost"]).unwrap();
         let mismatched = Identity::from_pem(dev.cert_pem(), other.key_pem()).unwrap();
-        assert!(ServerTlsConfig::new(mismatched).build().is_err());
+        assert!(ServerTlsConfig::new(mismatched).rustls().is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -9,7 +9,10 @@ use rpc_core::wire::{self, ClientEvent, ClientRecv, FrameLimits, RequestHead};
 use rpc_core::{Code, Status};
 
 /// Sends one raw request message to `/test.Test/Unary` and returns the final status.
-async fn call_with_payload(conn: &rpc_core::quinn::Connection, payload: &[u8]) -> rpc_core::Status {
+async fn call_with_payload(
+    conn: &rpc_core::transport::quic::quinn::Connection,
+    payload: &[u8],
+) -> rpc_core::Status {
     let mut b = BytesMut::new();
     wire::encode::request_head(
         &RequestHead {

@@ -601,8 +601,13 @@ async fn zero_timeout_is_reset_without_running_the_handler() {
     send.write_all(&b).await.unwrap();
     send.finish().unwrap();
     match recv.read_to_end(1 << 20).await {
-        Err(rpc_core::quinn::ReadToEndError::Read(rpc_core::quinn::ReadError::Reset(code))) => {
-            assert_eq!(code, rpc_core::quinn::VarInt::from_u32(0x2))
+        Err(rpc_core::transport::quic::quinn::ReadToEndError::Read(
+            rpc_core::transport::quic::quinn::ReadError::Reset(code),
+        )) => {
+            assert_eq!(
+                code,
+                rpc_core::transport::quic::quinn::VarInt::from_u32(0x2)
+            )
         }
         other => panic!("expected a DEADLINE_EXCEEDED reset, got {other:?}"),
     }

@@ -4,7 +4,7 @@ mod common;
 
 use bytes::{Bytes, BytesMut};
 use common::{builder, cert, raw_connection, start, start_with};
-use rpc_core::quinn;
+use rpc_core::transport::quic::quinn;
 use rpc_core::wire::{self, ClientEvent, ClientRecv, FrameLimits, RequestHead};
 use rpc_core::{Code, Status};
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
 use crate::status::Status;
 use crate::streaming::{ClientCall, ClientSide, Streaming};
-use crate::transport::{AnyConn, Peer, RecvHalf, SendError, SendHalf};
+use crate::transport::{quic, AnyConn, Peer, RecvHalf, SendError, SendHalf};
 use crate::wire::machine::ClientCallState;
 use crate::wire::{self, head::flags, CallError, ClientEvent, ClientRecv, FrameLimits};
 use arc_swap::ArcSwapOption;
@@ -54,7 +54,7 @@ struct Inner {
 
 #[derive(Default)]
 struct State {
-    endpoint: Option<endpoint::ClientEndpoint>,
+    quic: quic::client::Dialer,
     /// After a failed connect, calls fail fast until then with the last error.
     backoff_until: Option<Instant>,
     backoff: Duration,
@@ -138,10 +138,8 @@ impl Channel {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn wait_idle(&self) {
-        let endpoint = self.inner.state.lock().await.endpoint.clone();
-        if let Some(endpoint) = endpoint {
-            endpoint.wait_idle().await;
-        }
+        let waiting = self.inner.state.lock().await.quic.wait_idle();
+        waiting.await;
     }
 
     fn live(&self) -> Option<Arc<AnyConn>> {
@@ -176,7 +174,7 @@ impl Channel {
         }
         let result = match &self.inner.config.connector {
             Some(connector) => connector.connect().await,
-            None => self.connect_quic(&mut state).await.map(AnyConn::Quic),
+            None => state.quic.connect(&self.inner.config).await,
         };
         match result {
             Ok(conn) => {
@@ -194,15 +192,6 @@ impl Channel {
                 Err(e)
             }
         }
-    }
-
-    /// A QUIC connection to the endpoint's address, from the channel's client endpoint.
-    async fn connect_quic(&self, state: &mut State) -> Result<quinn::Connection, crate::Error> {
-        let addrs = self.inner.config.resolve().await?;
-        let current = state.endpoint.as_ref();
-        let (conn, endpoint) = self.inner.config.connect_any(&addrs, current).await?;
-        state.endpoint = Some(endpoint);
-        Ok(conn)
     }
 
     /// Runs the endpoint's interceptors on `request`.

@@ -194,32 +194,22 @@ impl ServerBuilder {
 
     /// Binds the UDP socket; the returned server knows its address (useful with port 0).
     pub fn bind(self, addr: SocketAddr) -> Result<BoundServer, Error> {
-        let socket = quic::bind(addr, &self.settings)
-            .map_err(|e| Error::with(Kind::Io, format!("failed to bind {addr}"), e))?;
-        let runtime = quic::runtime().map_err(|e| Error::with(Kind::Io, "no runtime", e))?;
-        let socket = runtime
-            .wrap_udp_socket(socket)
-            .map_err(|e| Error::with(Kind::Io, format!("failed to set up {addr}"), e))?;
+        let socket = quic::server::Acceptor::bind(addr, &self.settings)?;
         self.bind_socket(socket)
     }
 
-    /// Serves on a socket you provide: any [`quinn::AsyncUdpSocket`], for example one that
-    /// simulates loss and delay in tests, or one shared with other protocols.
-    pub fn bind_socket(self, socket: Arc<dyn quinn::AsyncUdpSocket>) -> Result<BoundServer, Error> {
+    /// Serves on a socket you provide: any [`AsyncUdpSocket`](quic::AsyncUdpSocket), for
+    /// example one that simulates loss and delay in tests, or one shared with other
+    /// protocols.
+    pub fn bind_socket(self, socket: Arc<dyn quic::AsyncUdpSocket>) -> Result<BoundServer, Error> {
         let tls = self.tls.as_ref().ok_or_else(|| {
             Error::new(
                 Kind::Tls,
                 "a server needs a certificate: set one with tls_config (for local development, tls::dev::SelfSigned)",
             )
         })?;
-        let crypto = tls.build()?;
-        let server_config = quic::server_config(crypto, &self.settings);
-        let endpoint = quic::endpoint(socket, &self.settings, Some(server_config))
-            .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
-        let local_addr = endpoint
-            .local_addr()
-            .map_err(|e| Error::with(Kind::Io, "failed to read the local address", e))?;
-        Ok(self.bound(Acceptor::Quic(endpoint), local_addr))
+        let (acceptor, local_addr) = quic::server::Acceptor::new(socket, &self.settings, tls)?;
+        Ok(self.bound(Acceptor::Quic(acceptor), local_addr))
     }
 
     /// Serves the connections `listener` yields instead of binding a QUIC socket: for example
@@ -420,7 +410,7 @@ impl BoundServer {
         }
         shared.begin_shutdown();
         // Refuse new connections while the calls in flight finish.
-        let quic = acceptor.quic_endpoint();
+        let quic = acceptor.quic();
         let refuser = tokio::spawn(async move {
             while let Some(incoming) = acceptor.accept().await {
                 incoming.refuse();
@@ -440,23 +430,23 @@ impl BoundServer {
         }
         // The code says it all (PROTOCOL.md §12); clients turn it into their message.
         shared.close_all(code);
-        if let Some(endpoint) = &quic {
+        if let Some(quic) = &quic {
             // Also those still in their handshake.
-            endpoint.close(quic::code(code), b"");
+            quic.close(code);
         }
         refuser.abort();
         shared.conns.close();
         shared.conns.wait().await;
-        if let Some(endpoint) = quic {
+        if let Some(quic) = quic {
             // Let the CONNECTION_CLOSE frames go out; bounded in case a peer never answers.
-            let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+            quic.wait_idle(Duration::from_secs(1)).await;
         }
     }
 }
 
 /// Where a server's connections come from.
 enum Acceptor {
-    Quic(quinn::Endpoint),
+    Quic(quic::server::Acceptor),
     Dyn(Box<dyn DynListener>),
 }
 
@@ -464,7 +454,7 @@ enum Acceptor {
 enum Incoming {
     /// A QUIC connection attempt, before its handshake (boxed: it is large, and one per
     /// connection).
-    Quic(Box<quinn::Incoming>),
+    Quic(Box<quic::server::Incoming>),
     /// A connection of another transport, ready to use.
     Ready(AnyConn),
 }
@@ -474,16 +464,14 @@ impl Acceptor {
     /// Cancel safe.
     async fn accept(&mut self) -> Option<Incoming> {
         match self {
-            Acceptor::Quic(endpoint) => {
-                endpoint.accept().await.map(|i| Incoming::Quic(Box::new(i)))
-            }
+            Acceptor::Quic(quic) => quic.accept().await.map(|i| Incoming::Quic(Box::new(i))),
             Acceptor::Dyn(listener) => listener.accept().await.map(Incoming::Ready),
         }
     }
 
-    fn quic_endpoint(&self) -> Option<quinn::Endpoint> {
+    fn quic(&self) -> Option<quic::server::Acceptor> {
         match self {
-            Acceptor::Quic(endpoint) => Some(endpoint.clone()),
+            Acceptor::Quic(quic) => Some(quic.clone()),
             Acceptor::Dyn(_) => None,
         }
     }
@@ -499,20 +487,9 @@ impl Incoming {
 
     /// The connection, once its handshake (if any) is done.
     async fn establish(self, timeout: Duration) -> Option<AnyConn> {
-        let incoming = match self {
-            Incoming::Ready(conn) => return Some(conn),
-            Incoming::Quic(incoming) => incoming,
-        };
-        match tokio::time::timeout(timeout, *incoming).await {
-            Ok(Ok(conn)) => Some(AnyConn::Quic(conn)),
-            Ok(Err(e)) => {
-                tracing::info!("handshake failed: {e}");
-                None
-            }
-            Err(_) => {
-                tracing::debug!("handshake timed out");
-                None
-            }
+        match self {
+            Incoming::Ready(conn) => Some(conn),
+            Incoming::Quic(incoming) => incoming.establish(timeout).await,
         }
     }
 }

@@ -17,7 +17,7 @@
 //! stream: the default path pays nothing for the seam.
 
 pub mod mem;
-pub(crate) mod quic;
+pub mod quic;
 
 pub(crate) mod erased;
 mod half;

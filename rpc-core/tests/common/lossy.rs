@@ -1,8 +1,8 @@
 //! A UDP socket wrapper that loses, delays and blackholes datagrams, deterministically.
 //! The kernel here has no netem; quinn takes any `AsyncUdpSocket`.
 
-use rpc_core::quinn::udp::{RecvMeta, Transmit};
-use rpc_core::quinn::{AsyncUdpSocket, UdpPoller};
+use rpc_core::transport::quic::quinn::udp::{RecvMeta, Transmit};
+use rpc_core::transport::quic::quinn::{AsyncUdpSocket, UdpPoller};
 use std::fmt;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
@@ -40,7 +40,7 @@ impl Lossy {
     /// Binds 127.0.0.1:`port` (0 for any) and wraps it.
     pub fn bind(port: u16, loss_per_mille: u64, delay: Duration, seed: u64) -> Arc<Lossy> {
         let std = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
-        let runtime = rpc_core::quinn::default_runtime().unwrap();
+        let runtime = rpc_core::transport::quic::quinn::default_runtime().unwrap();
         Arc::new(Lossy {
             inner: runtime.wrap_udp_socket(std).unwrap(),
             loss_per_mille,

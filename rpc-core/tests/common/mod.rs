@@ -259,7 +259,7 @@ pub async fn eventually(mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// A raw QUIC connection speaking our ALPN, for tests that misbehave on purpose.
-pub async fn raw_connection(addr: SocketAddr) -> rpc_core::quinn::Connection {
+pub async fn raw_connection(addr: SocketAddr) -> rpc_core::transport::quic::quinn::Connection {
     raw_connection_with_alpn(addr, rpc_core::wire::ALPN)
         .await
         .unwrap()
@@ -269,7 +269,10 @@ pub async fn raw_connection(addr: SocketAddr) -> rpc_core::quinn::Connection {
 pub async fn raw_connection_with_alpn(
     addr: SocketAddr,
     alpn: &[u8],
-) -> Result<rpc_core::quinn::Connection, rpc_core::quinn::ConnectionError> {
+) -> Result<
+    rpc_core::transport::quic::quinn::Connection,
+    rpc_core::transport::quic::quinn::ConnectionError,
+> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls::pki_types::CertificateDer::pem_slice_iter(cert().cert_pem().as_bytes()) {

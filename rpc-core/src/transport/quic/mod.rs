@@ -1,7 +1,20 @@
 //! The QUIC transport: quinn behind the [`transport`](super) traits, plus the socket,
-//! endpoint and error plumbing that only QUIC needs.
+//! endpoint, handshake and error plumbing that only QUIC needs. Nothing outside this module
+//! names a quinn type but the custom-socket hooks ([`AsyncUdpSocket`]).
+//!
+//! `quinn` itself is re-exported here for those hooks and for tests that speak raw QUIC; its
+//! version follows rpc-core's.
 
-use super::{ConnectionError, RecvStream, SendStream, StreamError};
+pub(crate) mod client;
+pub(crate) mod server;
+
+/// The QUIC implementation under this transport.
+pub use quinn;
+/// A UDP socket for [`Endpoint::udp_socket`](crate::Endpoint::udp_socket) and
+/// [`ServerBuilder::bind_socket`](crate::ServerBuilder::bind_socket).
+pub use quinn::AsyncUdpSocket;
+
+use super::{AnyConn, ConnectionError, RecvStream, SendStream, StreamError};
 use crate::config::Settings;
 use crate::wire::ErrorCode;
 use bytes::Bytes;
@@ -55,6 +68,22 @@ pub(crate) fn endpoint(
         socket,
         runtime()?,
     )
+}
+
+/// The QUIC server crypto config for `tls`.
+pub(crate) fn server_crypto(
+    tls: &crate::tls::ServerTlsConfig,
+) -> Result<quinn::crypto::rustls::QuicServerConfig, crate::tls::TlsError> {
+    quinn::crypto::rustls::QuicServerConfig::try_from(tls.rustls()?)
+        .map_err(|e| crate::tls::TlsError::Rustls(rustls::Error::General(e.to_string())))
+}
+
+/// The QUIC client crypto config for `tls`.
+pub(crate) fn client_crypto(
+    tls: &crate::tls::ClientTlsConfig,
+) -> Result<quinn::crypto::rustls::QuicClientConfig, crate::tls::TlsError> {
+    quinn::crypto::rustls::QuicClientConfig::try_from(tls.rustls()?)
+        .map_err(|e| crate::tls::TlsError::Rustls(rustls::Error::General(e.to_string())))
 }
 
 pub(crate) fn server_config(
@@ -213,5 +242,43 @@ impl RecvStream for QuicRecv {
     #[inline]
     fn stop(&mut self, c: ErrorCode) {
         let _ = self.0.stop(code(c));
+    }
+}
+
+/// The QUIC side of the settings.
+impl Settings {
+    /// `accept_calls`: whether the peer may open streams to us (servers only).
+    pub(crate) fn transport(&self, accept_calls: bool) -> Arc<quinn::TransportConfig> {
+        let mut t = quinn::TransportConfig::default();
+        let calls = if accept_calls {
+            self.max_concurrent_calls
+        } else {
+            0
+        };
+        t.max_concurrent_bidi_streams(calls.into())
+            .max_concurrent_uni_streams(0u32.into())
+            .stream_receive_window(self.stream_receive_window.into())
+            .receive_window(
+                quinn::VarInt::from_u64(self.receive_window).unwrap_or(quinn::VarInt::MAX),
+            )
+            .send_window(self.send_window)
+            .max_idle_timeout(quinn::IdleTimeout::try_from(self.idle_timeout).ok())
+            .keep_alive_interval(self.keep_alive_interval)
+            .initial_mtu(self.initial_mtu.max(1200))
+            // No `max_datagram_frame_size`: qrpc/1 uses no datagrams (PROTOCOL.md §3.1), and a
+            // peer's DATAGRAM frame is then a QUIC protocol violation instead of bytes buffered
+            // unread.
+            .datagram_receive_buffer_size(None);
+        let mut mtu = quinn::MtuDiscoveryConfig::default();
+        mtu.upper_bound(self.max_udp_payload_size.max(1200));
+        t.mtu_discovery_config(Some(mtu));
+        Arc::new(t)
+    }
+
+    pub(crate) fn endpoint_config(&self) -> quinn::EndpointConfig {
+        let mut c = quinn::EndpointConfig::default();
+        // Cannot fail: clamped to the valid range.
+        let _ = c.max_udp_payload_size(self.max_udp_payload_size.clamp(1200, 65_527));
+        c
     }
 }

@@ -1,0 +1,87 @@
+//! Accepting over QUIC: the server's endpoint, connection attempts and their handshakes.
+
+use super::{endpoint, server_config, AnyConn};
+use crate::config::Settings;
+use crate::error::{Error, Kind};
+use crate::tls::ServerTlsConfig;
+use crate::wire::ErrorCode;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A server's QUIC endpoint. Cloning it is a reference count.
+#[derive(Clone)]
+pub(crate) struct Acceptor(quinn::Endpoint);
+
+/// A QUIC connection attempt, before its handshake.
+pub(crate) struct Incoming(quinn::Incoming);
+
+impl Acceptor {
+    /// An endpoint serving `tls` on `socket`, and its address.
+    pub(crate) fn new(
+        socket: Arc<dyn quinn::AsyncUdpSocket>,
+        settings: &Settings,
+        tls: &ServerTlsConfig,
+    ) -> Result<(Self, SocketAddr), Error> {
+        let crypto = super::server_crypto(tls)?;
+        let endpoint = endpoint(socket, settings, Some(server_config(crypto, settings)))
+            .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
+        let local_addr = endpoint
+            .local_addr()
+            .map_err(|e| Error::with(Kind::Io, "failed to read the local address", e))?;
+        Ok((Acceptor(endpoint), local_addr))
+    }
+
+    /// Binds a UDP socket at `addr` for [`Acceptor::new`].
+    pub(crate) fn bind(
+        addr: SocketAddr,
+        settings: &Settings,
+    ) -> Result<Arc<dyn quinn::AsyncUdpSocket>, Error> {
+        let socket = super::bind(addr, settings)
+            .map_err(|e| Error::with(Kind::Io, format!("failed to bind {addr}"), e))?;
+        let runtime = super::runtime().map_err(|e| Error::with(Kind::Io, "no runtime", e))?;
+        runtime
+            .wrap_udp_socket(socket)
+            .map_err(|e| Error::with(Kind::Io, format!("failed to set up {addr}"), e))
+    }
+
+    /// The next connection attempt; `None` once the endpoint is closed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub(crate) async fn accept(&self) -> Option<Incoming> {
+        self.0.accept().await.map(Incoming)
+    }
+
+    /// Closes every connection, those still in their handshake included.
+    pub(crate) fn close(&self, code: ErrorCode) {
+        self.0.close(super::code(code), b"");
+    }
+
+    /// Waits (at most `limit`) for the `CONNECTION_CLOSE` frames to go out.
+    pub(crate) async fn wait_idle(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.0.wait_idle()).await;
+    }
+}
+
+impl Incoming {
+    /// Refuses the attempt (the server is full or shutting down).
+    pub(crate) fn refuse(self) {
+        self.0.refuse();
+    }
+
+    /// The connection, once its handshake completed within `timeout`.
+    pub(crate) async fn establish(self, timeout: Duration) -> Option<AnyConn> {
+        match tokio::time::timeout(timeout, self.0).await {
+            Ok(Ok(conn)) => Some(AnyConn::Quic(conn)),
+            Ok(Err(e)) => {
+                tracing::info!("handshake failed: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::info!("handshake timed out");
+                None
+            }
+        }
+    }
+}
