@@ -11,6 +11,8 @@ use futures_core::Stream;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tokio::task::JoinHandle;
 use tokio::time::Sleep;
@@ -42,6 +44,53 @@ pub(crate) struct ClientSide {
     pub(crate) trailers: Option<MetadataMap>,
 }
 
+/// The task writing a bidirectional call's requests, and the code its stream is reset with
+/// if the call ends while it still writes (PROTOCOL.md §11.2: the deadline's, say, not a
+/// generic one).
+pub(crate) struct Sender {
+    task: JoinHandle<()>,
+    code: Arc<AtomicU32>,
+}
+
+/// The request stream as its task holds it: reset with the call's code when the task stops
+/// before finishing it.
+pub(crate) struct TaskSend {
+    pub(crate) half: SendHalf,
+    code: Arc<AtomicU32>,
+}
+
+impl Drop for TaskSend {
+    fn drop(&mut self) {
+        // A no-op once the stream was finished.
+        self.half
+            .reset(ErrorCode(self.code.load(Ordering::Relaxed)));
+    }
+}
+
+impl Sender {
+    /// Spawns `write`, given the request stream.
+    pub(crate) fn spawn<F, Fut>(half: SendHalf, write: F) -> Self
+    where
+        F: FnOnce(TaskSend) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let code = Arc::new(AtomicU32::new(ErrorCode::CANCELLED.0));
+        let send = TaskSend {
+            half,
+            code: code.clone(),
+        };
+        Sender {
+            task: tokio::spawn(write(send)),
+            code,
+        }
+    }
+
+    fn abort(self, code: ErrorCode) {
+        self.code.store(code.0, Ordering::Relaxed);
+        self.task.abort();
+    }
+}
+
 /// A client call: its streams, driven by its state machine. Dropped unfinished, it cancels
 /// the call on both directions.
 pub(crate) struct ClientCall {
@@ -49,14 +98,20 @@ pub(crate) struct ClientCall {
     pub(crate) recv: RecvHalf<ClientRecv>,
     /// The task writing a request stream (bidi calls), aborted when the request stream is
     /// abandoned.
-    pub(crate) sender: Option<JoinHandle<()>>,
+    pub(crate) sender: Option<Sender>,
     pub(crate) state: ClientCallState,
 }
 
 impl ClientCall {
-    /// Carries out the stream actions the state machine owes.
+    /// Carries out the stream actions the state machine owes (usually none: checked inline).
     #[inline]
     fn apply(&mut self) {
+        if self.state.has_actions() {
+            self.apply_actions();
+        }
+    }
+
+    fn apply_actions(&mut self) {
         while let Some(action) = self.state.poll_action() {
             match action {
                 StreamAction::Stop(code) => self.recv.stop(code),
@@ -64,8 +119,8 @@ impl ClientCall {
                     if let Some(send) = &mut self.send {
                         send.reset(code);
                     }
-                    if let Some(task) = self.sender.take() {
-                        task.abort();
+                    if let Some(sender) = self.sender.take() {
+                        sender.abort(code);
                     }
                 }
                 StreamAction::Finish => {
@@ -115,7 +170,9 @@ impl ClientCall {
 
 impl Drop for ClientCall {
     fn drop(&mut self) {
-        self.cancel();
+        if !self.state.is_done() {
+            self.cancel();
+        }
     }
 }
 

@@ -834,3 +834,38 @@ async fn reconnect_attempts_back_off_while_calls_fail_fast() {
     assert!(ch.is_connected());
     assert_eq!(srv.calls.dispatched(), 2);
 }
+
+/// A bidirectional call past its deadline abandons its request stream (written by its own
+/// task) with DEADLINE_EXCEEDED, as its response stream, not with a generic CANCELLED
+/// (PROTOCOL.md §11.2 C14).
+#[tokio::test(start_paused = true)]
+async fn a_bidi_deadline_resets_the_requests_with_its_code() {
+    use rpc_core::transport::RecvStream;
+    let (client_end, server_end) = mem::pair();
+    let ch = Endpoint::from_connector(FixedConnector(client_end))
+        .connect()
+        .await
+        .unwrap();
+    // Requests that never end: the call is still sending when its deadline passes.
+    let requests = futures_util::stream::pending::<Msg>();
+    let mut req = Request::new(requests);
+    req.set_timeout(Duration::from_secs(1));
+    // The channel outlives the call: its close would hide the reset.
+    let caller = ch.clone();
+    let call =
+        tokio::spawn(async move { caller.streaming("/test.Test/Chat", req, Codec::new()).await });
+    // The raw server end: accepts the stream and reads until it fails.
+    let (_send, mut recv) = server_end.accept_bi().await.unwrap();
+    let code = loop {
+        match std::future::poll_fn(|cx| recv.poll_read(cx)).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the request stream was finished, not reset"),
+            Err(StreamError::Reset(code)) => break code,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(code, ErrorCode::DEADLINE_EXCEEDED);
+    let err = call.await.unwrap().unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded);
+    drop(ch);
+}

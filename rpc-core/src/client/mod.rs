@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
 use crate::status::Status;
-use crate::streaming::{ClientCall, ClientSide, Streaming};
+use crate::streaming::{ClientCall, ClientSide, Sender, Streaming};
 use crate::transport::{quic, AnyConn, Peer, RecvHalf, SendError, SendHalf};
 use crate::wire::machine::ClientCallState;
 use crate::wire::{self, head::flags, CallError, ClientEvent, ClientRecv, FrameLimits};
@@ -455,14 +455,14 @@ impl Channel {
         let (md, stream, _, idempotent) = request.into_parts();
         let head = Self::head(path, md, timeout, idempotent, 256);
         let mut call = within(deadline, self.open(false, deadline)).await??;
-        let mut send = call.send.take().expect("fresh call has a send half");
+        let send = call.send.take().expect("fresh call has a send half");
         let max_send = self.inner.max_send;
         let mut codec = codec;
         let mut encoder = codec.encoder();
-        call.sender = Some(tokio::spawn(async move {
+        call.sender = Some(Sender::spawn(send, move |mut send| async move {
             // On a local encoding error, `send` is dropped unfinished, which resets the stream:
             // the server then ends the call.
-            let _ = send_stream(&mut send, head, stream, &mut encoder, max_send).await;
+            let _ = send_stream(&mut send.half, head, stream, &mut encoder, max_send).await;
         }));
         streaming_response(call, Box::new(codec.decoder()), deadline).await
     }

@@ -59,6 +59,11 @@ struct Actions {
 
 impl Actions {
     #[inline]
+    fn any(&self) -> bool {
+        self.stop.is_some() || self.reset.is_some() || self.finish
+    }
+
+    #[inline]
     fn poll(&mut self) -> Option<StreamAction> {
         if let Some(c) = self.stop.take() {
             return Some(StreamAction::Stop(c));
@@ -218,6 +223,12 @@ impl ClientCallState {
     #[inline]
     pub fn poll_action(&mut self) -> Option<StreamAction> {
         self.ends.actions.poll()
+    }
+
+    /// Whether a stream action is owed (`poll_action` would give one).
+    #[inline]
+    pub fn has_actions(&self) -> bool {
+        self.ends.actions.any()
     }
 
     /// Whether the call is over (trailers, error, deadline or cancellation).
