@@ -619,3 +619,15 @@ async fn zero_timeout_is_reset_without_running_the_handler() {
         .unwrap();
     assert_eq!(ok.into_inner().seq, 2);
 }
+
+#[tokio::test]
+async fn the_handle_tells_when_a_shutdown_starts() {
+    let srv = start();
+    let started = srv.handle.shutdown_started();
+    assert!(!srv.handle.is_shutting_down());
+    srv.handle.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), started)
+        .await
+        .expect("shutdown_started resolves");
+    assert!(srv.handle.is_shutting_down());
+}

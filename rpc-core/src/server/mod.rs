@@ -354,6 +354,21 @@ impl ServerHandle {
     pub fn shutdown(&self) {
         self.shared.begin_shutdown();
     }
+
+    /// Resolves once a graceful shutdown has started (the server then refuses new calls),
+    /// so that, say, a health service can report `NOT_SERVING` while calls drain.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub fn shutdown_started(&self) -> impl Future<Output = ()> + Send + 'static {
+        let token = self.shared.shutdown.clone();
+        async move { token.cancelled().await }
+    }
+
+    /// Whether a graceful shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.stopping.load(Ordering::Relaxed)
+    }
 }
 
 impl BoundServer {
