@@ -325,6 +325,11 @@ impl Builder {
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
     ) -> Result<(), Error> {
+        if self.emit_rerun_if_changed {
+            // Which compiler runs depends on these: a change must rebuild, not replay a
+            // cached success or failure.
+            println!("cargo:rerun-if-env-changed=PROTOC");
+        }
         let mut includes: Vec<PathBuf> =
             includes.iter().map(|p| p.as_ref().to_path_buf()).collect();
         if includes.is_empty() {
