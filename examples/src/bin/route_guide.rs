@@ -5,11 +5,17 @@
 //! cargo run -p examples --bin route_guide            # server and client in one process
 //! cargo run -p examples --bin route_guide -- server  # a server on 127.0.0.1:10000
 //! cargo run -p examples --bin route_guide -- client  # a client calling it
+//! cargo run -p rpc-health --bin rpc-health-probe -- --addr localhost:10000 --insecure-dev
 //! ```
+//!
+//! The server also serves the standard health service (`rpc-health`), which reports
+//! `NOT_SERVING` once a graceful shutdown starts.
 
 use futures_util::{stream, Stream, StreamExt};
+use rpc_core::server::BoundServer;
 use rpc_core::tls::dev::SelfSigned;
 use rpc_core::{Endpoint, Request, Response, Server, Status, Streaming};
+use rpc_health::{HealthCheckRequest, HealthClient};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -174,7 +180,18 @@ async fn run_client(addr: SocketAddr, cert: &SelfSigned) -> Result<(), Box<dyn s
         .tls_config(cert.client_config())
         .connect()
         .await?;
-    let client = RouteGuideClient::new(channel);
+    let client = RouteGuideClient::new(channel.clone());
+
+    // Health: is the RouteGuide service serving?
+    let health = HealthClient::new(channel);
+    let status = health
+        .check(HealthCheckRequest {
+            service: "routeguide.RouteGuide".into(),
+        })
+        .await?
+        .into_inner()
+        .status();
+    println!("Health: {}", status.as_str_name());
 
     // Unary.
     let feature = client
@@ -243,27 +260,37 @@ fn service() -> RouteGuideServer<Guide> {
     })
 }
 
+/// A server with the RouteGuide and health services, bound to `addr`; the health service
+/// reports `NOT_SERVING` from the start of a graceful shutdown.
+fn bind(cert: &SelfSigned, addr: SocketAddr) -> Result<BoundServer, Box<dyn std::error::Error>> {
+    let (reporter, health_service) = rpc_health::health_reporter();
+    reporter.set_serving::<RouteGuideServer<Guide>>();
+    let server = Server::builder()
+        .tls_config(cert.server_config()?)
+        .add_service(service())
+        .add_service(health_service)
+        .bind(addr)?;
+    reporter.set_not_serving_on_shutdown(&server.handle());
+    Ok(server)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cert = SelfSigned::loopback()?;
     let addr: SocketAddr = "127.0.0.1:10000".parse()?;
     match std::env::args().nth(1).unwrap_or_default().as_str() {
         "server" => {
+            let server = bind(&cert, addr)?;
             println!("RouteGuide listening on {addr} (Ctrl-C to stop)");
-            Server::builder()
-                .tls_config(cert.server_config()?)
-                .add_service(service())
-                .serve_with_shutdown(addr, async {
+            server
+                .serve_with_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
-                .await?;
+                .await;
         }
         "client" => run_client(addr, &cert).await?,
         _ => {
-            let server = Server::builder()
-                .tls_config(cert.server_config()?)
-                .add_service(service())
-                .bind("127.0.0.1:0".parse()?)?;
+            let server = bind(&cert, "127.0.0.1:0".parse()?)?;
             let addr = server.local_addr();
             let handle = server.handle();
             let serving = tokio::spawn(server.serve());
