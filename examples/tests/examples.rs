@@ -65,3 +65,26 @@ fn chat_shows_cancellation_and_shutdown() {
     assert!(out.contains("[alice] bob left"), "{out}");
     assert!(out.contains("[alice] call ended: Unavailable"), "{out}");
 }
+
+#[test]
+fn middleware_runs_layers_and_interceptors_on_both_sides() {
+    let out = run(env!("CARGO_BIN_EXE_middleware"));
+    // The server's interceptor rejected the call without a token, and its layer saw it.
+    assert!(
+        out.contains("without a token: Unauthenticated (missing or unknown token)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("server: /helloworld.Greeter/SayHello -> Unauthenticated"),
+        "{out}"
+    );
+    // The client's stack added the token; the handler saw the user the interceptor found.
+    assert!(
+        out.contains("reply: Hello world! (asked by alice)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("server: /helloworld.Greeter/SayHello -> Ok"),
+        "{out}"
+    );
+}
