@@ -537,3 +537,70 @@ fn errors_returned_from_main_print_without_debug_noise() {
     );
     assert!(!debug.contains("Custom"), "{debug}");
 }
+
+// --- The descriptor set (for reflection) -----------------------------------------------------
+
+/// `file_descriptor_set_path` writes what a reflection service needs, whichever compiler
+/// runs: every compiled file, its transitive imports (well-known types too) and the source
+/// info (comments) of each.
+#[test]
+fn file_descriptor_set_holds_imports_and_source_info() {
+    use protox::prost::Message;
+
+    for (name, protoc) in [("protox", Protoc::Protox), ("protoc", Protoc::Vendored)] {
+        let root = scratch(&format!("fds-{name}"));
+        let proto = root.join("proto");
+        std::fs::create_dir_all(proto.join("a/v1")).unwrap();
+        std::fs::create_dir_all(proto.join("b/v1")).unwrap();
+        write(
+            &proto.join("b/v1"),
+            "types.proto",
+            "syntax = \"proto3\";\npackage b.v1;\n\nimport \"google/protobuf/timestamp.proto\";\n\n\
+             // A point in time.\nmessage When {\n  google.protobuf.Timestamp at = 1;\n}\n",
+        );
+        let svc = write(
+            &proto.join("a/v1"),
+            "svc.proto",
+            "syntax = \"proto3\";\npackage a.v1;\n\nimport \"b/v1/types.proto\";\nimport \"google/protobuf/empty.proto\";\n\n\
+             // Tells the time.\nservice Clock {\n  rpc Now(google.protobuf.Empty) returns (b.v1.When);\n}\n",
+        );
+        let out = root.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let fds = out.join("set.bin");
+        rpc_codegen::configure()
+            .protoc(protoc)
+            .out_dir(&out)
+            .file_descriptor_set_path(&fds)
+            .emit_rerun_if_changed(false)
+            .compile_protos(&[svc], &[proto])
+            .unwrap();
+
+        let set = prost_types::FileDescriptorSet::decode(&*std::fs::read(&fds).unwrap()).unwrap();
+        let mut names: Vec<_> = set.file.iter().map(|f| f.name()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "a/v1/svc.proto",
+                "b/v1/types.proto",
+                "google/protobuf/empty.proto",
+                "google/protobuf/timestamp.proto"
+            ],
+            "{name}"
+        );
+        for (file, comment) in [
+            ("a/v1/svc.proto", " Tells the time.\n"),
+            ("b/v1/types.proto", " A point in time.\n"),
+        ] {
+            let file = set.file.iter().find(|f| f.name() == file).unwrap();
+            let info = file.source_code_info.as_ref().expect("no source info");
+            assert!(
+                info.location
+                    .iter()
+                    .any(|l| l.leading_comments() == comment),
+                "{name}: no comment {comment:?} in {}",
+                file.name()
+            );
+        }
+    }
+}

@@ -9,13 +9,17 @@
 //! ```
 //!
 //! The server also serves the standard health service (`rpc-health`), which reports
-//! `NOT_SERVING` once a graceful shutdown starts.
+//! `NOT_SERVING` once a graceful shutdown starts, and the server reflection service
+//! (`rpc-reflection`) with route_guide's descriptors, embedded by `build.rs`.
 
 use futures_util::{stream, Stream, StreamExt};
 use rpc_core::server::BoundServer;
 use rpc_core::tls::dev::SelfSigned;
 use rpc_core::{Endpoint, Request, Response, Server, Status, Streaming};
 use rpc_health::{HealthCheckRequest, HealthClient};
+use rpc_reflection::pb::server_reflection_request::MessageRequest;
+use rpc_reflection::pb::server_reflection_response::MessageResponse;
+use rpc_reflection::{ServerReflectionClient, ServerReflectionRequest};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -24,6 +28,10 @@ use std::time::Instant;
 
 pub mod routeguide {
     rpc_core::include_proto!("routeguide");
+
+    /// route_guide.proto's descriptors (and its imports'), for the reflection service.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        rpc_reflection::include_file_descriptor_set!("routeguide");
 }
 
 use routeguide::route_guide_client::RouteGuideClient;
@@ -183,7 +191,7 @@ async fn run_client(addr: SocketAddr, cert: &SelfSigned) -> Result<(), Box<dyn s
     let client = RouteGuideClient::new(channel.clone());
 
     // Health: is the RouteGuide service serving?
-    let health = HealthClient::new(channel);
+    let health = HealthClient::new(channel.clone());
     let status = health
         .check(HealthCheckRequest {
             service: "routeguide.RouteGuide".into(),
@@ -192,6 +200,36 @@ async fn run_client(addr: SocketAddr, cert: &SelfSigned) -> Result<(), Box<dyn s
         .into_inner()
         .status();
     println!("Health: {}", status.as_str_name());
+
+    // Reflection: which services does the server describe, and where is GetFeature?
+    let reflection = ServerReflectionClient::new(channel);
+    let ask = |what| ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(what),
+    };
+    let requests = [
+        ask(MessageRequest::ListServices(String::new())),
+        ask(MessageRequest::FileContainingSymbol(
+            "routeguide.RouteGuide.GetFeature".into(),
+        )),
+    ];
+    let mut answers = reflection
+        .server_reflection_info(stream::iter(requests))
+        .await?
+        .into_inner();
+    while let Some(answer) = answers.message().await? {
+        match answer.message_response {
+            Some(MessageResponse::ListServicesResponse(list)) => {
+                let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+                println!("Reflection: services {}", names.join(", "));
+            }
+            Some(MessageResponse::FileDescriptorResponse(files)) => println!(
+                "Reflection: GetFeature is in {} file(s)",
+                files.file_descriptor_proto.len()
+            ),
+            other => println!("Reflection: {other:?}"),
+        }
+    }
 
     // Unary.
     let feature = client
@@ -260,15 +298,19 @@ fn service() -> RouteGuideServer<Guide> {
     })
 }
 
-/// A server with the RouteGuide and health services, bound to `addr`; the health service
-/// reports `NOT_SERVING` from the start of a graceful shutdown.
+/// A server with the RouteGuide, health and reflection services, bound to `addr`; the
+/// health service reports `NOT_SERVING` from the start of a graceful shutdown.
 fn bind(cert: &SelfSigned, addr: SocketAddr) -> Result<BoundServer, Box<dyn std::error::Error>> {
     let (reporter, health_service) = rpc_health::health_reporter();
     reporter.set_serving::<RouteGuideServer<Guide>>();
+    let reflection = rpc_reflection::Builder::configure()
+        .register_encoded_file_descriptor_set(routeguide::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
     let server = Server::builder()
         .tls_config(cert.server_config()?)
         .add_service(service())
         .add_service(health_service)
+        .add_service(reflection)
         .bind(addr)?;
     reporter.set_not_serving_on_shutdown(&server.handle());
     Ok(server)

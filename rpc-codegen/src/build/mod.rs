@@ -271,7 +271,32 @@ impl Builder {
         self
     }
 
-    /// Also write the encoded `FileDescriptorSet` (with imports and source info) here.
+    /// Also write the encoded `FileDescriptorSet` here: every compiled file, its transitive
+    /// imports (the well-known types too) and their source info (comments), with protox as
+    /// with `protoc`.
+    ///
+    /// This is what a reflection service serves. Write it into `OUT_DIR` as `<name>.bin`
+    /// and embed it with `rpc_reflection::include_file_descriptor_set!("<name>")`, as
+    /// `tonic-build` users do with `tonic::include_file_descriptor_set!`:
+    ///
+    /// ```rust,no_run
+    /// // build.rs
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    ///     rpc_codegen::configure()
+    ///         .file_descriptor_set_path(out_dir.join("route_guide.bin"))
+    ///         .compile_protos(&["proto/route_guide.proto"], &["proto"])?;
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// ```rust,ignore
+    /// // src/main.rs
+    /// const FILE_DESCRIPTOR_SET: &[u8] = rpc_reflection::include_file_descriptor_set!("route_guide");
+    /// let reflection = rpc_reflection::Builder::configure()
+    ///     .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+    ///     .build_v1()?;
+    /// ```
     pub fn file_descriptor_set_path(mut self, path: impl AsRef<Path>) -> Self {
         self.file_descriptor_set_path = Some(path.as_ref().to_path_buf());
         self
