@@ -56,6 +56,13 @@ fn route_guide_runs_all_four_kinds() {
     assert!(out.contains("ListFeatures: 5 features"), "{out}");
     assert!(out.contains("RecordRoute: 5 points, 5 features"), "{out}");
     assert!(out.contains("RouteChat: got \"note 0\""), "{out}");
+    assert!(
+        out.contains(
+            "Reflection: services grpc.health.v1.Health, grpc.reflection.v1.ServerReflection, \
+             routeguide.RouteGuide"
+        ),
+        "{out}"
+    );
 }
 
 #[test]

@@ -77,6 +77,12 @@ pub mod pb {
     rpc_core::include_proto!("grpc.health.v1");
 }
 
+/// The encoded `FileDescriptorSet` of `grpc/health/v1/health.proto`, for a server's
+/// reflection service (`rpc_reflection::Builder::register_encoded_file_descriptor_set`), so
+/// reflection clients see the health service too.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/grpc.health.v1.bin"));
+
 pub use pb::health_check_response::ServingStatus;
 pub use pb::health_client::HealthClient;
 pub use pb::health_server::{Health, HealthServer};

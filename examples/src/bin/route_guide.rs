@@ -305,6 +305,7 @@ fn bind(cert: &SelfSigned, addr: SocketAddr) -> Result<BoundServer, Box<dyn std:
     reporter.set_serving::<RouteGuideServer<Guide>>();
     let reflection = rpc_reflection::Builder::configure()
         .register_encoded_file_descriptor_set(routeguide::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(rpc_health::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let server = Server::builder()
         .tls_config(cert.server_config()?)
