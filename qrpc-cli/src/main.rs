@@ -123,6 +123,11 @@ enum Command {
         #[arg(short, long)]
         verbose: bool,
     },
+    /// Prints a shell completion script, e.g. `qrpc completions bash > ~/.local/share/bash-completion/completions/qrpc`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `1.5s`, `500ms`, `2m`, or a number of seconds.
@@ -188,6 +193,11 @@ fn main() -> ExitCode {
             return ExitCode::from(FAILURE);
         }
     };
+    if let Command::Completions { shell } = cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(shell, &mut Cli::command(), "qrpc", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -279,6 +289,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )
             .await
         }
+        // Handled before anything connects.
+        Command::Completions { .. } => Ok(()),
     }
 }
 

@@ -670,3 +670,15 @@ fn bidi_answers_each_stdin_message_as_it_comes() {
     );
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn completions_for_each_shell() {
+    let bash = qrpc(&["completions", "bash"]).ok();
+    assert!(bash.contains("_qrpc()"), "{bash}");
+    for verb in ["list", "describe", "call", "--insecure-dev"] {
+        assert!(bash.contains(verb), "{verb} not completed:\n{bash}");
+    }
+    let zsh = qrpc(&["completions", "zsh"]).ok();
+    assert!(zsh.starts_with("#compdef qrpc"), "{zsh}");
+    qrpc(&["completions", "tcsh"]).fails(1, &["invalid value 'tcsh'"]);
+}
