@@ -48,7 +48,8 @@ pub(crate) struct ClientSide {
 /// if the call ends while it still writes (PROTOCOL.md §11.2: the deadline's, say, not a
 /// generic one).
 pub(crate) struct Sender {
-    task: JoinHandle<()>,
+    /// Resolves to the local error that stopped the requests, if one did; taken once done.
+    task: Option<JoinHandle<Option<Status>>>,
     code: Arc<AtomicU32>,
 }
 
@@ -72,7 +73,7 @@ impl Sender {
     pub(crate) fn spawn<F, Fut>(half: SendHalf, write: F) -> Self
     where
         F: FnOnce(TaskSend) -> Fut,
-        Fut: Future<Output = ()> + Send + 'static,
+        Fut: Future<Output = Option<Status>> + Send + 'static,
     {
         let code = Arc::new(AtomicU32::new(ErrorCode::CANCELLED.0));
         let send = TaskSend {
@@ -80,14 +81,30 @@ impl Sender {
             code: code.clone(),
         };
         Sender {
-            task: tokio::spawn(write(send)),
+            task: Some(tokio::spawn(write(send))),
             code,
         }
     }
 
     fn abort(self, code: ErrorCode) {
         self.code.store(code.0, Ordering::Relaxed);
-        self.task.abort();
+        if let Some(task) = self.task {
+            task.abort();
+        }
+    }
+
+    /// The local error that stopped the requests (a message that failed to encode or was
+    /// over the send limit), once the task has ended with one.
+    fn poll_failed(&mut self, cx: &mut Context<'_>) -> Poll<Status> {
+        let Some(task) = &mut self.task else {
+            return Poll::Pending;
+        };
+        let ended = ready!(Pin::new(task).poll(cx));
+        self.task = None;
+        match ended {
+            Ok(Some(status)) => Poll::Ready(status),
+            _ => Poll::Pending,
+        }
     }
 }
 
@@ -130,6 +147,22 @@ impl ClientCall {
                 }
             }
         }
+    }
+
+    /// The next event of the response; or, when the task sending the requests failed
+    /// locally, that status (PROTOCOL.md §11.2 C16: the call is cancelled both ways, the
+    /// status is the local one).
+    pub(crate) fn poll_event(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<ClientEvent>, Status>> {
+        if let Some(sender) = &mut self.sender {
+            if let Poll::Ready(status) = sender.poll_failed(cx) {
+                self.cancel();
+                return Poll::Ready(Err(status));
+            }
+        }
+        self.recv.poll_event(cx)
     }
 
     /// The caller finished its requests.
@@ -304,7 +337,7 @@ impl<T> Streaming<T> {
                         return Poll::Ready(Some(Err(side.call.expire())));
                     }
                 }
-                match ready!(side.call.recv.poll_event(cx)) {
+                match ready!(side.call.poll_event(cx)) {
                     Ok(Some(ClientEvent::Message(b))) => self.decode(b),
                     Ok(Some(ClientEvent::Trailers(outcome))) => {
                         self.done = true;

@@ -631,3 +631,42 @@ async fn the_handle_tells_when_a_shutdown_starts() {
         .expect("shutdown_started resolves");
     assert!(srv.handle.is_shutting_down());
 }
+
+/// A request message that fails locally in the middle of a bidirectional call ends the call
+/// with that status at the client, and cancels it at the server (PROTOCOL.md §11.2 C16).
+#[tokio::test]
+async fn a_local_error_mid_stream_is_the_outcome_of_a_bidi_call() {
+    let srv = start();
+    let ch = endpoint(srv.addr)
+        .max_encoding_message_size(100)
+        .connect()
+        .await
+        .unwrap();
+    let big = Msg {
+        payload: Bytes::from(vec![1u8; 4096]),
+        ..Default::default()
+    };
+    // One message that fits, one that does not, then nothing more (the stream stays open).
+    let requests = futures_util::StreamExt::chain(
+        futures_util::stream::iter([msg(1), big]),
+        futures_util::stream::pending(),
+    );
+    // Depending on how soon the second message is encoded, the call fails before its first
+    // answer or from its response stream; either way, with the local status.
+    let call = async {
+        let mut replies = ch
+            .streaming("/test.Test/Chat", Request::new(requests), Codec::new())
+            .await?
+            .into_inner();
+        while replies.message().await?.is_some() {}
+        Ok::<_, Status>(())
+    };
+    let err = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the local error ends the call")
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
+    assert!(err.message().contains("max_encoding_message_size"), "{err}");
+    // The server's handler was cancelled with the call.
+    assert!(eventually(|| srv.probe.0.load(Ordering::SeqCst) == 0).await);
+}

@@ -22,7 +22,7 @@ use futures_core::Stream;
 use futures_util::future::FusedFuture;
 use futures_util::{FutureExt, StreamExt};
 use std::fmt;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -460,9 +460,11 @@ impl Channel {
         let mut codec = codec;
         let mut encoder = codec.encoder();
         call.sender = Some(Sender::spawn(send, move |mut send| async move {
-            // On a local encoding error, `send` is dropped unfinished, which resets the stream:
-            // the server then ends the call.
-            let _ = send_stream(&mut send.half, head, stream, &mut encoder, max_send).await;
+            // A local encoding error drops `send` unfinished, which resets the stream, and is
+            // the call's outcome (the response side picks it up).
+            send_stream(&mut send.half, head, stream, &mut encoder, max_send)
+                .await
+                .err()
         }));
         streaming_response(call, Box::new(codec.decoder()), deadline).await
     }
@@ -577,7 +579,7 @@ async fn streaming_response<T>(
     decoder: BoxDecoder<T>,
     deadline: Option<Instant>,
 ) -> Result<Response<Streaming<T>>, Status> {
-    let first = match within(deadline, call.recv.next_event()).await {
+    let first = match within(deadline, poll_fn(|cx| call.poll_event(cx))).await {
         Err(_) => return Err(call.expire()),
         Ok(Err(status)) => {
             call.fail();
