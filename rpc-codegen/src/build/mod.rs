@@ -423,6 +423,16 @@ impl Builder {
             Source::Protox { fallback } => match self.run_protox(&protos, &includes, generator()) {
                 Ok(()) => Ok(()),
                 Err(ProtoxFailure::Compile(err)) => match fallback {
+                    // Some trees that protoc accepts, protox does not (names it resolves
+                    // across files a file does not import): say how to try protoc.
+                    None if matches!(self.protoc, Protoc::Auto) => Err(err
+                        .with_note(
+                            "this was protox, the built-in compiler; if protoc accepts the \
+                             tree, set PROTOC to a protoc binary or enable rpc-codegen's \
+                             `vendored-protoc` feature (rpc-codegen then retries with protoc)"
+                                .to_owned(),
+                        )
+                        .into()),
                     None => Err(err.into()),
                     Some((exe, include)) => {
                         println!(
