@@ -58,10 +58,8 @@ impl Home {
         let mut state = self.lock();
         match &state.status {
             Some(status) => {
-                let mut buf = BytesMut::new();
-                wire::encode::trailers(status, &mut buf);
                 let mut half = SendHalf::new(stream, Peer::Client);
-                match half.try_write(&mut buf.freeze()) {
+                match half.try_write(&mut trailers_only(status)) {
                     Some(Ok(())) => half.finish(),
                     _ => half.reset(ErrorCode::CANCELLED),
                 }
@@ -153,6 +151,13 @@ impl ConnStack {
 
 type StackFuture = Pin<Box<dyn Future<Output = Result<CallOutcome, BoxError>> + Send>>;
 
+/// The whole response of a call the stack failed: its trailers.
+fn trailers_only(status: &Status) -> bytes::Bytes {
+    let mut buf = BytesMut::new();
+    wire::encode::trailers(status, &mut buf);
+    buf.freeze()
+}
+
 /// Awaits a layered call; if the stack failed it, answers the client with the error's status.
 async fn finish(mut future: StackFuture, home: Arc<Home>) -> CallOutcome {
     let error = match (&mut future).await {
@@ -164,9 +169,7 @@ async fn finish(mut future: StackFuture, home: Arc<Home>) -> CallOutcome {
     match home.fail(status) {
         Some((stream, status)) => {
             let mut send = SendHalf::new(stream, Peer::Client);
-            let mut buf = BytesMut::new();
-            wire::encode::trailers(&status, &mut buf);
-            if send.write(buf.freeze()).await.is_ok() {
+            if send.write(trailers_only(&status)).await.is_ok() {
                 send.finish();
             }
         }

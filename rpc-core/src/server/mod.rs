@@ -588,9 +588,8 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
             // A stream ready to accept goes first, so the shutdown watch is polled only when
             // there is none; the flag catches a shutdown while streams were ready: no call is
             // accepted once it started (PROTOCOL.md §12).
-            Next::Stream((mut send, mut recv)) if shared.stopping.load(Ordering::Relaxed) => {
-                send.reset(ErrorCode::REFUSED_STREAM);
-                recv.stop(ErrorCode::REFUSED_STREAM);
+            Next::Stream(stream) if shared.stopping.load(Ordering::Relaxed) => {
+                refuse(stream);
                 break;
             }
             Next::Stream((send, recv)) => accept_call(send, recv, remote, &shared, stack.as_ref()),
@@ -601,10 +600,15 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
         }
     }
     // Shutting down: refuse new calls until the server closes the connection.
-    while let Ok((mut send, mut recv)) = conn.accept_bi().await {
-        send.reset(ErrorCode::REFUSED_STREAM);
-        recv.stop(ErrorCode::REFUSED_STREAM);
+    while let Ok(stream) = conn.accept_bi().await {
+        refuse(stream);
     }
+}
+
+/// Refuses a call before reading it (PROTOCOL.md §12): safe for the client to retry.
+fn refuse((mut send, mut recv): (AnySend, AnyRecv)) {
+    send.reset(ErrorCode::REFUSED_STREAM);
+    recv.stop(ErrorCode::REFUSED_STREAM);
 }
 
 /// What a connection's loop takes next.
