@@ -1,9 +1,12 @@
-//! The load loop: workers take tickets (closed loop, or paced by `--rate`), perform one call
-//! each through a [`Driver`], and record latency in an HDR histogram.
+//! The load loop: workers take tickets (closed loop, or paced by a [`Schedule`]), perform
+//! one call each through a [`Driver`], and record latency in an HDR histogram and in a
+//! [`Timeline`] of intervals.
 
 use crate::cpu::process_cpu;
 use crate::driver::{failure_reason, split_failure, Driver, Failure};
 use crate::report::Report;
+use crate::schedule::Schedule;
+use crate::timeline::{self, Recorder, Timeline};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
@@ -91,8 +94,9 @@ pub struct Plan {
     pub requests: Option<u64>,
     /// Time spent calling before measuring starts.
     pub warmup: Duration,
-    /// Open loop: calls started per second (latency counts from the scheduled start).
-    pub rate: Option<f64>,
+    /// Open loop: when calls start (latency counts from the scheduled start). The warm-up
+    /// runs at the schedule's start rate; the schedule's time starts when measuring does.
+    pub schedule: Option<Schedule>,
     /// Payload bytes per message.
     pub payload: usize,
     /// Messages per streaming call.
@@ -117,19 +121,28 @@ struct Shared {
     stop_at: Option<Instant>,
     hard_stop: Instant,
     requests: Option<u64>,
-    rate: Option<f64>,
+    /// The plan's schedule from the start of the warm-up.
+    pacing: Option<Schedule>,
     issued: AtomicU64,
     issued_measured: AtomicU64,
     completed: AtomicU64,
-    stats: Mutex<Stats>,
+    timeline: Mutex<Timeline>,
 }
 
 impl Shared {
+    /// Adds a worker's interval to the shared timeline.
+    fn add_interval(&self, index: u64, part: &timeline::Interval) {
+        self.timeline
+            .lock()
+            .expect("timeline lock")
+            .add(index, part);
+    }
+
     async fn take(&self) -> Option<Ticket> {
-        let start = match self.rate {
-            Some(rate) => {
+        let start = match &self.pacing {
+            Some(schedule) => {
                 let i = self.issued.fetch_add(1, Ordering::Relaxed);
-                let at = self.begin + Duration::from_secs_f64(i as f64 / rate);
+                let at = self.begin + schedule.start_of(i)?;
                 if at >= self.hard_stop || self.stop_at.is_some_and(|s| at >= s) {
                     return None;
                 }
@@ -222,11 +235,13 @@ pub async fn run<D: Driver>(
         stop_at: plan.duration.map(|d| measure_from + d),
         hard_stop: begin + plan.max_time,
         requests: plan.requests,
-        rate: plan.rate,
+        pacing: plan.schedule.as_ref().map(|s| s.after_warmup(plan.warmup)),
         issued: AtomicU64::new(0),
         issued_measured: AtomicU64::new(0),
         completed: AtomicU64::new(0),
-        stats: Mutex::new(Stats::new()),
+        timeline: Mutex::new(Timeline::new(timeline::interval_for(planned_duration(
+            plan,
+        )))),
     });
 
     // CPU is sampled when measuring starts and after the last call.
@@ -262,9 +277,11 @@ pub async fn run<D: Driver>(
             payload.clone(),
         )));
     }
+    let mut locals = Vec::with_capacity(workers.len());
     for w in workers {
-        if let Err(e) = w.await {
-            return Err(RunError::Other(format!("worker failed: {e}")));
+        match w.await {
+            Ok(local) => locals.push(local),
+            Err(e) => return Err(RunError::Other(format!("worker failed: {e}"))),
         }
     }
     let end = Instant::now();
@@ -278,7 +295,14 @@ pub async fn run<D: Driver>(
         .map_err(|e| RunError::Other(e.to_string()))?;
     drop(conns);
 
-    let stats = shared.stats.lock().expect("stats lock").clone();
+    // Merged only now: a worker merging its histograms when it is done would delay the
+    // calls other workers still have in flight (and the CPU figures would count it).
+    let mut stats = Stats::new();
+    for local in &mut locals {
+        stats.merge(&local.stats);
+        local.timeline.flush(|i, part| shared.add_interval(i, part));
+    }
+    let timeline = shared.timeline.lock().expect("timeline lock").clone();
     let last = stats.last.unwrap_or(end).max(t0);
     let elapsed = last.saturating_duration_since(t0.max(measure_from));
     let delta = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
@@ -291,7 +315,25 @@ pub async fn run<D: Driver>(
         elapsed,
         delta(cpu0, cpu_end),
         delta(server0.flatten(), server_end.flatten()),
+        timeline,
     ))
+}
+
+/// How long `plan` should measure, when known: its duration, or its request count at a
+/// constant rate.
+fn planned_duration(plan: &Plan) -> Option<Duration> {
+    plan.duration.or_else(|| {
+        let schedule = plan.schedule.as_ref()?;
+        let n = plan.requests? as f64;
+        Duration::try_from_secs_f64(n / schedule.end_rate()).ok()
+    })
+}
+
+/// A worker's own measurements, merged when every worker is done (its timeline's intervals
+/// also when its calls move to a new one).
+struct Local {
+    stats: Stats,
+    timeline: Recorder,
 }
 
 async fn worker<D: Driver>(
@@ -300,8 +342,11 @@ async fn worker<D: Driver>(
     shared: Arc<Shared>,
     plan: Plan,
     payload: Bytes,
-) {
-    let mut stats = Stats::new();
+) -> Local {
+    let mut local = Local {
+        stats: Stats::new(),
+        timeline: Recorder::new(&shared.timeline.lock().expect("timeline lock")),
+    };
     let mut bidi: Option<D::Bidi> = None;
     let size = payload.len() as u32;
     let count = plan.stream_messages.max(1);
@@ -327,7 +372,7 @@ async fn worker<D: Driver>(
                     match driver.open_bidi(c).await {
                         Ok(b) => bidi = Some(b),
                         Err(e) => {
-                            record(&mut stats, &shared, &ticket, Err(e), 0);
+                            record(&mut local, &shared, &ticket, Err(e), 0);
                             continue;
                         }
                     }
@@ -340,13 +385,13 @@ async fn worker<D: Driver>(
                 res
             }
         };
-        record(&mut stats, &shared, &ticket, outcome, sent);
+        record(&mut local, &shared, &ticket, outcome, sent);
     }
-    shared.stats.lock().expect("stats lock").merge(&stats);
+    local
 }
 
 fn record(
-    stats: &mut Stats,
+    local: &mut Local,
     shared: &Shared,
     ticket: &Ticket,
     outcome: Result<u64, Failure>,
@@ -357,15 +402,21 @@ fn record(
     if !ticket.measured {
         return;
     }
+    let stats = &mut local.stats;
     stats.last = Some(now);
+    let interval = local.timeline.at(
+        now.saturating_duration_since(shared.measure_from),
+        |i, part| shared.add_interval(i, part),
+    );
     match outcome {
         Ok(received) => {
             let ns = now.saturating_duration_since(ticket.start).as_nanos();
-            stats
-                .latency
-                .saturating_record(u64::try_from(ns).unwrap_or(u64::MAX));
+            let ns = u64::try_from(ns).unwrap_or(u64::MAX);
+            stats.latency.saturating_record(ns);
             stats.ok += 1;
             stats.bytes += sent + received;
+            interval.latency.saturating_record(ns);
+            interval.ok += 1;
         }
         Err(failure) => {
             let (label, details) = split_failure(&failure);
@@ -375,7 +426,18 @@ fn record(
                     .first_errors
                     .insert(label.to_owned(), details.replace(['\r', '\n'], " "));
             }
-            *stats.errors.entry(label.to_owned()).or_default() += 1;
+            count(&mut stats.errors, label);
+            count(&mut interval.errors, label);
+        }
+    }
+}
+
+/// Counts one more `label`, allocating its key only the first time.
+fn count(counts: &mut BTreeMap<String, u64>, label: &str) {
+    match counts.get_mut(label) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(label.to_owned(), 1);
         }
     }
 }

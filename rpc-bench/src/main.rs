@@ -1,6 +1,6 @@
 //! `rpc-bench`: benchmarks an rpc-core echo server (in-process by default), or serves one.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use rpc_bench::driver::{failure_reason, split_failure, RpcDriver};
 use rpc_bench::server::{self, BackgroundServer};
 use rpc_bench::{LoadArgs, NetOptions, RunError, ServeArgs};
@@ -81,7 +81,12 @@ fn serve(args: ServeArgs) -> Result<(), BoxError> {
 }
 
 fn bench(load: LoadArgs, net: NetOptions) -> Result<(), BoxError> {
-    let plans = load.plans();
+    // Options clap cannot check alone (a ramp with -n...) are usage errors all the same.
+    let plans = load.try_plans().unwrap_or_else(|e| {
+        Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, e)
+            .exit()
+    });
     let mut local = None;
     let mut target = load.target.clone().unwrap_or_default();
     let endpoint = match &load.target {

@@ -1,14 +1,18 @@
-//! Results: a table for people, JSON for machines, an SVG latency chart.
+//! Results: a table for people, JSON for machines, an SVG latency chart (and the HTML
+//! report of [`crate::html`]).
 
+use crate::chart::{self, Plot};
 use crate::driver::failure_reason;
 use crate::load::{CallKind, Plan, Stats};
+use crate::schedule::{Ramp, Schedule};
+use crate::timeline::{Interval, Timeline};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// Percentiles shown in the table and the JSON.
-const PERCENTILES: [(&str, f64); 5] = [
+/// Percentiles shown in the table, the JSON and the HTML report.
+pub const PERCENTILES: [(&str, f64); 5] = [
     ("p50", 50.0),
     ("p90", 90.0),
     ("p99", 99.0),
@@ -33,10 +37,14 @@ pub struct Report {
     pub concurrency: usize,
     /// Connections.
     pub connections: usize,
-    /// Open-loop rate, if any.
-    pub rate: Option<f64>,
+    /// Open loop: the schedule calls started by.
+    pub schedule: Option<Schedule>,
+    /// How long the run was to measure (`None` for a number of calls).
+    pub duration: Option<Duration>,
     /// What was measured.
     pub stats: Stats,
+    /// What was measured, interval by interval.
+    pub timeline: Timeline,
     /// Measured wall time.
     pub elapsed: Duration,
     /// CPU time of this process over the measured interval.
@@ -57,6 +65,7 @@ impl Report {
         elapsed: Duration,
         cpu: Option<Duration>,
         server_cpu: Option<Duration>,
+        timeline: Timeline,
     ) -> Self {
         Report {
             label: plan.label.clone(),
@@ -66,8 +75,10 @@ impl Report {
             stream_messages: plan.stream_messages,
             concurrency: plan.concurrency,
             connections: plan.connections,
-            rate: plan.rate,
+            schedule: plan.schedule.clone(),
+            duration: plan.duration,
             stats,
+            timeline,
             elapsed,
             cpu,
             server_cpu,
@@ -123,6 +134,70 @@ impl Report {
         (self.stats.bytes > 0).then(|| cpu.as_secs_f64() * 1e3 / (self.stats.bytes as f64 / 1e6))
     }
 
+    /// The constant open-loop rate, if calls started at one.
+    pub fn rate(&self) -> Option<f64> {
+        let s = self.schedule.as_ref()?;
+        (s.ramp() == Ramp::Constant).then(|| s.start_rate())
+    }
+
+    /// The timeline's intervals with their times and scheduled rates.
+    pub fn timeline_points(&self) -> Vec<TimelinePoint<'_>> {
+        let width = self.timeline.width();
+        self.timeline
+            .intervals()
+            .iter()
+            .enumerate()
+            .map(|(i, interval)| {
+                let start = width * u32::try_from(i).unwrap_or(u32::MAX);
+                TimelinePoint {
+                    start,
+                    width,
+                    interval,
+                    scheduled_rate: self.scheduled_rate(start, start + width),
+                    after_end: self.duration.is_some_and(|d| start >= d),
+                }
+            })
+            .collect()
+    }
+
+    /// The mean scheduled rate over the part of `[a, b)` within the measured duration.
+    fn scheduled_rate(&self, a: Duration, b: Duration) -> Option<f64> {
+        let schedule = self.schedule.as_ref()?;
+        let b = match self.duration {
+            Some(d) if a >= d => return None,
+            Some(d) => b.min(d),
+            None => b,
+        };
+        Some(schedule.mean_rate(a, b))
+    }
+
+    /// The timeline in machine-readable form: the interval width and, per interval, its
+    /// start, successful calls, failures by label, latency percentiles (`null` without
+    /// successful calls) and the scheduled rate (`null` without a schedule).
+    pub fn timeline_json(&self) -> Value {
+        let intervals: Vec<Value> = self
+            .timeline_points()
+            .iter()
+            .map(|p| {
+                let iv = p.interval;
+                json!({
+                    "t_s": p.start.as_secs_f64(),
+                    "ok": iv.ok,
+                    "errors": iv.errors,
+                    "p50_us": iv.latency_us(50.0),
+                    "p90_us": iv.latency_us(90.0),
+                    "p99_us": iv.latency_us(99.0),
+                    // Rounded: float noise (100.00000000000003) reads as a bug.
+                    "scheduled_rps": p.scheduled_rate.map(|r| (r * 1e3).round() / 1e3),
+                })
+            })
+            .collect();
+        json!({
+            "interval_s": self.timeline.width().as_secs_f64(),
+            "intervals": intervals,
+        })
+    }
+
     /// Machine-readable form.
     pub fn to_json(&self) -> Value {
         let latency: serde_json::Map<String, Value> = PERCENTILES
@@ -140,10 +215,12 @@ impl Report {
             "stream_messages": self.stream_messages,
             "concurrency": self.concurrency,
             "connections": self.connections,
-            "rate": self.rate,
+            "rate": self.rate(),
+            "schedule": self.schedule.as_ref().map(Schedule::to_json),
             "ok": self.stats.ok,
             "errors": self.stats.errors,
             "error_count": self.error_count(),
+            "duration_s": self.duration.map(|d| d.as_secs_f64()),
             "elapsed_s": self.elapsed.as_secs_f64(),
             "calls_per_sec": self.calls_per_sec(),
             "mb_per_sec": self.mb_per_sec(),
@@ -153,7 +230,37 @@ impl Report {
             "server_cpu_s": self.server_cpu.map(|d| d.as_secs_f64()),
             "cpu_per_call_us": self.cpu_per_call_us(),
             "cpu_per_mb_ms": self.cpu_per_mb_ms(),
+            "timeline": self.timeline_json(),
         })
+    }
+}
+
+/// One interval of a report's timeline, placed in time.
+#[derive(Debug, Clone, Copy)]
+pub struct TimelinePoint<'a> {
+    /// When it starts, from the start of measuring.
+    pub start: Duration,
+    /// How long it is.
+    pub width: Duration,
+    /// What ended in it.
+    pub interval: &'a Interval,
+    /// Open loop: the mean scheduled rate (calls per second) over the part of it within the
+    /// measured duration.
+    pub scheduled_rate: Option<f64>,
+    /// Whether it starts after the measured duration: it then holds only calls that were in
+    /// flight when the duration ended, so its calls per second are not a throughput.
+    pub after_end: bool,
+}
+
+impl TimelinePoint<'_> {
+    /// Successful calls per second.
+    pub fn ok_per_sec(&self) -> f64 {
+        self.interval.ok as f64 / self.width.as_secs_f64().max(1e-9)
+    }
+
+    /// Failed calls per second.
+    pub fn errors_per_sec(&self) -> f64 {
+        self.interval.error_count() as f64 / self.width.as_secs_f64().max(1e-9)
     }
 }
 
@@ -232,7 +339,7 @@ pub fn table(reports: &[Report], cpu_scope: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "latency: successful calls, from start (or scheduled start with --rate) to the last \
+        "latency: successful calls, from start (or scheduled start with --rps) to the last \
          response; MB/s: payload bytes both ways (10^6 B); CPU: user+sys of {cpu_scope}"
     );
     out
@@ -323,15 +430,6 @@ pub fn json(reports: &[Report], cpu_scope: &str) -> Value {
 /// A latency-by-percentile chart (HdrHistogram style: the x axis stretches the tail) of
 /// every report, as a self-contained SVG document.
 pub fn svg(reports: &[Report]) -> String {
-    const W: f64 = 860.0;
-    const H: f64 = 480.0;
-    const L: f64 = 70.0;
-    const R: f64 = 210.0;
-    const T: f64 = 30.0;
-    const B: f64 = 50.0;
-    const COLORS: [&str; 8] = [
-        "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-    ];
     // x = log10(1 / (1 - p)): 0 at p0, 1 at p90, 2 at p99, 3 at p99.9, 4 at p99.99.
     let ticks = [
         (0.0, "0%"),
@@ -340,92 +438,44 @@ pub fn svg(reports: &[Report]) -> String {
         (3.0, "99.9%"),
         (4.0, "99.99%"),
         (5.0, "max"),
-    ];
-    let points: Vec<Vec<(f64, f64)>> = reports
+    ]
+    .map(|(x, name)| (x, name.to_owned()));
+    let points: Vec<Vec<Option<(f64, f64)>>> = reports
         .iter()
         .map(|r| {
             let mut v = Vec::new();
             let mut x = 0.0;
             while x < 5.0 {
                 let p = 100.0 * (1.0 - 10f64.powf(-x));
-                v.push((x, r.latency_us(p)));
+                v.push(Some((x, r.latency_us(p))));
                 x += 0.05;
             }
-            v.push((5.0, r.latency_us(100.0)));
+            v.push(Some((5.0, r.latency_us(100.0))));
             v
         })
         .collect();
-    let ymax = points.iter().flatten().map(|p| p.1).fold(1.0f64, f64::max) * 1.05;
-    let px = |x: f64| L + x / 5.0 * (W - L - R);
-    let py = |y: f64| H - B - y / ymax * (H - T - B);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+    let ymax = points
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|p| p.1)
+        .fold(1.0f64, f64::max);
+    let mut plot = Plot::new(
+        (860.0, 480.0),
+        [70.0, 210.0, 30.0, 50.0],
+        (0.0, 5.0),
+        (0.0, chart::nice_max(ymax, 5)),
+        "Latency by percentile (µs)",
     );
-    let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="18" text-anchor="middle" font-size="14">Latency by percentile (µs)</text>"#,
-        (W - R + L) / 2.0
-    );
-    for (x, name) in ticks {
-        let _ = writeln!(
-            s,
-            r##"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="#ddd"/><text x="{0:.1}" y="{3}" text-anchor="middle">{name}</text>"##,
-            px(x),
-            T,
-            H - B,
-            H - B + 18.0
-        );
-    }
-    for i in 0..=5 {
-        let y = ymax * f64::from(i) / 5.0;
-        let _ = writeln!(
-            s,
-            r##"<line x1="{L}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#ddd"/><text x="{2}" y="{3:.1}" text-anchor="end">{y:.0}</text>"##,
-            py(y),
-            W - R,
-            L - 6.0,
-            py(y) + 4.0
-        );
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">percentile</text>"#,
-        (W - R + L) / 2.0,
-        H - 12.0
-    );
+    plot.x_ticks(&ticks);
+    plot.y_grid(5);
+    plot.x_label("percentile");
     for (i, (r, pts)) in reports.iter().zip(&points).enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let path: Vec<String> = pts
-            .iter()
-            .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
-            .collect();
-        let _ = writeln!(
-            s,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
-            path.join(" ")
-        );
-        let ly = T + 10.0 + 18.0 * i as f64;
-        let _ = writeln!(
-            s,
-            r#"<rect x="{}" y="{}" width="12" height="12" fill="{color}"/><text x="{}" y="{}">{}</text>"#,
-            W - R + 12.0,
-            ly - 10.0,
-            W - R + 30.0,
-            ly,
-            escape(&r.label)
-        );
+        let color = chart::COLORS[i % chart::COLORS.len()];
+        plot.line(pts, color, false);
+        plot.legend(i, color, &r.label, false);
     }
-    s.push_str("</svg>\n");
-    s
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    plot.finish()
 }
 
 #[cfg(test)]
@@ -442,7 +492,7 @@ mod tests {
             duration: None,
             requests: Some(10),
             warmup: Duration::ZERO,
-            rate: None,
+            schedule: None,
             payload: 64,
             stream_messages: 1,
             max_time: Duration::from_secs(1),
@@ -459,7 +509,41 @@ mod tests {
                     .insert(label.to_owned(), details.to_owned());
             }
         }
-        Report::new(&plan, stats, Duration::from_secs(1), None, None)
+        Report::new(
+            &plan,
+            stats,
+            Duration::from_secs(1),
+            None,
+            None,
+            Timeline::new(Duration::from_millis(100)),
+        )
+    }
+
+    #[test]
+    fn timeline_points_carry_the_scheduled_rate_until_the_end() {
+        let mut r = report(CallKind::Unary, 0, &[]);
+        r.duration = Some(Duration::from_millis(300));
+        r.schedule = Some(Schedule::steps(10.0, 30.0, 3, Duration::from_millis(300)).unwrap());
+        let part = Interval {
+            ok: 1,
+            ..Interval::default()
+        };
+        for i in 0..4 {
+            r.timeline.add(i, &part);
+        }
+        let points = r.timeline_points();
+        let rates: Vec<Option<f64>> = points.iter().map(|p| p.scheduled_rate).collect();
+        let near = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        assert!(near(rates[0], 10.0) && near(rates[1], 20.0) && near(rates[2], 30.0));
+        assert_eq!(rates[3], None);
+        assert!(!points[2].after_end && points[3].after_end);
+        assert_eq!(points[3].start, Duration::from_millis(300));
+        assert!((points[0].ok_per_sec() - 10.0).abs() < 1e-9);
+        let json = r.timeline_json();
+        assert_eq!(json["interval_s"], 0.1);
+        assert_eq!(json["intervals"][1]["scheduled_rps"], 20.0);
+        assert_eq!(json["intervals"][3]["scheduled_rps"], Value::Null);
+        assert_eq!(r.rate(), None);
     }
 
     #[test]

@@ -319,3 +319,169 @@ fn help_takes_the_udp_payload_default_from_rpc_core() {
     assert!(text.contains("default 6000"), "{text}");
     assert!(!help.contains("1472"), "{help}");
 }
+
+/// The text of the element with `id="{id}"` (up to the next tag).
+fn cell<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!("id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no element with id {id}"));
+    let rest = &html[at + id.len() + 6..];
+    &rest[..rest.find('<').expect("element closes")]
+}
+
+/// Checks that every element is closed, in order (the report is written as well-formed
+/// XML: void elements self-closed, no raw `<` in text), and returns the element names seen.
+fn check_well_formed(html: &str) -> Vec<String> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut seen = Vec::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        let close = rest[open..].find('>').expect("tag ends") + open;
+        let tag = &rest[open + 1..close];
+        rest = &rest[close + 1..];
+        if tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let top = stack
+                .pop()
+                .unwrap_or_else(|| panic!("</{name}> closes nothing"));
+            assert_eq!(top, name, "</{name}> closes <{top}>");
+            continue;
+        }
+        assert!(!tag.contains('<'), "raw < in a tag or text: {tag}");
+        let name = tag.split_whitespace().next().expect("tag name").to_owned();
+        seen.push(name.clone());
+        if !tag.ends_with('/') {
+            stack.push(name);
+        }
+    }
+    assert!(stack.is_empty(), "unclosed: {stack:?}");
+    seen
+}
+
+#[test]
+fn a_step_ramp_follows_its_schedule_and_writes_the_html_report() {
+    let html_path =
+        std::env::temp_dir().join(format!("rpc-bench-test-{}.html", std::process::id()));
+    let label = "ramp <&> \"it's\"";
+    let v = json(&[
+        "--call",
+        "unary",
+        "-z",
+        "1s",
+        "--rps",
+        "50..200",
+        "--ramp",
+        "step",
+        "--ramp-steps",
+        "3",
+        "--label",
+        label,
+        "--html",
+        html_path.to_str().unwrap(),
+        "--json",
+    ]);
+    let r = &v["results"][0];
+    assert_eq!(r["label"], label);
+    assert_eq!(r["schedule"]["ramp"], "step", "{r:#}");
+    assert_eq!(r["schedule"]["steps"], 3);
+    assert_eq!(r["rate"], serde_json::Value::Null);
+    // 50, 125 and 200 calls/s for a third of a second each: 125 calls, whatever the box.
+    let calls = r["ok"].as_u64().unwrap() + r["error_count"].as_u64().unwrap();
+    assert!((100..=150).contains(&calls), "{calls} calls: {r:#}");
+
+    let timeline = &r["timeline"];
+    assert!(timeline["interval_s"].as_f64().unwrap() > 0.0);
+    let intervals = timeline["intervals"].as_array().unwrap();
+    let rates: Vec<f64> = intervals
+        .iter()
+        .filter_map(|i| i["scheduled_rps"].as_f64())
+        .collect();
+    assert!(rates.len() >= 5, "{timeline:#}");
+    assert!(rates.windows(2).all(|w| w[0] <= w[1]), "{rates:?}");
+    assert_eq!(rates[0], 50.0, "{rates:?}");
+    assert_eq!(*rates.last().unwrap(), 200.0, "{rates:?}");
+    let ok_in_intervals: u64 = intervals.iter().map(|i| i["ok"].as_u64().unwrap()).sum();
+    assert_eq!(ok_in_intervals, r["ok"].as_u64().unwrap());
+    for key in ["t_s", "p50_us", "p90_us", "p99_us"] {
+        assert!(intervals[0].get(key).is_some(), "{key}: {timeline:#}");
+    }
+
+    let html = std::fs::read_to_string(&html_path).expect("HTML report written");
+    let _ = std::fs::remove_file(&html_path);
+    let elements = check_well_formed(&html);
+    for name in ["html", "head", "style", "body", "section", "table", "svg"] {
+        assert!(elements.iter().any(|e| e == name), "no <{name}>");
+    }
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for forbidden in ["<script", "http://", "https://", "<link", "@import", "url("] {
+        // The SVG namespace is the one URL allowed: a name, never fetched.
+        let n = html.matches(forbidden).count();
+        let allowed = if forbidden == "http://" {
+            html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+        } else {
+            0
+        };
+        assert_eq!(n, allowed, "{forbidden} in the report");
+    }
+    for section in [
+        "Summary",
+        "Latency histogram",
+        "Percentiles over time",
+        "Throughput over time",
+        "Status codes",
+    ] {
+        assert!(html.contains(&format!("<h3>{section}</h3>")), "{section}");
+    }
+    assert!(html.contains("ramp &lt;&amp;&gt; &quot;it&#39;s&quot;"));
+    assert!(!html.contains(label));
+    assert!(html.contains("scheduled"), "no scheduled rate line");
+    // The numbers shown are the report's.
+    assert_eq!(cell(&html, "s0-ok"), r["ok"].to_string());
+    assert_eq!(cell(&html, "s0-errors"), r["error_count"].to_string());
+    let p50 = format!("{:.1}", r["latency"]["p50_us"].as_f64().unwrap());
+    assert_eq!(cell(&html, "s0-p50"), p50);
+    assert_eq!(cell(&html, "s0-load"), "open loop, 50..200/s in 3 steps");
+}
+
+#[test]
+fn rate_is_an_alias_of_rps() {
+    let v = json(&[
+        "--call", "unary", "--rate", "200", "-n", "20", "--warmup", "0ms", "--json",
+    ]);
+    let r = &v["results"][0];
+    assert_eq!(r["ok"], 20, "{r:#}");
+    assert_eq!(r["rate"], 200.0);
+    assert_eq!(r["schedule"]["ramp"], "constant");
+    assert!(r["label"].as_str().unwrap().ends_with("@200/s"), "{r:#}");
+}
+
+#[test]
+fn bad_rates_and_ramps_are_usage_errors() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["--rps", "0"], "above 0"),
+        (&["--rps=-3"], "above 0"),
+        (&["--rps", "10.."], "START..END"),
+        (
+            &["--rps", "100", "--ramp", "step"],
+            "--ramp step needs a range",
+        ),
+        (
+            &["--rps", "10..100", "-n", "50"],
+            "give -z (a duration), not -n",
+        ),
+        (
+            &["--rps", "10..100", "--ramp", "linear", "--ramp-steps", "3"],
+            "--ramp-steps needs --ramp step",
+        ),
+    ];
+    for (args, expected) in cases {
+        let args = [&["--call", "unary"][..], args].concat();
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} ran");
+    }
+}
