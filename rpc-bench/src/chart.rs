@@ -153,7 +153,8 @@ impl Plot {
         let step = nice_step(self.y.1 - self.y.0, n);
         let ticks: Vec<(f64, String)> = (0..=n * 3)
             .map(|i| self.y.0 + step * f64::from(i))
-            .take_while(|y| *y <= self.y.1 * (1.0 + 1e-9))
+            // A tick a rounding error beyond the end still shows.
+            .take_while(|y| *y <= self.y.1 + step * 1e-3)
             .map(|y| (y, tick_label(y)))
             .collect();
         self.y_ticks(&ticks);
@@ -164,7 +165,7 @@ impl Plot {
         let step = nice_step(self.x.1 - self.x.0, n);
         let ticks: Vec<(f64, String)> = (0..=n * 3)
             .map(|i| self.x.0 + step * f64::from(i))
-            .take_while(|x| *x <= self.x.1 * (1.0 + 1e-9))
+            .take_while(|x| *x <= self.x.1 + step * 1e-3)
             .map(|x| (x, tick_label(x)))
             .collect();
         self.x_ticks(&ticks);

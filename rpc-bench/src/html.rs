@@ -315,8 +315,8 @@ fn percentiles_over_time(r: &Report, points: &[TimelinePoint<'_>]) -> String {
         })
         .collect();
     let x_label = format!(
-        "time (s), intervals of {} ms",
-        r.timeline.width().as_millis()
+        "time (s), intervals of {:.0} ms",
+        r.timeline.width().as_secs_f64() * 1e3
     );
     time_chart(
         "Latency percentiles per interval (µs)",

@@ -149,25 +149,24 @@ impl Report {
             .enumerate()
             .map(|(i, interval)| {
                 let start = width * u32::try_from(i).unwrap_or(u32::MAX);
+                // Mostly after: widths divide the duration, up to nanoseconds of rounding.
+                let after_end = self.duration.is_some_and(|d| start + width / 2 >= d);
                 TimelinePoint {
                     start,
                     width,
                     interval,
-                    scheduled_rate: self.scheduled_rate(start, start + width),
-                    after_end: self.duration.is_some_and(|d| start >= d),
+                    scheduled_rate: self.scheduled_rate(start, start + width, after_end),
+                    after_end,
                 }
             })
             .collect()
     }
 
-    /// The mean scheduled rate over the part of `[a, b)` within the measured duration.
-    fn scheduled_rate(&self, a: Duration, b: Duration) -> Option<f64> {
-        let schedule = self.schedule.as_ref()?;
-        let b = match self.duration {
-            Some(d) if a >= d => return None,
-            Some(d) => b.min(d),
-            None => b,
-        };
+    /// The mean scheduled rate over the part of `[a, b)` within the measured duration; none
+    /// after it.
+    fn scheduled_rate(&self, a: Duration, b: Duration, after_end: bool) -> Option<f64> {
+        let schedule = self.schedule.as_ref().filter(|_| !after_end)?;
+        let b = self.duration.map_or(b, |d| b.min(d));
         Some(schedule.mean_rate(a, b))
     }
 

@@ -16,17 +16,19 @@ pub const MAX_INTERVALS: usize = 128;
 /// Narrowest interval: finer is noise at the rates a loopback run reaches.
 const MIN_WIDTH: Duration = Duration::from_millis(100);
 
-/// Intervals aimed at over a planned duration.
-const TARGET_INTERVALS: u32 = 60;
+/// Most intervals over a planned duration.
+const TARGET_INTERVALS: u128 = 60;
 
 /// The interval width for a run planned to measure for `planned` (`None`: unknown, as with
-/// a closed-loop `-n`): about 60 intervals, at least 100 ms, in whole milliseconds.
+/// a closed-loop `-n`): up to 60 intervals of at least 100 ms (one for shorter runs), a
+/// whole number of them in `planned` so that none straddles its end, where the calls in
+/// flight trickle in.
 pub fn interval_for(planned: Option<Duration>) -> Duration {
     let Some(planned) = planned else {
         return MIN_WIDTH;
     };
-    let ms = (planned / TARGET_INTERVALS).as_millis().max(1);
-    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)).max(MIN_WIDTH)
+    let n = (planned.as_nanos() / MIN_WIDTH.as_nanos()).clamp(1, TARGET_INTERVALS);
+    planned / u32::try_from(n).unwrap_or(1)
 }
 
 /// What one interval saw.
@@ -201,8 +203,14 @@ mod tests {
     fn width_follows_the_planned_duration() {
         assert_eq!(interval_for(None), ms(100));
         assert_eq!(interval_for(Some(ms(1000))), ms(100));
-        assert_eq!(interval_for(Some(Duration::from_secs(10))), ms(166));
         assert_eq!(interval_for(Some(Duration::from_secs(60))), ms(1000));
+        assert_eq!(interval_for(Some(ms(50))), ms(50));
+        let w = interval_for(Some(Duration::from_secs(10)));
+        assert_eq!(w.as_nanos(), 166_666_666);
+        assert_eq!(
+            interval_for(Some(ms(1234))),
+            Duration::from_nanos(102_833_333)
+        );
     }
 
     /// Records one call per (end ms, latency µs or failure label) through two recorders.
