@@ -7,8 +7,8 @@
 //!   [generator](generate) (`model -> TokenStream`), plus [`format_tokens`].
 //!   A proc-macro crate depends on `rpc-codegen` with
 //!   `default-features = false` and gets only this: no prost-build, no protox.
-//! * **Feature `build`** (default): the `.proto` front end — [`compile_protos`]
-//!   and [`configure`] — on top of `prost-build`.
+//! * **Feature `build`** (default): the `.proto` front end — [`compile_protos`],
+//!   [`configure`] and [`compile_descriptor_set`] — on top of `prost-build`.
 //!
 //! # Usage
 //!
@@ -99,17 +99,31 @@
 //! | `Vendored`   | the `protoc` binary from `protoc-bin-vendored` |
 //!
 //! protox (pure Rust) is the default so that a plain `cargo build` needs no
-//! external tool. It has known limits: protox 0.10 rejects
-//! `edition = "2023"` files, and it mis-resolves some dotted relative type
-//! names in very large trees (Envoy). With `vendored-protoc`, `Auto` retries
-//! such inputs with a real `protoc` and prints a `cargo:warning`; if that
-//! fails too, the error shows protox's diagnostic plus protoc's output.
+//! external tool, for real trees too: Envoy's ~500 files compile with protox
+//! alone. protox by itself resolves a relative type name against every file it
+//! has loaded, where `protoc` looks only at the file and its imports, so in
+//! large trees a package from a file that is not imported can shadow the
+//! intended name. When protox rejects a name, rpc-codegen compiles the tree
+//! again with each relative type name resolved by `protoc`'s rules (the file,
+//! its imports and their public imports; a package counts if one of them is
+//! in it). A tree protox accepts as is gets the same names either way, and
+//! pays nothing for the second pass.
+//!
+//! protox 0.10 still rejects `edition = "2023"` files. With
+//! `vendored-protoc`, `Auto` retries such inputs with a real `protoc` and
+//! prints a `cargo:warning`; if that fails too, the error shows protox's
+//! diagnostic plus protoc's output. Without it, protox's error says how to
+//! reach a `protoc` (`PROTOC`, or the feature).
 //!
 //! `vendored-protoc` is **not** a default feature: it costs nothing to
 //! compile, but it downloads the protoc binaries of all eight platforms the
 //! crate supports (about 30 MB) into every user's cargo cache, for a fallback
-//! most projects never need. Projects with editions or Envoy-sized trees turn
-//! it on (or set `PROTOC`).
+//! most projects never need. Projects with editions turn it on (or set
+//! `PROTOC`).
+//!
+//! [`compile_descriptor_set`] runs the same protox front end without
+//! generating code, for tools that need descriptors at run time (the `qrpc`
+//! command line client compiles `--proto` files with it).
 //!
 //! Errors come back as an [`Error`] whose `Display` and `Debug` output (what
 //! cargo prints when a build script's `main` returns it) is the readable
@@ -135,4 +149,6 @@ pub mod naming {
 }
 
 #[cfg(feature = "build")]
-pub use build::{compile_protos, configure, Builder, Error, ProtoError, Protoc};
+pub use build::{
+    compile_descriptor_set, compile_protos, configure, Builder, Error, ProtoError, Protoc,
+};

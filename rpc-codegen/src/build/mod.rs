@@ -1,6 +1,7 @@
 //! The `.proto` front end (feature `build`): descriptors -> prost-build ->
 //! our [`ServiceGenerator`](prost_build::ServiceGenerator).
 
+mod descriptors;
 mod error;
 mod service_gen;
 
@@ -81,6 +82,38 @@ fn default_includes(proto: &Path) -> Vec<PathBuf> {
         }
     }
     includes
+}
+
+/// Compiles `.proto` files into an encoded `FileDescriptorSet`, with protox
+/// (pure Rust: no `protoc`, whatever [`Protoc`] a [`Builder`] would use), and
+/// generates no code.
+///
+/// The set holds the files, everything they import (the well-known types too),
+/// dependencies first, with source info (comments) and extension options: what
+/// a reflection service serves, and what
+/// `prost_reflect::DescriptorPool::decode` reads. Type names resolve as
+/// `protoc` resolves them (see the [crate docs](crate#where-descriptors-come-from)).
+/// `protos` and `includes` work as in [`Builder::compile_protos`]; an invalid
+/// file is an [`Error`] naming the file, line and column.
+///
+/// ```rust,no_run
+/// // build.rs: a descriptor set for `rpc_reflection::include_file_descriptor_set!`
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+///     let set = rpc_codegen::compile_descriptor_set(&["route_guide.proto"], &["proto"])?;
+///     std::fs::write(out_dir.join("route_guide.bin"), set)?;
+///     Ok(())
+/// }
+/// ```
+pub fn compile_descriptor_set(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<Vec<u8>, Error> {
+    let includes = include_folders(includes);
+    let protos = resolve_inputs(protos, &includes)?;
+    descriptors::compile(&protos, &includes)
+        .map(|compiled| compiled.encode_file_descriptor_set())
+        .map_err(|err| ProtoError::from_protox(&err, &includes).into())
 }
 
 /// Starts a [`Builder`] with the default configuration.
@@ -355,15 +388,8 @@ impl Builder {
             // cached success or failure.
             println!("cargo:rerun-if-env-changed=PROTOC");
         }
-        let mut includes: Vec<PathBuf> =
-            includes.iter().map(|p| p.as_ref().to_path_buf()).collect();
-        if includes.is_empty() {
-            includes.push(PathBuf::from("."));
-        }
-        let protos = protos
-            .iter()
-            .map(|p| resolve_input(p.as_ref(), &includes))
-            .collect::<Result<Vec<PathBuf>, Error>>()?;
+        let includes = include_folders(includes);
+        let protos = resolve_inputs(protos, &includes)?;
 
         let mut gen = GenConfig {
             build_client: self.build_client,
@@ -423,8 +449,8 @@ impl Builder {
             Source::Protox { fallback } => match self.run_protox(&protos, &includes, generator()) {
                 Ok(()) => Ok(()),
                 Err(ProtoxFailure::Compile(err)) => match fallback {
-                    // Some trees that protoc accepts, protox does not (names it resolves
-                    // across files a file does not import): say how to try protoc.
+                    // Some trees that protoc accepts, protox does not (editions): say
+                    // how to try protoc.
                     None if matches!(self.protoc, Protoc::Auto) => Err(err
                         .with_note(
                             "this was protox, the built-in compiler; if protoc accepts the \
@@ -510,25 +536,17 @@ impl Builder {
                 ProtoxFailure::Compile(rendered)
             }
         };
-        let mut compiler = protox::Compiler::new(includes).map_err(render)?;
-        compiler.include_imports(true).include_source_info(true);
-        compiler.open_files(protos).map_err(render)?;
-
+        let compiled = descriptors::compile(protos, includes).map_err(render)?;
         if self.emit_rerun_if_changed {
-            for path in protos {
+            for path in compiled.paths() {
                 println!("cargo:rerun-if-changed={}", path.display());
-            }
-            for file in compiler.files() {
-                if let Some(path) = file.path() {
-                    println!("cargo:rerun-if-changed={}", path.display());
-                }
             }
         }
         if let Some(path) = &self.file_descriptor_set_path {
-            std::fs::write(path, compiler.encode_file_descriptor_set())
+            std::fs::write(path, compiled.encode_file_descriptor_set())
                 .map_err(|e| ProtoxFailure::Io(with_path(e, path)))?;
         }
-        let fds = compiler.file_descriptor_set();
+        let fds = compiled.file_descriptor_set();
         self.prost.service_generator(generator);
         self.prost.compile_fds(fds).map_err(ProtoxFailure::Io)
     }
@@ -562,6 +580,25 @@ fn vendored_protoc() -> io::Result<(PathBuf, Option<PathBuf>)> {
         io::ErrorKind::Unsupported,
         "Protoc::Vendored needs the `vendored-protoc` feature of rpc-codegen",
     ))
+}
+
+/// The include folders as given; none means the current directory (`protoc`'s default).
+fn include_folders(includes: &[impl AsRef<Path>]) -> Vec<PathBuf> {
+    let mut includes: Vec<PathBuf> = includes.iter().map(|p| p.as_ref().to_path_buf()).collect();
+    if includes.is_empty() {
+        includes.push(PathBuf::from("."));
+    }
+    includes
+}
+
+fn resolve_inputs(
+    protos: &[impl AsRef<Path>],
+    includes: &[PathBuf],
+) -> Result<Vec<PathBuf>, Error> {
+    protos
+        .iter()
+        .map(|p| resolve_input(p.as_ref(), includes))
+        .collect()
 }
 
 /// A file argument as given if it exists, else the first `include/file` that
