@@ -1,9 +1,8 @@
 //! Where descriptors come from: the server's reflection service, or `.proto` files
-//! compiled on the fly with protox.
+//! compiled on the fly (rpc-codegen's protox front end).
 
 use crate::Failure;
 use futures_util::stream;
-use miette::Diagnostic;
 use prost::Message;
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 use prost_types::FileDescriptorProto;
@@ -12,7 +11,7 @@ use rpc_core::{Channel, Code, Request};
 use rpc_reflection::pb::server_reflection_request::MessageRequest;
 use rpc_reflection::pb::server_reflection_response::MessageResponse;
 use rpc_reflection::{ServerReflectionClient, ServerReflectionRequest};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How long a reflection call may take without --deadline.
@@ -53,15 +52,13 @@ impl Source {
                 }
             }
         }
-        let compile = || -> Result<DescriptorPool, protox::Error> {
-            let mut compiler = protox::Compiler::new(&includes)?;
-            compiler.include_imports(true);
-            compiler.open_files(files)?;
-            Ok(compiler.descriptor_pool())
-        };
-        compile()
+        // rpc-codegen's protox front end: names resolve as protoc resolves them,
+        // which protox alone does not do in large trees (Envoy).
+        let set = rpc_codegen::compile_descriptor_set(files, &includes)
+            .map_err(|e| Failure::new(format!("Error: {e}")))?;
+        DescriptorPool::decode(set.as_slice())
             .map(Source::Files)
-            .map_err(|e| Failure::new(format!("Error: {}", protox_error(&e))))
+            .map_err(|e| Failure::new(format!("Error: invalid descriptors: {e}")))
     }
 
     /// The full names of the services, sorted.
@@ -214,25 +211,4 @@ fn pool_from(encoded: &[Vec<u8>]) -> Result<DescriptorPool, Failure> {
     pool.add_file_descriptor_protos(files)
         .map_err(|e| Failure::new(format!("Error: invalid descriptors from the server: {e}")))?;
     Ok(pool)
-}
-
-/// protox's error as `file:line:column: message`, when it has a location.
-fn protox_error(error: &protox::Error) -> String {
-    let message = error.to_string();
-    let location = error
-        .source_code()
-        .zip(error.labels())
-        .and_then(|(source, mut labels)| {
-            let label = labels.next()?;
-            let span = source.read_span(label.inner(), 0, 0).ok()?;
-            Some((span.line() + 1, span.column() + 1))
-        });
-    match (error.file(), location) {
-        (Some(file), Some((line, column))) => {
-            let file = Path::new(file).display();
-            format!("{file}:{line}:{column}: {message}")
-        }
-        (Some(file), None) if !message.contains(file) => format!("{file}: {message}"),
-        _ => message,
-    }
 }
