@@ -68,3 +68,47 @@ impl Decoder for DynamicDecoder {
         })
     }
 }
+
+/// `value` as a `desc` message, per the protobuf JSON mapping. The error names the first
+/// field that does not fit (`location.latitude`, `points[2].name`), as prost-reflect's own
+/// message does not say which one it was.
+pub fn message_from_json(
+    desc: &MessageDescriptor,
+    value: serde_json::Value,
+) -> Result<DynamicMessage, String> {
+    DynamicMessage::deserialize(desc.clone(), &value).map_err(|e| match culprit(desc, &value) {
+        Some(path) => format!("field `{path}`: {e}"),
+        None => e.to_string(),
+    })
+}
+
+/// The path of the first field of `value` that `desc` rejects, if one alone is to blame.
+fn culprit(desc: &MessageDescriptor, value: &serde_json::Value) -> Option<String> {
+    let object = value.as_object()?;
+    for (key, item) in object {
+        let single = serde_json::Value::Object([(key.clone(), item.clone())].into_iter().collect());
+        if DynamicMessage::deserialize(desc.clone(), &single).is_ok() {
+            continue;
+        }
+        let field = desc
+            .get_field_by_json_name(key)
+            .or_else(|| desc.get_field_by_name(key));
+        let inner = match field.as_ref().map(|f| (f.is_map(), f.kind())) {
+            Some((false, prost_reflect::Kind::Message(inner))) => inner,
+            _ => return Some(key.clone()),
+        };
+        let deeper = match item {
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| culprit(&inner, item).map(|path| format!("[{i}].{path}"))),
+            serde_json::Value::Object(_) => culprit(&inner, item).map(|path| format!(".{path}")),
+            _ => None,
+        };
+        return Some(match deeper {
+            Some(rest) => format!("{key}{rest}"),
+            None => key.clone(),
+        });
+    }
+    None
+}

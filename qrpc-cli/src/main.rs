@@ -4,9 +4,11 @@
 //! server's reflection service (`grpc.reflection.v1`) or `.proto` files compiled on the fly.
 //! Run `qrpc --help` for the flags and examples.
 
+mod bench;
 mod codec;
 mod describe;
 mod source;
+mod template;
 
 use clap::{Parser, Subcommand};
 use codec::DynamicCodec;
@@ -41,6 +43,8 @@ Examples (the route_guide example server: `cargo run -p examples --bin route_gui
   qrpc --proto proto/route_guide.proto -I proto describe routeguide.Feature
   qrpc --addr localhost:10000 --insecure-dev --proto route_guide.proto -I proto \\
        -H 'authorization: Bearer t0k3n' --deadline 2s call -v routeguide.RouteGuide.GetFeature
+  qrpc --addr localhost:10000 --insecure-dev bench routeguide.RouteGuide/GetFeature \\
+       -d '{\"latitude\": {{randomInt 0 1000}}}' -c 16 -z 10s --html report.html
 
 Descriptors come from the server's reflection service (grpc.reflection.v1), or, with
 --proto, from .proto files compiled on the fly (then list and describe need no --addr).
@@ -123,6 +127,9 @@ enum Command {
         #[arg(short, long)]
         verbose: bool,
     },
+    /// Load-tests a method (like ghz): calls in flight or per second, latency histogram,
+    /// errors by status, CPU per call; a table, JSON, SVG or HTML report.
+    Bench(bench::BenchArgs),
     /// Prints a shell completion script, e.g. `qrpc completions bash > ~/.local/share/bash-completion/completions/qrpc`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -130,25 +137,13 @@ enum Command {
     },
 }
 
-/// `1.5s`, `500ms`, `2m`, or a number of seconds.
+/// `1.5s`, `500ms`, `2m`, or a number of seconds; not zero.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (s, 1.0)
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?} (expected e.g. 500ms, 1s, 2m)"))?;
-    Duration::try_from_secs_f64(value * scale)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("invalid duration {s:?}: must be positive"))
+    rpc_bench::cli::parse_duration(s)?
+        .gt(&Duration::ZERO)
+        .then_some(())
+        .ok_or_else(|| format!("invalid duration {s:?}: must be positive"))?;
+    rpc_bench::cli::parse_duration(s)
 }
 
 /// Why qrpc failed: its exit code and what to print on stderr.
@@ -219,7 +214,9 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     let metadata = parse_headers(&cli.headers)?;
-    let need_channel = matches!(cli.command, Command::Call { .. }) || cli.proto.is_empty();
+    // bench connects first too, for the same connection errors and hints as call.
+    let need_channel =
+        matches!(cli.command, Command::Call { .. } | Command::Bench(_)) || cli.proto.is_empty();
     let channel = if need_channel {
         Some(connect(&cli).await?)
     } else {
@@ -233,6 +230,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     } else {
         Source::files(&cli.proto, &cli.import_path)?
     };
+    // Only bench connects again, with the same address and TLS.
+    let endpoint = endpoint(&cli);
     match cli.command {
         Command::List { service: None } => {
             for service in source.list_services().await? {
@@ -289,6 +288,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )
             .await
         }
+        Command::Bench(args) => {
+            let method = source.method(&args.method).await?;
+            drop(channel);
+            bench::run(args, &method, endpoint?, metadata, cli.deadline).await
+        }
         // Handled before anything connects.
         Command::Completions { .. } => Ok(()),
     }
@@ -304,13 +308,30 @@ fn parse_headers(headers: &[String]) -> Result<MetadataMap, Failure> {
         let key = key.trim().to_ascii_lowercase();
         let value = value.trim();
         let added = if key.ends_with("-bin") {
-            metadata.append_bin(&key, value.as_bytes().to_vec())
+            metadata.append_bin(
+                &key,
+                decode_base64(value).map_err(|e| {
+                    Failure::new(format!(
+                        "Error: -H {header:?}: the value of a -bin key is base64: {e}"
+                    ))
+                })?,
+            )
         } else {
             metadata.append(&key, value)
         };
         added.map_err(|e| Failure::new(format!("Error: -H {header:?}: {e}")))?;
     }
     Ok(metadata)
+}
+
+/// Standard or URL-safe base64, padded or not (grpcurl takes both).
+fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+    let text = text.trim_end_matches('=');
+    STANDARD_NO_PAD
+        .decode(text)
+        .or_else(|e| URL_SAFE_NO_PAD.decode(text).map_err(|_| e))
 }
 
 fn tls_config(cli: &Cli) -> Result<ClientTlsConfig, Failure> {
@@ -340,15 +361,20 @@ fn tls_config(cli: &Cli) -> Result<ClientTlsConfig, Failure> {
     Ok(tls)
 }
 
-async fn connect(cli: &Cli) -> Result<Channel, Failure> {
+/// The server's address, TLS and connect timeout.
+fn endpoint(cli: &Cli) -> Result<Endpoint, Failure> {
     let addr = cli.addr.as_deref().ok_or_else(|| {
         Failure::new("Error: --addr is required (for list and describe, unless --proto is given)")
     })?;
-    let endpoint = Endpoint::new(addr)
+    Ok(Endpoint::new(addr)
         .map_err(|e| Failure::new(format!("Error: --addr {addr:?}: {e}")))?
         .tls_config(tls_config(cli)?)
-        .connect_timeout(cli.connect_timeout);
-    endpoint.connect().await.map_err(|e| {
+        .connect_timeout(cli.connect_timeout))
+}
+
+async fn connect(cli: &Cli) -> Result<Channel, Failure> {
+    let addr = cli.addr.as_deref().unwrap_or_default();
+    endpoint(cli)?.connect().await.map_err(|e| {
         // rpc-core's message names the address; its hints name the library's API.
         let text = e.to_string();
         let mut message = if text.starts_with("failed to connect") {
@@ -403,7 +429,11 @@ impl Output {
         for (key, value) in metadata.iter() {
             match value {
                 MetadataValue::Ascii(text) => eprintln!("{key}: {text}"),
-                MetadataValue::Binary(bytes) => eprintln!("{key}: {}", bytes.escape_ascii()),
+                MetadataValue::Binary(bytes) => {
+                    use base64::Engine as _;
+                    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+                    eprintln!("{key}: {text}")
+                }
             }
         }
     }
@@ -430,7 +460,7 @@ fn to_message(
     value: serde_json::Value,
     at: usize,
 ) -> Result<DynamicMessage, String> {
-    DynamicMessage::deserialize(desc.clone(), value).map_err(|e| {
+    codec::message_from_json(desc, value).map_err(|e| {
         format!(
             "Error: request {} does not match {}: {e}",
             at + 1,

@@ -43,11 +43,17 @@ fn check(request: &EchoRequest) -> Result<(), Status> {
 
 impl Echo for TestEcho {
     async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
-        let header = request
-            .metadata()
-            .get(&request.get_ref().echo_header)
-            .unwrap_or_default()
-            .to_owned();
+        let key = &request.get_ref().echo_header;
+        let header = match key.ends_with("-bin") {
+            // Binary values come back as hex, to show the bytes the server got.
+            true => request
+                .metadata()
+                .get_bin(key)
+                .map_or_else(String::new, |b| {
+                    b.iter().map(|byte| format!("{byte:02x}")).collect()
+                }),
+            false => request.metadata().get(key).unwrap_or_default().to_owned(),
+        };
         let request = request.into_inner();
         check(&request)?;
         if request.sleep_ms > 0 {
@@ -59,6 +65,10 @@ impl Echo for TestEcho {
             .insert("x-served-by", "qrpc-test")
             .unwrap();
         response.trailers_mut().insert("x-trailer", "done").unwrap();
+        response
+            .trailers_mut()
+            .insert_bin("x-trailer-bin", vec![0u8, 1, 0xfe, 0xff])
+            .unwrap();
         Ok(response)
     }
 
@@ -279,7 +289,21 @@ fn describe_service_method_message_and_enum() {
     assert_eq!(
         method,
         "qrpctest.Echo.ServerStream is a method:\n\
+         // Echoes the request `repeat` times.\n\
          rpc ServerStream ( .qrpctest.EchoRequest ) returns ( stream .qrpctest.EchoReply );\n"
+    );
+    // Options, and comments at every level, when the descriptors have them.
+    let method = at_server(&["describe", "qrpctest.Echo.Unary"]).ok();
+    assert_eq!(
+        method,
+        "qrpctest.Echo.Unary is a method:\n\
+         // Echoes the request once.\n\
+         rpc Unary ( .qrpctest.EchoRequest ) returns ( .qrpctest.EchoReply ) {\n  \
+         option idempotency_level = NO_SIDE_EFFECTS;\n}\n"
+    );
+    assert!(
+        service.contains("  // Joins the messages of every request.\n  rpc ClientStream"),
+        "{service}"
     );
     let message = at_server(&["describe", "qrpctest.EchoRequest"]).ok();
     for line in [
@@ -288,7 +312,8 @@ fn describe_service_method_message_and_enum() {
         "  string message = 1;",
         "  int64 big = 2;",
         "  .qrpctest.Mood mood = 3;",
-        "  repeated string tags = 7;",
+        "  // Fail the call with this status code, if not 0.",
+        "  repeated string tags = 7 [deprecated = true];",
         "  map<string, int32> counts = 8;",
         "}",
     ] {
@@ -299,7 +324,9 @@ fn describe_service_method_message_and_enum() {
     }
     let enumeration = at_server(&["describe", "qrpctest.Mood"]).ok();
     assert!(
-        enumeration.contains("enum Mood {\n  MOOD_UNSPECIFIED = 0;\n  HAPPY = 1;"),
+        enumeration.contains(
+            "enum Mood {\n  MOOD_UNSPECIFIED = 0;\n  HAPPY = 1;\n  GRUMPY = 2 [deprecated = true];"
+        ),
         "{enumeration}"
     );
     at_server(&["describe", "qrpctest.Nothing"]).fails(1, &["does not know the symbol"]);
@@ -434,6 +461,38 @@ fn headers_reach_the_server_and_verbose_shows_the_response_metadata() {
 }
 
 #[test]
+fn binary_metadata_is_base64_both_ways() {
+    // Padded standard base64 and unpadded URL-safe base64 are both taken, as grpcurl does.
+    for value in ["AAH+/w==", "AAH-_w"] {
+        let run = at_server(&[
+            "call",
+            "qrpctest.Echo/Unary",
+            "-H",
+            &format!("x-data-bin: {value}"),
+            "-v",
+            "-d",
+            r#"{"echoHeader": "x-data-bin"}"#,
+        ]);
+        let stderr = run.stderr.clone();
+        assert_eq!(run.json(), serde_json::json!({"header": "0001feff"}));
+        assert!(stderr.contains("x-trailer-bin: AAH+/w==\n"), "{stderr}");
+    }
+    at_server(&[
+        "call",
+        "qrpctest.Echo/Unary",
+        "-H",
+        "x-data-bin: not base64!",
+    ])
+    .fails(
+        1,
+        &[
+            "x-data-bin: not base64!",
+            "the value of a -bin key is base64",
+        ],
+    );
+}
+
+#[test]
 fn proto_files_instead_of_reflection() {
     let addr = format!("localhost:{}", servers().bare);
     let proto = [
@@ -495,7 +554,7 @@ fn json_that_does_not_match_the_message() {
         ],
     );
     at_server(&["call", "qrpctest.Echo/Unary", "-d", r#"{"repeat": "many"}"#])
-        .fails(1, &["does not match qrpctest.EchoRequest"]);
+        .fails(1, &["does not match qrpctest.EchoRequest: field `repeat`"]);
     at_server(&["call", "qrpctest.Echo/Unary", "-d", r#"{"message": "#])
         .fails(1, &["invalid JSON"]);
     at_server(&["call", "qrpctest.Echo/Unary", "-d", "{} {}"])
