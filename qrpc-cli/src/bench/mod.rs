@@ -81,11 +81,8 @@ fn plan(
         .schedule(duration)
         .map_err(|e| Failure::new(format!("Error: {e}")))?;
     let mut label = format!("{} c={}", method.full_name(), args.concurrency);
-    if let Some(rps) = args.rate.rps {
-        match rps.end {
-            Some(end) => label.push_str(&format!(" @{}..{end}/s", rps.start)),
-            None => label.push_str(&format!(" @{}/s", rps.start)),
-        }
+    if let Some(schedule) = &schedule {
+        label.push_str(&format!(" @{}", schedule.describe()));
     }
     // The load loop counts `payload * stream_messages` bytes sent per call (the request
     // bytes of a server-streaming call are not counted).
