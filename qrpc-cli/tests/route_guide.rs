@@ -253,7 +253,7 @@ fn bench_bad_input_fails_before_any_call() {
                 "-n",
                 "3",
             ],
-            "use -z/--duration",
+            "give -z (a duration), not -n",
         ),
     ];
     for (args, expected) in cases {
