@@ -4,6 +4,8 @@
 //! `<crate_path>::codegen::prost_types` (rpc-codegen sets prost-build's `prost_path` and
 //! `prost_types_path`), so a crate using generated code needs no `prost` dependency of its own.
 
+pub mod descriptor;
+
 pub use crate::client::service::{self as client, CallService};
 pub use crate::client::{Channel, Endpoint};
 pub use crate::codec::ProstCodec;
