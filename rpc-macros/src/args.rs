@@ -8,7 +8,8 @@ use syn::{Attribute, LitBool, LitStr};
 
 use crate::names::{is_proto_ident, is_proto_package};
 
-/// `#[service(package = "...", name = "...", crate = "...", client = false, server = false)]`.
+/// `#[service(package = "...", name = "...", crate = "...", client = false, server = false,
+/// descriptor = false)]`.
 pub(crate) struct ServiceArgs {
     /// The protobuf package (`""`: none).
     pub package: String,
@@ -20,6 +21,8 @@ pub(crate) struct ServiceArgs {
     pub client: bool,
     /// Emit the server module.
     pub server: bool,
+    /// Emit the descriptor module.
+    pub descriptor: bool,
 }
 
 impl Default for ServiceArgs {
@@ -30,11 +33,13 @@ impl Default for ServiceArgs {
             crate_path: None,
             client: true,
             server: true,
+            descriptor: true,
         }
     }
 }
 
-const SERVICE_KEYS: &str = "expected `package`, `name`, `crate`, `client` or `server`";
+const SERVICE_KEYS: &str =
+    "expected `package`, `name`, `crate`, `client`, `server` or `descriptor`";
 
 impl ServiceArgs {
     /// Parses the attribute's arguments (possibly empty).
@@ -63,6 +68,8 @@ impl ServiceArgs {
                 args.client = meta.value()?.parse::<LitBool>()?.value;
             } else if meta.path.is_ident("server") {
                 args.server = meta.value()?.parse::<LitBool>()?.value;
+            } else if meta.path.is_ident("descriptor") {
+                args.descriptor = meta.value()?.parse::<LitBool>()?.value;
             } else {
                 return Err(meta.error(format!("unknown `service` argument: {SERVICE_KEYS}")));
             }

@@ -7,7 +7,9 @@
 //! other.
 //!
 //! Use it as `#[rpc_core::service]` (re-exported by `rpc-core`'s default `macros` feature) or
-//! as `#[rpc_macros::service]`.
+//! as `#[rpc_macros::service]`. [`#[derive(Descriptor)]`](derive@Descriptor) on the messages
+//! gives the service protobuf descriptors too, for a reflection service (see
+//! [Descriptors and server reflection](#descriptors-and-server-reflection)).
 //!
 //! # Example
 //!
@@ -171,6 +173,9 @@
 //!   take any `Stream`, streamed responses come back as a `Streaming<B>`);
 //! * `foo_server::Foo`, the server trait, and `foo_server::FooServer<T>`, which serves a
 //!   `T: Foo` (`Server::builder().add_service(FooServer::new(my_foo))`);
+//! * `foo_descriptor::file_descriptor_set()`: the encoded `FileDescriptorSet` of the service
+//!   and its messages, for a reflection service (see
+//!   [below](#descriptors-and-server-reflection));
 //! * `use foo_server::Foo;` with the trait's visibility, so the trait is still found
 //!   under its own name where it was written;
 //! * a check that each message type is a prost message, reported on the type itself.
@@ -197,12 +202,118 @@
 //! | `name = "Greeter"` | the protobuf service name (default: the trait's name) |
 //! | `crate = "::my_rpc_core"` | path of the runtime crate, if it is renamed (default `::rpc_core`) |
 //! | `client = false` / `server = false` | leave out the client / server module |
+//! | `descriptor = false` | leave out the `foo_descriptor` module |
 //!
 //! Doc comments on the trait and its methods become the docs of the generated client and
 //! server, `#[deprecated]` (its note is dropped) deprecates the service or method in both,
 //! and `#[cfg(...)]` on the trait applies to everything emitted. On a method, `#[rpc(...)]`
 //! takes `name = "Method"` and one of `idempotent` or `no_side_effects` (protobuf's
 //! `idempotency_level`, recorded in the service model).
+//!
+//! # Descriptors and server reflection
+//!
+//! A reflection service (`rpc-reflection`, which the `qrpc` command line client asks) lists
+//! and describes a server's services from their protobuf descriptors. A `.proto` service gets
+//! them from the compiler; for a trait, the macros build them:
+//!
+//! 1. `#[derive(rpc_core::Descriptor)]` on each message, next to `prost::Message`, and on the
+//!    `prost::Enumeration` and `prost::Oneof` enums the messages use. It reads the same
+//!    `#[prost(...)]` attributes prost does.
+//! 2. `foo_descriptor::file_descriptor_set()`, emitted by `#[service]` for `trait Foo`,
+//!    returns the encoded `FileDescriptorSet` of the service and of every type it uses
+//!    (built at the first call). Register it with the reflection service: that is the one
+//!    line to add.
+//!
+//! ```
+//! use rpc_core::{Request, Response, Status};
+//!
+//! /// Who to greet.
+//! #[derive(Clone, PartialEq, prost::Message, rpc_core::Descriptor)]
+//! pub struct HelloRequest {
+//!     #[prost(string, tag = "1")]
+//!     pub name: String,
+//!     #[prost(enumeration = "Mood", tag = "2")]
+//!     pub mood: i32,
+//! }
+//!
+//! #[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration, rpc_core::Descriptor)]
+//! #[repr(i32)]
+//! pub enum Mood {
+//!     Unspecified = 0, // MOOD_UNSPECIFIED
+//!     Cheerful = 1,    // MOOD_CHEERFUL
+//! }
+//!
+//! #[rpc_core::service(package = "helloworld", name = "Greeter")]
+//! pub trait Greeter {
+//!     /// Sends a greeting.
+//!     async fn say_hello(&self, request: Request<HelloRequest>) -> Result<Response<String>, Status>;
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let reflection = rpc_reflection::Builder::configure()
+//!     .register_encoded_file_descriptor_set(greeter_descriptor::file_descriptor_set())
+//!     .build_v1()?;
+//! // Server::builder().add_service(GreeterServer::new(..)).add_service(reflection)...
+//! # Ok(()) }
+//! ```
+//!
+//! The service then answers `list` (`helloworld.Greeter`) and `describe` with the service,
+//! its methods, the messages and enumerations, and the doc comments as the comments of a
+//! `.proto` would be. The descriptors are those of the `.proto` with the same declarations
+//! (`examples/tests/cross_front_end.rs` compares them with protox's, field by field).
+//!
+//! ## What is described
+//!
+//! | `#[prost(...)]` | in the descriptor |
+//! |---|---|
+//! | `double`, `float`, `int32`, `int64`, `uint32`, `uint64`, `sint32`, `sint64`, `fixed32`, `fixed64`, `sfixed32`, `sfixed64`, `bool`, `string`, `bytes` (`= "vec"`, `= "bytes"`) | that scalar |
+//! | `enumeration = "Mood"` (or `enumeration(Mood)`) | the enumeration, which derives `Descriptor` too |
+//! | `message` | the message type `T` of the field's `Option<T>`, `Option<Box<T>>` or (`repeated`) `Vec<T>` |
+//! | with `optional` | proto3 `optional` (with its synthetic oneof); a message field is singular either way |
+//! | with `repeated` | `repeated`, numbers packed as proto3's default; `packed = "false"` is `[packed = false]` |
+//! | `map`, `hash_map`, `btree_map = "K, V"` | `map<K, V>`; `V` a scalar, `enumeration(Path)` or `message` (the Rust map's value type) |
+//! | `oneof = "hello::Choice", tags = "..."` | a oneof named after the field, whose fields are `Choice`'s variants |
+//! | `required`, `default = ...`, `group` | a compile error: proto3 has none of them |
+//!
+//! A field without a `tag` is numbered after the one before it, as prost numbers it. The
+//! types prost maps well-known types to are described as those: `()` is
+//! `google.protobuf.Empty`; `String`, `Vec<u8>`, `bytes::Bytes`, `bool`, `i32`, `i64`,
+//! `u32`, `u64`, `f32` and `f64` are the wrappers (`google.protobuf.StringValue`, ...), as
+//! message fields and as request or response types; `prost_types::{Timestamp, Duration, Any,
+//! FieldMask, Struct, Value, ListValue, NullValue}` are themselves. Their files
+//! (`google/protobuf/timestamp.proto`, ...) are in the set, the same as protoc's but for the
+//! comments, so a reflection service takes the set next to sets compiled from `.proto` files.
+//!
+//! ## Names and files
+//!
+//! * A message or enumeration is `<package>.<Name>`: `#[descriptor(package = "...")]` on the
+//!   type, by default the package of the service being described; `#[descriptor(name =
+//!   "...")]`, by default the Rust type's name.
+//! * A field is named as in Rust (`r#type` is `type`), a oneof after its field, a oneof's
+//!   fields after their variants in snake_case (`Choice::InnerMsg` is `inner_msg`), an
+//!   enumeration value `<ENUM>_<VARIANT>` (`Mood::Cheerful` is `MOOD_CHEERFUL`, which
+//!   prost-build turns back into `Cheerful`). `#[descriptor(name = "...")]` on a field or
+//!   variant names it otherwise.
+//! * Doc comments become leading comments (`///` lines, as protoc keeps `//` lines);
+//!   `#[deprecated]` is `deprecated = true`; `#[rpc(idempotent)]` and
+//!   `#[rpc(no_side_effects)]` are the method's `idempotency_level`.
+//! * The service is in the file `<package path>/<Service>.proto` (`helloworld/Greeter.proto`),
+//!   each message and enumeration in `<package path>/<Name>.proto`, which imports the files
+//!   of the types it uses. One file per type, not per service, so that two services sharing
+//!   a message hold the same file for it and register together; types that refer to each
+//!   other in a cycle share one file, named after the first of them by name.
+//!
+//! A trait whose messages have no descriptors compiles as before: the requirement is on
+//! `file_descriptor_set()`, checked where it is called (the error names the type without a
+//! descriptor). `file_descriptor_set()` panics if two Rust types have the same protobuf name,
+//! or if types of different packages refer to each other in a cycle (protobuf files cannot
+//! import each other).
+//!
+//! Not described: types nested in a message (every described type is declared at the top of
+//! its package), proto2 features, extensions and custom options, generic types, and types
+//! generated from `.proto` files used as fields (they have descriptors of their own, which
+//! the macros do not reach), nor the other `prost_types` (`Type`, `Api`, the descriptors
+//! themselves).
 //!
 //! # Errors
 //!
@@ -215,8 +326,11 @@
 use proc_macro::TokenStream;
 
 mod args;
+mod descriptor;
 mod names;
+mod prost_attr;
 mod service;
+mod service_descriptor;
 
 /// Defines an RPC service from a trait; see the [crate documentation](crate) for the input
 /// and the output.
@@ -231,4 +345,22 @@ mod service;
 #[proc_macro_attribute]
 pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
     service::expand(attr.into(), item.into()).into()
+}
+
+/// Derives the protobuf descriptor of a prost message, enumeration or oneof from its
+/// `#[prost(...)]` attributes, for the descriptors of a [`#[service]`](macro@service); see
+/// the [crate documentation](crate#descriptors-and-server-reflection).
+///
+/// ```ignore
+/// #[derive(Clone, PartialEq, prost::Message, rpc_core::Descriptor)]
+/// pub struct HelloRequest {
+///     #[prost(string, tag = "1")]
+///     pub name: String,
+/// }
+/// ```
+// `prost` too: the derive reads the attributes prost's derives read, which are then known
+// even without prost's derive (and this derive's own errors are not buried under theirs).
+#[proc_macro_derive(Descriptor, attributes(descriptor, prost))]
+pub fn derive_descriptor(item: TokenStream) -> TokenStream {
+    descriptor::expand(item.into()).into()
 }

@@ -12,6 +12,7 @@ use syn::{
 
 use crate::args::{RpcArgs, ServiceArgs};
 use crate::names::{to_snake, to_upper_camel, CLIENT_RESERVED};
+use crate::service_descriptor;
 
 const EXPECTED_REQUEST: &str = "expected `Request<T>` (one message) or \
      `Request<Streaming<T>>` (a stream of messages), where `T` is a prost message";
@@ -25,10 +26,10 @@ const EXPECTED_MESSAGE: &str = "unsupported message type: expected a prost messa
 
 /// Collects every error of the input, so that one build shows them all.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<syn::Error>);
 
 impl Errors {
-    fn push(&mut self, error: syn::Error) {
+    pub(crate) fn push(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(error),
             None => self.0 = Some(error),
@@ -37,6 +38,11 @@ impl Errors {
 
     fn at(&mut self, span: Span, message: impl std::fmt::Display) {
         self.push(syn::Error::new(span, message));
+    }
+
+    /// `Err` with all the errors, if any.
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
     }
 }
 
@@ -396,7 +402,7 @@ fn checked_message(ty: &Type, types: &mut Vec<Type>, errors: &mut Errors) -> Str
 }
 
 /// The lines of a `///` comment (`#[doc = "..."]`).
-fn doc_lines(attr: &Attribute) -> syn::Result<Vec<String>> {
+pub(crate) fn doc_lines(attr: &Attribute) -> syn::Result<Vec<String>> {
     if let Meta::NameValue(nv) = &attr.meta {
         if let Expr::Lit(lit) = &nv.value {
             if let Lit::Str(s) = &lit.lit {
@@ -427,7 +433,7 @@ fn peel(mut ty: &Type) -> &Type {
 }
 
 /// If `ty` is a path ending in `name` (`Request`, `rpc_core::Request`), its type arguments.
-fn generic_args<'a>(ty: &'a Type, name: &str) -> Option<Vec<&'a Type>> {
+pub(crate) fn generic_args<'a>(ty: &'a Type, name: &str) -> Option<Vec<&'a Type>> {
     let Type::Path(p) = peel(ty) else {
         return None;
     };
@@ -598,11 +604,13 @@ fn output(args: &ServiceArgs, t: &ItemTrait, parsed: &Parsed) -> TokenStream {
     let cfg_tokens: Vec<TokenStream> = cfgs.iter().map(|a| quote!(#a)).collect();
     config.client_mod_attributes = cfg_tokens.clone();
     config.server_mod_attributes = cfg_tokens;
-    let generated = respan(
-        rpc_codegen::generate(&parsed.service, &config),
-        &message_spans(&parsed.messages),
-    );
+    let spans = message_spans(&parsed.messages);
+    let generated = respan(rpc_codegen::generate(&parsed.service, &config), &spans);
     let cp = &config.crate_path;
+    let descriptor = args.descriptor.then(|| {
+        let module = service_descriptor::module(&parsed.service, &t.vis, cfgs, cp);
+        respan(module, &spans)
+    });
 
     // Where the trait was written, its name now means the generated server trait.
     let reexport = args.server.then(|| {
@@ -654,6 +662,7 @@ fn output(args: &ServiceArgs, t: &ItemTrait, parsed: &Parsed) -> TokenStream {
 
     quote! {
         #generated
+        #descriptor
         #reexport
         #checks
     }
