@@ -1,9 +1,13 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     rpc_codegen::compile_protos("../proto/helloworld.proto")?;
-    rpc_codegen::compile_protos("../proto/macro_echo.proto")?;
+    let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").ok_or("no OUT_DIR")?);
+    // With its descriptors, which `tests/cross_front_end.rs` compares with those that
+    // `#[service]` and `#[derive(Descriptor)]` build for the same service.
+    rpc_codegen::configure()
+        .file_descriptor_set_path(out_dir.join("macroecho.bin"))
+        .compile_protos(&["../proto/macro_echo.proto"], &["../proto"])?;
     // route_guide's descriptors too, for its reflection service
     // (`rpc_reflection::include_file_descriptor_set!("routeguide")`).
-    let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").ok_or("no OUT_DIR")?);
     rpc_codegen::configure()
         .file_descriptor_set_path(out_dir.join("routeguide.bin"))
         .compile_protos(&["../proto/route_guide.proto"], &["../proto"])?;

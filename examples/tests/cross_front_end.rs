@@ -1,7 +1,9 @@
 //! The two front ends of the generator interoperate: a server defined with `#[service]` answers
 //! a client generated from `proto/macro_echo.proto`, and the reverse, for all four call kinds,
 //! over QUIC on 127.0.0.1. Each side has its own message types (prost-build's and hand-written
-//! ones), so this checks the routes and the encodings, not just shared Rust types.
+//! ones), so this checks the routes and the encodings, not just shared Rust types. The
+//! descriptors of the two front ends (protox's for the `.proto`, those `#[service]` and
+//! `#[derive(Descriptor)]` build) describe the same service, messages and comments.
 
 use futures_util::{stream, Stream, StreamExt};
 use rpc_core::server::{NamedService, Service};
@@ -19,7 +21,7 @@ mod from_macro {
     use futures_util::Stream;
     use rpc_core::{Request, Response, Status, Streaming};
 
-    #[derive(Clone, PartialEq, prost::Message)]
+    #[derive(Clone, PartialEq, prost::Message, rpc_core::Descriptor)]
     pub struct Note {
         #[prost(string, tag = "1")]
         pub text: String,
@@ -33,7 +35,18 @@ mod from_macro {
         pub kind: i32,
     }
 
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        prost::Enumeration,
+        rpc_core::Descriptor,
+    )]
     #[repr(i32)]
     pub enum Kind {
         Unspecified = 0,
@@ -274,4 +287,64 @@ async fn macro_client_calls_proto_server() {
         from_macro::Kind::Loud
     );
     running.stop().await;
+}
+
+/// protox's descriptors of `proto/macro_echo.proto` (written by `build.rs`).
+const PROTO_DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/macroecho.bin"));
+
+/// The leading comment of the element at `path` of its file, if any.
+fn leading_comment(file: &prost_reflect::FileDescriptor, path: &[i32]) -> Option<String> {
+    let info = file.file_descriptor_proto().source_code_info.as_ref()?;
+    let location = info.location.iter().find(|l| l.path == path)?;
+    location.leading_comments.clone()
+}
+
+#[test]
+fn macro_descriptors_match_the_proto() {
+    use prost_reflect::DescriptorPool;
+
+    let built = from_macro::echo_descriptor::file_descriptor_set();
+    // Each is a consistent whole (every import in the set, every name resolved).
+    let from_macro = DescriptorPool::decode(built).unwrap();
+    let from_proto = DescriptorPool::decode(PROTO_DESCRIPTORS).unwrap();
+
+    let service = from_macro.get_service_by_name("macroecho.Echo").unwrap();
+    let twin = from_proto.get_service_by_name("macroecho.Echo").unwrap();
+    assert_eq!(
+        service.service_descriptor_proto(),
+        twin.service_descriptor_proto()
+    );
+    for (method, twin) in service.methods().zip(twin.methods()) {
+        let comment = leading_comment(&method.parent_file(), method.path());
+        assert_eq!(comment, leading_comment(&twin.parent_file(), twin.path()));
+        assert!(comment.is_some(), "{}", method.full_name());
+    }
+    let comment = leading_comment(&service.parent_file(), service.path());
+    assert_eq!(
+        comment.as_deref(),
+        Some(" Echoes notes back, in every call kind.\n")
+    );
+
+    // Field by field: names, numbers, types, labels, JSON names, packing, enum values.
+    let note = from_macro.get_message_by_name("macroecho.Note").unwrap();
+    let twin = from_proto.get_message_by_name("macroecho.Note").unwrap();
+    assert_eq!(note.descriptor_proto(), twin.descriptor_proto());
+    let kind = from_macro.get_enum_by_name("macroecho.Kind").unwrap();
+    let twin = from_proto.get_enum_by_name("macroecho.Kind").unwrap();
+    assert_eq!(kind.enum_descriptor_proto(), twin.enum_descriptor_proto());
+
+    // One file per declaration, named after it; the service's imports its messages'.
+    let files: Vec<_> = from_macro.files().map(|f| f.name().to_owned()).collect();
+    assert_eq!(
+        files,
+        [
+            "macroecho/Kind.proto",
+            "macroecho/Note.proto",
+            "macroecho/Echo.proto"
+        ]
+    );
+    assert_eq!(
+        service.parent_file().file_descriptor_proto().dependency,
+        ["macroecho/Note.proto"]
+    );
 }

@@ -34,6 +34,17 @@ fn macro_service_runs_end_to_end() {
         "reply to all: Hello Ann, Bob, Cy!",
         "chat reply: Hello Dee!",
         "chat reply: Hello Eve!",
+        // The reflection service, with the descriptors the macros built.
+        "Reflection: services grpc.reflection.v1.ServerReflection, helloworld.Greeter",
+        "Reflection: helloworld.Greeter is in helloworld/Greeter.proto (imports \
+         helloworld/HelloReply.proto, helloworld/HelloRequest.proto)",
+        "Reflection: rpc SayHello(.helloworld.HelloRequest) returns (.helloworld.HelloReply)",
+        "Reflection: rpc SayHelloAgain(.helloworld.HelloRequest) returns \
+         (stream .helloworld.HelloReply)",
+        "Reflection: rpc GreetAll(stream .helloworld.HelloRequest) returns \
+         (.helloworld.HelloReply)",
+        "Reflection: rpc Chat(stream .helloworld.HelloRequest) returns \
+         (stream .helloworld.HelloReply)",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }

@@ -5,16 +5,26 @@
 //! cargo run -p examples --bin macro_service
 //! ```
 //!
-//! Starts a server on 127.0.0.1 (any free port), makes one call of each kind, prints the
+//! Starts a server on 127.0.0.1 (any free port) with the Greeter and a reflection service,
+//! asks the reflection service what it serves, makes one call of each kind, prints the
 //! replies and shuts down.
+//!
+//! The reflection service describes the Greeter with the descriptors the macros build:
+//! `#[derive(rpc_core::Descriptor)]` on the messages, and the `greeter_descriptor` module
+//! that `#[service]` generates next to the client and server.
 
 use futures_util::{stream, Stream, StreamExt};
+use prost::Message;
+use prost_types::FileDescriptorProto;
 use rpc_core::tls::dev::SelfSigned;
-use rpc_core::{Endpoint, Request, Response, Server, Status, Streaming};
+use rpc_core::{Channel, Endpoint, Request, Response, Server, Status, Streaming};
+use rpc_reflection::pb::server_reflection_request::MessageRequest;
+use rpc_reflection::pb::server_reflection_response::MessageResponse;
+use rpc_reflection::{ServerReflectionClient, ServerReflectionRequest};
 use std::pin::Pin;
 
 /// The request: who to greet, and how many times.
-#[derive(Clone, PartialEq, prost::Message)]
+#[derive(Clone, PartialEq, prost::Message, rpc_core::Descriptor)]
 pub struct HelloRequest {
     #[prost(string, tag = "1")]
     pub name: String,
@@ -23,7 +33,7 @@ pub struct HelloRequest {
 }
 
 /// The greeting.
-#[derive(Clone, PartialEq, prost::Message)]
+#[derive(Clone, PartialEq, prost::Message, rpc_core::Descriptor)]
 pub struct HelloReply {
     #[prost(string, tag = "1")]
     pub message: String,
@@ -59,8 +69,9 @@ pub trait Greeter {
     ) -> Result<Response<impl Stream<Item = Result<HelloReply, Status>>>, Status>;
 }
 
-// The macro generated `greeter_server::{Greeter, GreeterServer}` and
-// `greeter_client::GreeterClient`; `Greeter` here is the generated server trait.
+// The macro generated `greeter_server::{Greeter, GreeterServer}`,
+// `greeter_client::GreeterClient` and `greeter_descriptor::file_descriptor_set()`; `Greeter`
+// here is the generated server trait.
 use greeter_client::GreeterClient;
 use greeter_server::GreeterServer;
 
@@ -126,12 +137,73 @@ fn named(name: &str) -> HelloRequest {
     }
 }
 
+/// Asks the reflection service for its services, and for the file declaring the Greeter.
+async fn reflect(channel: Channel) -> Result<(), Box<dyn std::error::Error>> {
+    let ask = |what| ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(what),
+    };
+    let requests = [
+        ask(MessageRequest::ListServices(String::new())),
+        ask(MessageRequest::FileContainingSymbol(
+            "helloworld.Greeter".into(),
+        )),
+    ];
+    let mut answers = ServerReflectionClient::new(channel)
+        .server_reflection_info(stream::iter(requests))
+        .await?
+        .into_inner();
+    while let Some(answer) = answers.message().await? {
+        match answer.message_response {
+            Some(MessageResponse::ListServicesResponse(list)) => {
+                let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+                println!("Reflection: services {}", names.join(", "));
+            }
+            Some(MessageResponse::FileDescriptorResponse(files)) => {
+                // The file declaring the symbol, then its imports.
+                let files = files
+                    .file_descriptor_proto
+                    .iter()
+                    .map(|f| FileDescriptorProto::decode(f.as_slice()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let names: Vec<_> = files.iter().map(|f| f.name()).collect();
+                if let Some((file, imports)) = names.split_first() {
+                    let imports = imports.join(", ");
+                    println!("Reflection: helloworld.Greeter is in {file} (imports {imports})");
+                }
+                for method in files
+                    .iter()
+                    .flat_map(|f| &f.service)
+                    .flat_map(|s| &s.method)
+                {
+                    let stream = |yes| if yes { "stream " } else { "" };
+                    println!(
+                        "Reflection: rpc {}({}{}) returns ({}{})",
+                        method.name(),
+                        stream(method.client_streaming()),
+                        method.input_type(),
+                        stream(method.server_streaming()),
+                        method.output_type()
+                    );
+                }
+            }
+            other => println!("Reflection: {other:?}"),
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cert = SelfSigned::generate(&["localhost"])?;
+    let reflection = rpc_reflection::Builder::configure()
+        // The one line: the descriptors of the service and of its messages.
+        .register_encoded_file_descriptor_set(greeter_descriptor::file_descriptor_set())
+        .build_v1()?;
     let server = Server::builder()
         .tls_config(cert.server_config()?)
         .add_service(GreeterServer::new(MyGreeter))
+        .add_service(reflection)
         .bind("127.0.0.1:0".parse()?)?;
     let addr = server.local_addr();
     let handle = server.handle();
@@ -142,6 +214,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .tls_config(cert.client_config())
         .connect()
         .await?;
+    reflect(channel.clone()).await?;
     let client = GreeterClient::new(channel);
 
     let reply = client.say_hello(named("world")).await?;
