@@ -450,6 +450,9 @@ fn server(
         })
         .collect::<Vec<_>>();
 
+    // Listed so the server refuses other methods before its layers run.
+    let method_names = service.methods.iter().map(|m| &m.proto_name);
+
     let dispatch = if arms.is_empty() {
         quote! {
             #cp::codegen::unimplemented(call)
@@ -514,6 +517,10 @@ fn server(
             impl<T: #trait_name> #cp::codegen::Service for #server_name<T> {
                 fn call(&self, call: #cp::codegen::ServerCall) -> #cp::codegen::CallFuture {
                     #dispatch
+                }
+
+                fn methods(&self) -> ::core::option::Option<&'static [&'static str]> {
+                    ::core::option::Option::Some(&[#(#method_names),*])
                 }
             }
         }

@@ -152,6 +152,8 @@ pub struct ClientTlsConfig {
     roots: Vec<CertificateDer<'static>>,
     webpki_roots: bool,
     domain: Option<String>,
+    /// Made by the development helper (`dev::SelfSigned::client_config`).
+    dev: bool,
 }
 
 impl Default for ClientTlsConfig {
@@ -167,6 +169,7 @@ impl ClientTlsConfig {
             roots: Vec::new(),
             webpki_roots: true,
             domain: None,
+            dev: false,
         }
     }
 
@@ -188,6 +191,11 @@ impl ClientTlsConfig {
     pub fn domain_name(mut self, name: impl Into<String>) -> Self {
         self.domain = Some(name.into());
         self
+    }
+
+    /// Whether the development helper made it (see `transport::Security`).
+    pub(crate) fn is_dev(&self) -> bool {
+        self.dev
     }
 
     pub(crate) fn domain(&self) -> Option<&str> {
@@ -308,11 +316,15 @@ pub mod dev {
             Ok(ServerTlsConfig::new(self.identity()?))
         }
 
-        /// A client configuration trusting only this certificate.
+        /// A client configuration trusting only this certificate. Its channels report
+        /// [`Security::DevLoopback`](crate::transport::Security::DevLoopback) (or `DevRemote`
+        /// away from loopback), so credential layers can keep tokens off them.
         pub fn client_config(&self) -> ClientTlsConfig {
-            ClientTlsConfig::new()
+            let mut config = ClientTlsConfig::new()
                 .with_webpki_roots(false)
-                .ca_certificate(self.certificate())
+                .ca_certificate(self.certificate());
+            config.dev = true;
+            config
         }
 
         /// The certificate, PEM-encoded.

@@ -66,5 +66,8 @@ pub mod nothing_server {
         ) -> ::rpc_core::codegen::CallFuture {
             ::rpc_core::codegen::unimplemented(call)
         }
+        fn methods(&self) -> ::core::option::Option<&'static [&'static str]> {
+            ::core::option::Option::Some(&[])
+        }
     }
 }

@@ -176,5 +176,8 @@ pub mod greeter_server {
                 _ => ::rpc_core::codegen::unimplemented(call),
             }
         }
+        fn methods(&self) -> ::core::option::Option<&'static [&'static str]> {
+            ::core::option::Option::Some(&["SayHello"])
+        }
     }
 }

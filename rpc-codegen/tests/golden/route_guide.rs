@@ -340,5 +340,10 @@ pub mod route_guide_server {
                 _ => ::rpc_core::codegen::unimplemented(call),
             }
         }
+        fn methods(&self) -> ::core::option::Option<&'static [&'static str]> {
+            ::core::option::Option::Some(
+                &["GetFeature", "ListFeatures", "RecordRoute", "RouteChat"],
+            )
+        }
     }
 }

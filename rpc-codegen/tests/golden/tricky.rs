@@ -507,5 +507,20 @@ pub mod type_server {
                 _ => ::rpc_core::codegen::unimplemented(call),
             }
         }
+        fn methods(&self) -> ::core::option::Option<&'static [&'static str]> {
+            ::core::option::Option::Some(
+                &[
+                    "type",
+                    "self",
+                    "GetFoo",
+                    "get_foo",
+                    "Get_Foo",
+                    "New",
+                    "Connect",
+                    "Clone",
+                    "Wrappers",
+                ],
+            )
+        }
     }
 }

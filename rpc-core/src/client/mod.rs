@@ -61,6 +61,14 @@ struct State {
     last_error: Option<String>,
 }
 
+/// Whether `host` names this machine: a loopback IP literal or `localhost`.
+fn is_loopback(host: &str) -> bool {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
 /// First and largest pause between reconnect attempts after failures.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -112,6 +120,24 @@ impl Channel {
     /// The server's address, once connected.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.live().and_then(|c| c.remote_addr())
+    }
+
+    /// The endpoint the channel connects to: its host, port and settings.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.config
+    }
+
+    /// What protects this channel's connections, from its configuration: whether a secret
+    /// may be sent over it (credential layers check this before adding a token).
+    pub fn transport_security(&self) -> crate::transport::Security {
+        use crate::transport::Security;
+        let config = &self.inner.config;
+        match &config.connector {
+            Some(connector) => connector.security(),
+            None if !config.tls.is_dev() => Security::Verified,
+            None if is_loopback(&config.host) => Security::DevLoopback,
+            None => Security::DevRemote,
+        }
     }
 
     /// The current round-trip time estimate, once connected.

@@ -89,8 +89,9 @@ impl ServerCall {
         self.meta.head.path.get(self.meta.method_at..).unwrap_or("")
     }
 
-    /// The service name, `package.Service`.
-    pub(crate) fn service_name(&self) -> &str {
+    /// The service name, `package.Service`: the first segment of the path. The server
+    /// routes on it, byte for byte.
+    pub fn service_name(&self) -> &str {
         let path = &self.meta.head.path;
         path.get(1..self.meta.method_at.saturating_sub(1))
             .unwrap_or("")

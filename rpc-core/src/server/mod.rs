@@ -41,6 +41,14 @@ pub trait NamedService {
 pub trait Service: Send + Sync + 'static {
     /// Starts the call: returns the future that runs it, which the server spawns.
     fn call(&self, call: ServerCall) -> CallFuture;
+
+    /// The methods the service serves (generated servers list theirs). The server then
+    /// refuses a call of any other method with `UNIMPLEMENTED` before its layers run, so a
+    /// layer (an authorization policy) only ever sees calls the router will dispatch.
+    /// `None` (the default): the service answers unknown methods itself, after the layers.
+    fn methods(&self) -> Option<&'static [&'static str]> {
+        None
+    }
 }
 
 /// Entry point: `Server::builder()`.
@@ -271,20 +279,59 @@ impl ServerBuilder {
 
 /// Services by name, sorted for binary search: a lookup per call compares a few bytes
 /// instead of hashing the name.
-struct Routes(Vec<(String, Arc<dyn Service>)>);
+struct Routes(Vec<Route>);
+
+struct Route {
+    name: String,
+    service: Arc<dyn Service>,
+    /// The service's methods, sorted; `None` when it does not list them.
+    methods: Option<Vec<&'static str>>,
+}
 
 impl Routes {
     fn new(map: HashMap<String, Arc<dyn Service>>) -> Self {
-        let mut routes: Vec<_> = map.into_iter().collect();
-        routes.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut routes: Vec<_> = map
+            .into_iter()
+            .map(|(name, service)| {
+                let methods = service.methods().map(|m| {
+                    let mut m = m.to_vec();
+                    m.sort_unstable();
+                    m
+                });
+                Route {
+                    name,
+                    service,
+                    methods,
+                }
+            })
+            .collect();
+        routes.sort_by(|a, b| a.name.cmp(&b.name));
         Routes(routes)
     }
 
     fn get(&self, name: &str) -> Option<&Arc<dyn Service>> {
+        self.route(name).map(|r| &r.service)
+    }
+
+    fn route(&self, name: &str) -> Option<&Route> {
         self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .binary_search_by(|r| r.name.as_str().cmp(name))
             .ok()
-            .map(|i| &self.0[i].1)
+            .map(|i| &self.0[i])
+    }
+
+    /// Why a call of `service`/`method` cannot be dispatched, if it cannot: byte-exact
+    /// comparison, as dispatch does (PROTOCOL.md §5.1).
+    fn refusal(&self, service: &str, method: &str, path: &str) -> Option<Status> {
+        let Some(route) = self.route(service) else {
+            return Some(Status::unimplemented(format!("unknown service {service}")));
+        };
+        match &route.methods {
+            Some(methods) if methods.binary_search(&method).is_err() => {
+                Some(Status::unimplemented(format!("unknown method {path}")))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -731,11 +778,18 @@ fn route(
         return Routed::Run(Box::pin(std::future::ready(outcome)));
     }
     let deadline = state.deadline().map(Instant::from_std);
-    let Some((_, method)) = split_path(&head.path) else {
+    let Some((service, method)) = split_path(&head.path) else {
         // Checked when decoding; kept for safety.
         let status = Status::unimplemented(format!("invalid method path {:?}", head.path));
         return Routed::Run(call::reject(send, recv, state, status));
     };
+    if layered {
+        // Refused before the layers: they see only calls the router dispatches, byte for
+        // byte (PROTOCOL.md §5.1). Without layers, dispatch refuses the same calls.
+        if let Some(status) = shared.routes.refusal(service, method, &head.path) {
+            return Routed::Run(call::reject(send, recv, state, status));
+        }
+    }
     let method_at = head.path.len() - method.len();
     let meta = CallMeta {
         head,

@@ -240,11 +240,16 @@ impl AnyConn {
 /// [`Connector`] as a trait object.
 pub(crate) trait DynConnector: Send + Sync + 'static {
     fn connect(&self) -> BoxFuture<'_, Result<AnyConn, crate::Error>>;
+    fn security(&self) -> super::Security;
 }
 
 impl<C: Connector> DynConnector for C {
     fn connect(&self) -> BoxFuture<'_, Result<AnyConn, crate::Error>> {
         Box::pin(Connector::connect(self).map(|r| r.map(AnyConn::new)))
+    }
+
+    fn security(&self) -> super::Security {
+        Connector::security(self)
     }
 }
 

@@ -845,6 +845,10 @@ impl Connector for MemConnector {
         waker.into_iter().for_each(Waker::wake);
         Ok(client)
     }
+
+    fn security(&self) -> super::Security {
+        super::Security::InProcess
+    }
 }
 
 impl Clone for MemConnector {

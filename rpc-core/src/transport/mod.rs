@@ -200,6 +200,33 @@ pub trait Connector: Send + Sync + 'static {
     /// # Cancel safety
     /// Cancel safe.
     fn connect(&self) -> impl Future<Output = Result<Self::Connection, crate::Error>> + Send + '_;
+
+    /// What protects the connections it makes, as the channel reports it
+    /// ([`Channel::transport_security`](crate::Channel::transport_security)); credential
+    /// layers refuse to send secrets over anything weaker than they require. Default:
+    /// [`Security::Unknown`].
+    fn security(&self) -> Security {
+        Security::Unknown
+    }
+}
+
+/// What protects a channel's connections: whether a secret (a bearer token) may go over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Security {
+    /// QUIC's TLS, the server's certificate verified against trusted roots (the Mozilla set,
+    /// or CAs given with [`ClientTlsConfig::ca_certificate`](crate::tls::ClientTlsConfig::ca_certificate)).
+    Verified,
+    /// TLS verified against a development certificate
+    /// ([`SelfSigned::client_config`](crate::tls::dev::SelfSigned::client_config)), to a
+    /// loopback address (`127.0.0.0/8`, `::1`, `localhost`).
+    DevLoopback,
+    /// TLS verified against a development certificate, to an address that is not loopback.
+    DevRemote,
+    /// In-process connections ([`transport::mem`](mem)): nothing leaves the process.
+    InProcess,
+    /// A connector that does not say (the default for [`Connector`]s).
+    Unknown,
 }
 
 /// Yields the connections a server serves.
