@@ -106,3 +106,21 @@ fn middleware_runs_layers_and_interceptors_on_both_sides() {
         "{out}"
     );
 }
+
+#[test]
+fn auth_allows_denies_and_refuses_unauthenticated_callers() {
+    let out = run(env!("CARGO_BIN_EXE_auth"));
+    assert!(
+        out.contains("alice: Hello world! (asked by alice)"),
+        "{out}"
+    );
+    assert!(out.contains("bob: PermissionDenied"), "{out}");
+    assert!(
+        out.contains("mallory: Unauthenticated (invalid token: InvalidAudience)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("anonymous: Unauthenticated (missing credentials)"),
+        "{out}"
+    );
+}
