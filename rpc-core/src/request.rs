@@ -1,8 +1,10 @@
 //! [`Request`] and [`Response`]: a message plus the metadata around it.
 
 use crate::metadata::MetadataMap;
+use crate::tls::PeerIdentity;
 use futures_core::Stream;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -10,7 +12,7 @@ use tokio::time::Instant;
 ///
 /// On the client, set per-call options here: [`Request::set_timeout`] and
 /// [`Request::metadata_mut`]. On the server, read what the client sent: metadata, the
-/// remaining time ([`Request::deadline`]), the peer's address.
+/// remaining time ([`Request::deadline`]), the peer's address and certificate.
 #[derive(Debug)]
 pub struct Request<T> {
     metadata: MetadataMap,
@@ -18,9 +20,17 @@ pub struct Request<T> {
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     idempotent: bool,
-    remote_addr: Option<SocketAddr>,
+    peer: Option<Arc<PeerInfo>>,
     path: Option<String>,
     extensions: http::Extensions,
+}
+
+/// What a server knows of the client at the other end of a connection; one per connection,
+/// shared by its calls (one pointer each, not a copy: every call's future is allocated).
+#[derive(Debug, Default)]
+pub(crate) struct PeerInfo {
+    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) identity: Option<PeerIdentity>,
 }
 
 impl<T> Request<T> {
@@ -32,7 +42,7 @@ impl<T> Request<T> {
             timeout: None,
             deadline: None,
             idempotent: false,
-            remote_addr: None,
+            peer: None,
             path: None,
             extensions: http::Extensions::new(),
         }
@@ -105,7 +115,14 @@ impl<T> Request<T> {
 
     /// On the server: the client's address.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote_addr
+        self.peer.as_ref().and_then(|peer| peer.remote_addr)
+    }
+
+    /// On the server: the client's verified certificate, when it presented one (mutual TLS,
+    /// see [`ServerTlsConfig::client_ca_root`](crate::tls::ServerTlsConfig::client_ca_root)).
+    /// The same as tonic's `peer_certs`, with the names already parsed.
+    pub fn peer_identity(&self) -> Option<&PeerIdentity> {
+        self.peer.as_ref().and_then(|peer| peer.identity.as_ref())
     }
 
     /// The method path, `/package.Service/Method`: set on the server, and on the client while
@@ -133,7 +150,7 @@ impl<T> Request<T> {
             timeout: self.timeout,
             deadline: self.deadline,
             idempotent: self.idempotent,
-            remote_addr: self.remote_addr,
+            peer: self.peer,
             path: self.path,
             extensions: self.extensions,
         }
@@ -164,7 +181,7 @@ impl<T> Request<T> {
         timeout: Option<Duration>,
         deadline: Option<Instant>,
         idempotent: bool,
-        remote_addr: Option<SocketAddr>,
+        peer: Option<Arc<PeerInfo>>,
     ) -> Self {
         Request {
             metadata,
@@ -172,7 +189,7 @@ impl<T> Request<T> {
             timeout,
             deadline,
             idempotent,
-            remote_addr,
+            peer,
             path: None,
             extensions: http::Extensions::new(),
         }

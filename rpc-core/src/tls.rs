@@ -1,14 +1,61 @@
-//! TLS 1.3 configuration for QUIC: certificates, keys and root stores.
+//! TLS 1.3 configuration for QUIC: certificates, keys, root stores, client certificates and
+//! certificate rotation.
 //!
 //! Certificate verification is always on. Clients trust the Mozilla root set by default
 //! (through `webpki-roots`) plus any CA you add; for local development, the [`dev`] module
-//! makes a self-signed certificate that a client then trusts explicitly.
+//! makes a self-signed certificate that a client then trusts explicitly, or a small CA.
+//!
+//! # Client certificates (mutual TLS)
+//!
+//! A server asks clients for a certificate when given the roots to verify them with
+//! ([`ServerTlsConfig::client_ca_root`]): then a client without a valid one is refused in the
+//! handshake, or, with [`ServerTlsConfig::client_auth_optional`], let in without an identity.
+//! A client presents one with [`ClientTlsConfig::identity`]. Handlers, interceptors and layers
+//! read the verified [`PeerIdentity`] (chain, SAN DNS names and URIs such as SPIFFE IDs,
+//! common name) from [`Request::peer_identity`](crate::Request::peer_identity) or
+//! [`ServerCall::peer_identity`](crate::server::ServerCall::peer_identity); it is parsed once
+//! per connection.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use rpc_core::tls::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+//! use rpc_core::{Endpoint, Server};
+//!
+//! let ca = Certificate::from_pem_file("ca.pem")?;
+//! let server_tls = ServerTlsConfig::new(Identity::from_pem_files("server.pem", "server.key")?)
+//!     .client_ca_root(ca.clone());
+//! let server = Server::builder()
+//!     .tls_config(server_tls)
+//!     // .add_service(..), whose handlers call `request.peer_identity()`
+//!     .bind("127.0.0.1:50051".parse()?)?;
+//!
+//! let client_tls = ClientTlsConfig::new()
+//!     .ca_certificate(ca)
+//!     .identity(Identity::from_pem_files("client.pem", "client.key")?);
+//! let channel = Endpoint::new("localhost:50051")?.tls_config(client_tls).connect().await?;
+//! # drop((server, channel)); Ok(()) }
+//! ```
+//!
+//! # Rotation
+//!
+//! Both configs present their identity through a [`CertReloader`]
+//! ([`ServerTlsConfig::reloader`], [`ClientTlsConfig::reloader`]): a new certificate applies to
+//! the next handshake while established connections keep working.
+//! [`ServerTlsConfig::watch_files`] reloads PEM files when they change on disk.
+
+mod peer;
+mod reload;
+
+pub use peer::PeerIdentity;
+pub use reload::CertReloader;
 
 use crate::wire::ALPN;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::path::Path;
+use rustls::server::WebPkiClientVerifier;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// TLS setup errors.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +75,12 @@ pub enum TlsError {
     /// rustls refused the configuration (for example, a key that does not match).
     #[error("tls configuration rejected: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The roots given to verify client certificates are unusable (none, or invalid).
+    #[error("cannot verify client certificates: {0}")]
+    ClientRoots(#[from] rustls::server::VerifierBuilderError),
+    /// A certificate could not be parsed.
+    #[error("invalid certificate: {0}")]
+    Certificate(String),
     /// Generating a development certificate failed.
     #[error("failed to generate a self-signed certificate: {0}")]
     Generate(#[from] rcgen::Error),
@@ -87,7 +140,8 @@ impl Certificate {
     }
 }
 
-/// A certificate chain and its private key: what a server presents.
+/// A certificate chain and its private key: what a server presents, and a client too for
+/// mutual TLS.
 #[derive(Debug)]
 pub struct Identity {
     chain: Vec<CertificateDer<'static>>,
@@ -122,27 +176,99 @@ impl Identity {
     }
 }
 
-/// Server TLS settings.
+/// Server TLS settings: the certificate it presents, and whether it asks clients for one.
+///
+/// Clones share one [`CertReloader`]: reloading through one reloads them all.
 #[derive(Debug, Clone)]
 pub struct ServerTlsConfig {
     identity: Identity,
+    reloader: CertReloader,
+    client_roots: Vec<CertificateDer<'static>>,
+    client_auth_optional: bool,
 }
 
 impl ServerTlsConfig {
-    /// Presents `identity` to clients.
+    /// Presents `identity` to clients, and asks for no client certificate.
     pub fn new(identity: Identity) -> Self {
-        ServerTlsConfig { identity }
+        ServerTlsConfig {
+            identity,
+            reloader: CertReloader::default(),
+            client_roots: Vec::new(),
+            client_auth_optional: false,
+        }
+    }
+
+    /// Asks every client for a certificate and verifies it against `ca` (one or more roots;
+    /// call again to add more): mutual TLS. A client without a valid certificate is refused
+    /// in the handshake, unless [`client_auth_optional`](Self::client_auth_optional) is set.
+    pub fn client_ca_root(mut self, ca: Certificate) -> Self {
+        self.client_roots.extend(ca.ders);
+        self
+    }
+
+    /// With [`client_ca_root`](Self::client_ca_root): lets clients in without a certificate
+    /// too (their calls see no [`PeerIdentity`]); a certificate they do present must still
+    /// verify. Default false.
+    pub fn client_auth_optional(mut self, optional: bool) -> Self {
+        self.client_auth_optional = optional;
+        self
+    }
+
+    /// The handle that replaces the certificate for new handshakes while the server runs.
+    pub fn reloader(&self) -> CertReloader {
+        self.reloader.clone()
+    }
+
+    /// Reloads the identity from the PEM files `cert` and `key` whenever they change
+    /// (polled every `interval`; see [`CertReloader::watch_files`]), for as long as a server
+    /// uses this config. Load the first identity from the same files.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn watch_files(
+        self,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+        interval: Duration,
+    ) -> Self {
+        // Detached: the watch ends by itself once the config and its servers are gone.
+        drop(self.reloader.watch_files(cert, key, interval));
+        self
     }
 
     /// The rustls config: TLS 1.3 only, with the protocol's ALPN.
     pub(crate) fn rustls(&self) -> Result<rustls::ServerConfig, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_no_client_auth()
-            .with_single_cert(self.identity.chain.clone(), self.identity.key.clone_key())?;
+        self.reloader.init(&self.identity)?;
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])?;
+        let builder = match self.client_verifier(provider)? {
+            Some(verifier) => builder.with_client_cert_verifier(verifier),
+            None => builder.with_no_client_auth(),
+        };
+        let mut cfg = builder.with_cert_resolver(self.reloader.server_resolver());
         cfg.alpn_protocols = vec![ALPN.to_vec()];
         Ok(cfg)
+    }
+
+    fn client_verifier(
+        &self,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>, TlsError> {
+        if self.client_roots.is_empty() {
+            return Ok(None);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for der in &self.client_roots {
+            roots.add(der.clone())?;
+        }
+        let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+        let builder = if self.client_auth_optional {
+            builder.allow_unauthenticated()
+        } else {
+            builder
+        };
+        Ok(Some(builder.build()?))
     }
 }
 
@@ -154,6 +280,8 @@ pub struct ClientTlsConfig {
     domain: Option<String>,
     /// Made by the development helper (`dev::SelfSigned::client_config`).
     dev: bool,
+    identity: Option<Identity>,
+    reloader: CertReloader,
 }
 
 impl Default for ClientTlsConfig {
@@ -170,6 +298,8 @@ impl ClientTlsConfig {
             webpki_roots: true,
             domain: None,
             dev: false,
+            identity: None,
+            reloader: CertReloader::default(),
         }
     }
 
@@ -198,6 +328,23 @@ impl ClientTlsConfig {
         self.dev
     }
 
+    /// Presents `identity` to servers that ask for a client certificate (mutual TLS; see
+    /// [`ServerTlsConfig::client_ca_root`]).
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        // Its own reloader: clones of one base config given different identities must not
+        // share (and overwrite) one current identity.
+        self.reloader = CertReloader::default();
+        self
+    }
+
+    /// The handle that replaces the client identity for new connections (reconnects
+    /// included). Clones of this config share it; [`identity`](Self::identity) starts a new
+    /// one, so take it after setting the identity.
+    pub fn reloader(&self) -> CertReloader {
+        self.reloader.clone()
+    }
+
     pub(crate) fn domain(&self) -> Option<&str> {
         self.domain.as_deref()
     }
@@ -211,11 +358,14 @@ impl ClientTlsConfig {
         for der in &self.roots {
             roots.add(der.clone())?;
         }
+        if let Some(identity) = &self.identity {
+            self.reloader.init(identity)?;
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_client_cert_resolver(self.reloader.client_resolver());
         cfg.alpn_protocols = vec![ALPN.to_vec()];
         Ok(cfg)
     }
@@ -228,7 +378,9 @@ pub mod dev {
     //! A client trusts it by adding [`SelfSigned::certificate`] as a CA: verification stays on,
     //! the client just trusts this one certificate. [`SelfSigned::loopback`] keeps one on disk
     //! (in the system temporary folder) so a server and a client started separately on the same
-    //! machine share it, which is what the examples do.
+    //! machine share it, which is what the examples do. [`DevCa`] is a small certificate
+    //! authority, for trying mutual TLS: the certificates it issues ([`Issued`]) carry the
+    //! names you give, SPIFFE IDs included.
     use super::*;
 
     /// A self-signed certificate and its key.
@@ -336,6 +488,126 @@ pub mod dev {
         pub fn key_pem(&self) -> &str {
             &self.key_pem
         }
+    }
+
+    /// A development certificate authority, to try mutual TLS: it issues server and client
+    /// certificates that servers and clients trusting [`DevCa::certificate`] accept.
+    pub struct DevCa {
+        issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+        cert_pem: String,
+    }
+
+    impl std::fmt::Debug for DevCa {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("DevCa").finish_non_exhaustive()
+        }
+    }
+
+    impl DevCa {
+        /// A new CA whose certificate's common name is `name`.
+        pub fn generate(name: &str) -> Result<Self, TlsError> {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, name);
+            params.key_usages = vec![
+                rcgen::KeyUsagePurpose::KeyCertSign,
+                rcgen::KeyUsagePurpose::CrlSign,
+            ];
+            let key = rcgen::KeyPair::generate()?;
+            let cert_pem = params.self_signed(&key)?.pem();
+            Ok(DevCa {
+                issuer: rcgen::Issuer::new(params, key),
+                cert_pem,
+            })
+        }
+
+        /// Issues a certificate for `common_name` and `names`, for a server or a client: each
+        /// name becomes a subject alternative name, a URI when it has a scheme
+        /// (`spiffe://example.org/alice`), an IP address when it parses as one, else a DNS
+        /// name.
+        pub fn issue(&self, common_name: &str, names: &[&str]) -> Result<Issued, TlsError> {
+            self.issue_with(common_name, names, |_| {})
+        }
+
+        /// The same, but a certificate that expired long ago (valid in the year 2000 only),
+        /// to check that it is refused.
+        pub fn issue_expired(&self, common_name: &str, names: &[&str]) -> Result<Issued, TlsError> {
+            self.issue_with(common_name, names, |params| {
+                params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+                params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+            })
+        }
+
+        fn issue_with(
+            &self,
+            common_name: &str,
+            names: &[&str],
+            adjust: impl FnOnce(&mut rcgen::CertificateParams),
+        ) -> Result<Issued, TlsError> {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, common_name);
+            params.subject_alt_names = names.iter().map(|n| san(n)).collect::<Result<_, _>>()?;
+            params.extended_key_usages = vec![
+                rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+                rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+            ];
+            adjust(&mut params);
+            let key = rcgen::KeyPair::generate()?;
+            let cert = params.signed_by(&key, &self.issuer)?;
+            Ok(Issued {
+                cert_pem: cert.pem(),
+                key_pem: key.serialize_pem(),
+            })
+        }
+
+        /// The CA certificate: what servers ([`ServerTlsConfig::client_ca_root`]) and clients
+        /// ([`ClientTlsConfig::ca_certificate`]) trust.
+        pub fn certificate(&self) -> Certificate {
+            Certificate::from_pem(&self.cert_pem).expect("generated certificate parses")
+        }
+
+        /// The CA certificate, PEM-encoded.
+        pub fn cert_pem(&self) -> &str {
+            &self.cert_pem
+        }
+    }
+
+    /// A certificate issued by a [`DevCa`], and its key.
+    #[derive(Debug, Clone)]
+    pub struct Issued {
+        cert_pem: String,
+        key_pem: String,
+    }
+
+    impl Issued {
+        /// The certificate and key, to present.
+        pub fn identity(&self) -> Result<Identity, TlsError> {
+            Identity::from_pem(&self.cert_pem, &self.key_pem)
+        }
+
+        /// The certificate, PEM-encoded.
+        pub fn cert_pem(&self) -> &str {
+            &self.cert_pem
+        }
+
+        /// The private key, PEM-encoded.
+        pub fn key_pem(&self) -> &str {
+            &self.key_pem
+        }
+    }
+
+    fn san(name: &str) -> Result<rcgen::SanType, rcgen::Error> {
+        if name.contains("://") {
+            return Ok(rcgen::SanType::URI(name.try_into()?));
+        }
+        if let Ok(ip) = name.parse() {
+            return Ok(rcgen::SanType::IpAddress(ip));
+        }
+        Ok(rcgen::SanType::DnsName(name.try_into()?))
     }
 
     #[cfg(unix)]

@@ -4,9 +4,10 @@
 use crate::codec::{encode_frame, Codec, Decoder};
 use crate::interceptor::Interceptors;
 use crate::metadata::MetadataMap;
-use crate::request::{Request, Response};
+use crate::request::{PeerInfo, Request, Response};
 use crate::status::{Code, Status};
 use crate::streaming::Streaming;
+use crate::tls::PeerIdentity;
 use crate::transport::{RecvHalf, SendError, SendHalf};
 use crate::wire::machine::{ServerCallState, StreamAction};
 use crate::wire::{self, CallError, ErrorCode, RequestHead, ServerEvent, ServerRecv};
@@ -18,6 +19,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tokio::time::{Instant, Sleep};
 
@@ -62,7 +64,8 @@ pub(crate) struct CallMeta {
     pub(crate) method_at: usize,
     /// The call's deadline (kept by its state machine; here for the handler's request).
     pub(crate) deadline: Option<Instant>,
-    pub(crate) remote: Option<SocketAddr>,
+    /// The connection's peer: address and certificate.
+    pub(crate) peer: Option<Arc<PeerInfo>>,
     pub(crate) max_send: usize,
     pub(crate) extensions: http::Extensions,
     /// The server's interceptors, when it has any; they run first thing in the call's task.
@@ -73,7 +76,7 @@ impl std::fmt::Debug for ServerCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerCall")
             .field("path", &self.meta.head.path)
-            .field("remote", &self.meta.remote)
+            .field("remote", &self.remote_addr())
             .finish_non_exhaustive()
     }
 }
@@ -115,7 +118,16 @@ impl ServerCall {
 
     /// The client's address, when the transport has one.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.meta.remote
+        self.meta.peer.as_ref().and_then(|peer| peer.remote_addr)
+    }
+
+    /// The client's verified certificate, when it presented one (mutual TLS); see
+    /// [`Request::peer_identity`].
+    pub fn peer_identity(&self) -> Option<&PeerIdentity> {
+        self.meta
+            .peer
+            .as_ref()
+            .and_then(|peer| peer.identity.as_ref())
     }
 
     /// Typed values for the handler (its request's extensions), e.g. the authenticated user.
@@ -138,7 +150,7 @@ impl CallMeta {
             self.head.timeout,
             self.deadline,
             self.head.flags & wire::head::flags::IDEMPOTENT != 0,
-            self.remote,
+            self.peer.clone(),
         );
         *request.extensions_mut() = std::mem::take(&mut self.extensions);
         request.set_path(std::mem::take(&mut self.head.path));
@@ -621,7 +633,7 @@ mod tests {
                 },
                 method_at: 5,
                 deadline: None,
-                remote: None,
+                peer: None,
                 max_send: 1 << 20,
                 extensions: http::Extensions::new(),
                 interceptors: None,

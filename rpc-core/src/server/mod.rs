@@ -12,6 +12,7 @@ pub use layer::BoxCallService;
 use crate::config::{settings_setters, Settings};
 use crate::error::{Error, Kind};
 use crate::interceptor::{Interceptor, Interceptors};
+use crate::request::PeerInfo;
 use crate::status::Status;
 use crate::tls::ServerTlsConfig;
 use crate::transport::erased::DynListener;
@@ -612,7 +613,8 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
     let Some(conn) = incoming.establish(shared.handshake_timeout).await else {
         return;
     };
-    let remote = conn.remote_addr();
+    // Parsed once here, shared by the connection's calls.
+    let peer = conn.peer_info();
     let _live = Live::register(&shared, &conn);
     let mut stack = shared
         .layers
@@ -639,7 +641,7 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
                 refuse(stream);
                 break;
             }
-            Next::Stream((send, recv)) => accept_call(send, recv, remote, &shared, stack.as_ref()),
+            Next::Stream((send, recv)) => accept_call(send, recv, &peer, &shared, stack.as_ref()),
             Next::Late(call) => Some(call),
         };
         if let (Some(call), Some(stack)) = (call, stack.as_mut()) {
@@ -686,7 +688,7 @@ enum Routed {
 fn accept_call(
     send: AnySend,
     recv: AnyRecv,
-    remote: Option<SocketAddr>,
+    peer: &Arc<PeerInfo>,
     shared: &Arc<Shared>,
     stack: Option<&layer::ConnStack>,
 ) -> Option<Box<ServerCall>> {
@@ -700,7 +702,7 @@ fn accept_call(
                 recv,
                 event,
                 ServerCallState::new(),
-                remote,
+                peer.clone(),
                 shared,
                 layered,
             ) {
@@ -710,7 +712,7 @@ fn accept_call(
         }
         None => {
             let late = stack.map(layer::ConnStack::late_sender);
-            Box::pin(await_head(send, recv, remote, shared.clone(), late))
+            Box::pin(await_head(send, recv, peer.clone(), shared.clone(), late))
         }
     };
     shared.calls.spawn(call);
@@ -722,7 +724,7 @@ fn accept_call(
 async fn await_head(
     mut send: SendHalf,
     mut recv: RecvHalf<ServerRecv>,
-    remote: Option<SocketAddr>,
+    peer: Arc<PeerInfo>,
     shared: Arc<Shared>,
     late: Option<tokio::sync::mpsc::UnboundedSender<Box<ServerCall>>>,
 ) -> CallOutcome {
@@ -740,7 +742,7 @@ async fn await_head(
             return CallOutcome::Reset(ErrorCode::CANCELLED);
         }
     };
-    match route(send, recv, event, state, remote, &shared, late.is_some()) {
+    match route(send, recv, event, state, peer, &shared, late.is_some()) {
         Routed::Run(call) => call.await,
         Routed::Layered(call) => {
             // Back to the connection, whose stack runs it (dropped there if the connection
@@ -759,7 +761,7 @@ fn route(
     mut recv: RecvHalf<ServerRecv>,
     event: Result<Option<ServerEvent>, Status>,
     mut state: ServerCallState,
-    remote: Option<SocketAddr>,
+    peer: Arc<PeerInfo>,
     shared: &Arc<Shared>,
     layered: bool,
 ) -> Routed {
@@ -795,7 +797,7 @@ fn route(
         head,
         method_at,
         deadline,
-        remote,
+        peer: Some(peer),
         max_send: shared.max_send,
         extensions: http::Extensions::new(),
         interceptors: (!shared.interceptors.is_empty()).then(|| shared.interceptors.clone()),

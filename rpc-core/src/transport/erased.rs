@@ -5,6 +5,8 @@ use super::quic::{self, QuicRecv, QuicSend};
 use super::{
     Connection, ConnectionError, Connector, Listener, RecvStream, SendStream, StreamError,
 };
+use crate::request::PeerInfo;
+use crate::tls::PeerIdentity;
 use crate::wire::ErrorCode;
 use bytes::Bytes;
 use futures_util::future::{Either, FutureExt};
@@ -138,6 +140,7 @@ pub(crate) trait DynConn: Send + Sync + 'static {
     fn close_reason(&self) -> Option<ConnectionError>;
     fn remote_addr(&self) -> Option<SocketAddr>;
     fn rtt(&self) -> Option<Duration>;
+    fn peer_identity(&self) -> Option<PeerIdentity>;
 }
 
 fn erase<S: SendStream, R: RecvStream>((send, recv): (S, R)) -> Bidi {
@@ -162,6 +165,9 @@ impl<C: Connection> DynConn for C {
     }
     fn rtt(&self) -> Option<Duration> {
         Connection::rtt(self)
+    }
+    fn peer_identity(&self) -> Option<PeerIdentity> {
+        Connection::peer_identity(self)
     }
 }
 
@@ -234,6 +240,18 @@ impl AnyConn {
             AnyConn::Quic(c) => Some(c.rtt()),
             AnyConn::Dyn(c) => c.rtt(),
         }
+    }
+
+    /// The peer's address and verified certificate, gathered once per connection.
+    pub(crate) fn peer_info(&self) -> Arc<PeerInfo> {
+        let identity = match self {
+            AnyConn::Quic(c) => quic::peer_identity(c),
+            AnyConn::Dyn(c) => c.peer_identity(),
+        };
+        Arc::new(PeerInfo {
+            remote_addr: self.remote_addr(),
+            identity,
+        })
     }
 }
 

@@ -187,6 +187,13 @@ pub trait Connection: Send + Sync + 'static {
     fn rtt(&self) -> Option<Duration> {
         None
     }
+
+    /// The certificate the peer presented and the transport verified, when it has one (over
+    /// QUIC: the client's certificate under mutual TLS, or the server's). A server asks once
+    /// per connection.
+    fn peer_identity(&self) -> Option<crate::tls::PeerIdentity> {
+        None
+    }
 }
 
 /// Makes client connections for a [`Channel`](crate::Channel) (first connect and every

@@ -95,13 +95,58 @@ pub(crate) fn server_config(
     cfg
 }
 
+/// The certificate chain the peer presented in `conn`'s handshake, parsed. rustls verified it
+/// (on a server: against the client roots of `ServerTlsConfig::client_ca_root`).
+pub(crate) fn peer_identity(conn: &quinn::Connection) -> Option<crate::tls::PeerIdentity> {
+    let chain = conn
+        .peer_identity()?
+        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+        .ok()?;
+    crate::tls::PeerIdentity::from_chain(*chain)
+        .map_err(|e| tracing::warn!("verified peer certificate not parsed: {e}"))
+        .ok()
+}
+
 /// TLS alert numbers arrive as QUIC crypto errors 0x100 + alert.
 const CRYPTO_ERROR_BASE: u64 = 0x100;
 const ALERT_NO_APPLICATION_PROTOCOL: u64 = 120;
 
+/// What a server's TLS alert about the client's certificate means for the client, and what
+/// to do (RFC 8446 §6.2). With TLS 1.3 the client's handshake completes before the server
+/// has checked its certificate, so the refusal usually ends the first call, not `connect`.
+fn client_certificate_refusal(close: &quinn::ConnectionClose) -> Option<String> {
+    let alert = u64::from(close.error_code).checked_sub(CRYPTO_ERROR_BASE)?;
+    let why = match alert {
+        116 => {
+            "the server requires a client certificate (TLS certificate_required): present \
+                one with ClientTlsConfig::identity"
+        }
+        48 => {
+            "the server refused the client certificate: it is not signed by a CA the server \
+               trusts (TLS unknown_ca)"
+        }
+        45 => {
+            "the server refused the client certificate: it has expired (TLS \
+               certificate_expired)"
+        }
+        42 | 43 | 44 | 46 | 49 => "the server refused the client certificate",
+        _ => return None,
+    };
+    Some(format!(
+        "{why} ({})",
+        String::from_utf8_lossy(&close.reason)
+    ))
+}
+
 /// Describes a connection error for a user, naming TLS and ALPN problems plainly.
 pub(crate) fn describe_connection_error(e: &quinn::ConnectionError) -> String {
     use quinn::ConnectionError as E;
+    if let Some(refusal) = match e {
+        E::ConnectionClosed(close) => client_certificate_refusal(close),
+        _ => None,
+    } {
+        return refusal;
+    }
     match e {
         E::ApplicationClosed(c) => {
             let code = error_code(c.error_code);
