@@ -17,6 +17,27 @@ fn helloworld_runs_end_to_end() {
 }
 
 #[test]
+fn mtls_greets_callers_by_their_certificate() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mtls"))
+        .output()
+        .expect("run mtls");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "alice: Hello alice, known as spiffe://example.org/alice!",
+        "bob: Hello bob, known as bob!",
+        "eve: refused:",
+    ] {
+        assert!(stdout.contains(line), "{line:?} not in {stdout}");
+    }
+    assert!(stdout.contains("requires a client certificate"), "{stdout}");
+}
+
+#[test]
 fn macro_service_runs_end_to_end() {
     let out = Command::new(env!("CARGO_BIN_EXE_macro_service"))
         .output()

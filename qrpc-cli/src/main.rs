@@ -15,7 +15,7 @@ use codec::DynamicCodec;
 use futures_util::{stream, Stream, StreamExt};
 use prost_reflect::{DynamicMessage, MessageDescriptor, MethodDescriptor, SerializeOptions};
 use rpc_core::metadata::{MetadataMap, MetadataValue};
-use rpc_core::tls::{Certificate, ClientTlsConfig};
+use rpc_core::tls::{Certificate, ClientTlsConfig, Identity};
 use rpc_core::{Channel, Endpoint, Request, Status};
 use source::Source;
 use std::path::PathBuf;
@@ -84,6 +84,13 @@ struct Cli {
     /// The name to verify in the server's certificate (default: the host of --addr).
     #[arg(long, global = true, value_name = "NAME")]
     servername: Option<String>,
+    /// A client certificate chain (PEM) to present to servers that ask for one (mutual
+    /// TLS); with --key.
+    #[arg(long, global = true, value_name = "PATH", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, global = true, value_name = "PATH", requires = "cert")]
+    key: Option<PathBuf>,
     /// How long connecting may take (e.g. 500ms, 5s, 1m).
     #[arg(long, global = true, value_name = "DURATION", default_value = "5s",
           value_parser = parse_duration)]
@@ -357,6 +364,11 @@ fn tls_config(cli: &Cli) -> Result<ClientTlsConfig, Failure> {
     }
     if let Some(name) = &cli.servername {
         tls = tls.domain_name(name);
+    }
+    if let (Some(cert), Some(key)) = (&cli.cert, &cli.key) {
+        let identity = Identity::from_pem_files(cert, key)
+            .map_err(|e| Failure::new(format!("Error: --cert/--key: {e}")))?;
+        tls = tls.identity(identity);
     }
     Ok(tls)
 }

@@ -2,7 +2,7 @@
 //! (tests/protos/qrpctest/echo.proto) with and without reflection.
 
 use futures_util::{stream, Stream, StreamExt};
-use rpc_core::tls::dev::SelfSigned;
+use rpc_core::tls::dev::{DevCa, SelfSigned};
 use rpc_core::{Code, Request, Response, Server, Status, Streaming};
 use std::io::Write;
 use std::path::PathBuf;
@@ -740,4 +740,59 @@ fn completions_for_each_shell() {
     let zsh = qrpc(&["completions", "zsh"]).ok();
     assert!(zsh.starts_with("#compdef qrpc"), "{zsh}");
     qrpc(&["completions", "tcsh"]).fails(1, &["invalid value 'tcsh'"]);
+}
+
+/// A server that requires client certificates, on a runtime of its own.
+fn mtls_server(ca: &DevCa) -> u16 {
+    let server_tls = rpc_core::tls::ServerTlsConfig::new(
+        ca.issue("server", &["localhost", "127.0.0.1"])
+            .unwrap()
+            .identity()
+            .unwrap(),
+    )
+    .client_ca_root(ca.certificate());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let reflection = rpc_reflection::Builder::configure()
+                .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+                .build_v1()
+                .unwrap();
+            let server = Server::builder()
+                .tls_config(server_tls)
+                .add_service(reflection)
+                .bind("127.0.0.1:0".parse().unwrap())
+                .unwrap();
+            tx.send(server.local_addr().port()).unwrap();
+            let _ = server.serve().await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
+#[test]
+fn cert_and_key_present_a_client_certificate() {
+    let ca = DevCa::generate("qrpc test ca").unwrap();
+    let addr = format!("127.0.0.1:{}", mtls_server(&ca));
+    let dir = std::env::temp_dir().join(format!("qrpc-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let client = ca.issue("qrpc", &["spiffe://example.org/qrpc"]).unwrap();
+    let path = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (ca_pem, cert, key) = (
+        path("ca.pem", ca.cert_pem()),
+        path("client.pem", client.cert_pem()),
+        path("client.key", client.key_pem()),
+    );
+    let base = ["--addr", &addr, "--cacert", &ca_pem];
+    let with_cert = [&base[..], &["--cert", &cert, "--key", &key, "list"]].concat();
+    let out = qrpc(&with_cert).ok();
+    assert!(out.contains("grpc.reflection.v1.ServerReflection"), "{out}");
+    qrpc(&[&base[..], &["list"]].concat()).fails(1, &["requires a client certificate"]);
+    qrpc(&[&base[..], &["--cert", &cert, "list"]].concat()).fails(1, &["--key"]);
+    let _ = std::fs::remove_dir_all(&dir);
 }
