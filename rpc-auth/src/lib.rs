@@ -14,7 +14,8 @@
 //!   tokens with `UNAUTHENTICATED`, and stores the token's [`Claims`] in the call's
 //!   extensions for handlers and the policy.
 //! * **Server**, [`PolicyLayer`]: a [`Policy`] of allow and deny rules over service,
-//!   method, peer identity and claims, from code, JSON or TOML. Deny rules go first; a call
+//!   method, peer identity (the client certificate's SPIFFE ID, DNS names or common name,
+//!   under mutual TLS) and claims, from code, JSON or TOML. Deny rules go first; a call
 //!   no rule allows is refused (`PERMISSION_DENIED`, or `UNAUTHENTICATED` for an anonymous
 //!   caller). Every decision is logged with `tracing` and can be observed with
 //!   [`Policy::on_decision`].

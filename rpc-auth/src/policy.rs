@@ -220,6 +220,20 @@ fn names(patterns: &[String], name: &str) -> bool {
     patterns.iter().any(|p| p == "*" || p == name)
 }
 
+/// The names a client certificate proves: URIs (SPIFFE IDs), DNS names, the common name.
+/// Empty (no allocation) without a certificate.
+fn certificate_principals(identity: Option<&rpc_core::tls::PeerIdentity>) -> Vec<String> {
+    let Some(id) = identity else {
+        return Vec::new();
+    };
+    id.uris()
+        .iter()
+        .chain(id.dns_names())
+        .cloned()
+        .chain(id.common_name().map(str::to_owned))
+        .collect()
+}
+
 fn principal(patterns: &[String], name: &str) -> bool {
     patterns.iter().any(|p| match p.strip_suffix('*') {
         Some(prefix) => name.starts_with(prefix),
@@ -227,9 +241,10 @@ fn principal(patterns: &[String], name: &str) -> bool {
     })
 }
 
-/// The principals of a call's peer identity (URIs such as SPIFFE IDs, DNS names, the common
-/// name), as a call extension: the [`PolicyLayer`] reads them from there. Fill it in a layer
-/// before the policy, from the peer's certificate.
+/// The principals of a call's peer, as a call extension. Without it, the [`PolicyLayer`]
+/// takes them from the peer's verified client certificate (mutual TLS): its URI names (such
+/// as SPIFFE IDs), DNS names and common name, in that order. A layer before the policy sets
+/// this to name peers another way (a custom transport, a proxy's attested header).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerPrincipals(pub Vec<String>);
 
@@ -411,10 +426,14 @@ impl Policy {
 
     /// Decides for `call`, logs the decision, and gives the status of a denial.
     pub fn check(&self, call: &ServerCall) -> Result<(), Status> {
-        let peers = call
-            .extensions()
-            .get::<PeerPrincipals>()
-            .map_or(&[][..], |p| &p.0[..]);
+        let from_certificate;
+        let peers = match call.extensions().get::<PeerPrincipals>() {
+            Some(p) => &p.0[..],
+            None => {
+                from_certificate = certificate_principals(call.peer_identity());
+                &from_certificate[..]
+            }
+        };
         let caller = Caller {
             service: call.service_name(),
             method: call.method(),
