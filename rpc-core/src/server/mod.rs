@@ -1,11 +1,17 @@
 //! The server: a builder, a router of services, one task per call, graceful shutdown.
 
+mod admission;
 mod call;
 pub(crate) mod layer;
 
 pub use call::{
     client_streaming, server_streaming, streaming, unary, unimplemented, CallFuture, CallOutcome,
     ServerCall,
+};
+pub use admission::{
+    AddressValidation, AdmissionStats, DEFAULT_HANDSHAKE_BURST, DEFAULT_HANDSHAKE_RATE,
+    DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_MAX_TRACKED_ADDRESSES,
+    DEFAULT_RETRY_THRESHOLD,
 };
 pub use layer::BoxCallService;
 
@@ -68,6 +74,7 @@ impl Server {
             interceptors: Interceptors::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             layers: None,
+            admission: admission::Config::default(),
         }
     }
 }
@@ -97,6 +104,8 @@ pub struct ServerBuilder {
     interceptors: Interceptors,
     max_connections: usize,
     layers: Option<layer::MakeStack>,
+    /// Limits on connection attempts before their handshake (`admission`).
+    admission: admission::Config,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -241,6 +250,7 @@ impl ServerBuilder {
             header_timeout: self.header_timeout,
             interceptors: self.interceptors,
             max_connections: self.max_connections,
+            admission: Arc::new(admission::Gate::new(self.admission)),
             layers: self.layers,
             calls: TaskTracker::new(),
             conns: TaskTracker::new(),
@@ -344,6 +354,7 @@ pub(crate) struct Shared {
     header_timeout: Duration,
     interceptors: Interceptors,
     max_connections: usize,
+    admission: Arc<admission::Gate>,
     layers: Option<layer::MakeStack>,
     calls: TaskTracker,
     conns: TaskTracker,
@@ -464,8 +475,11 @@ impl BoundServer {
                         incoming.refuse();
                     }
                     Some(incoming) => {
-                        let shared = shared.clone();
-                        shared.conns.clone().spawn(serve_connection(incoming, shared));
+                        // Retried or refused here, or on to its handshake with a ticket.
+                        if let Some(incoming) = admission::admit(incoming, &shared.admission) {
+                            let shared = shared.clone();
+                            shared.conns.clone().spawn(serve_connection(incoming, shared));
+                        }
                     }
                     None => break,
                 },
@@ -516,8 +530,8 @@ enum Acceptor {
 /// A connection arriving at a server.
 enum Incoming {
     /// A QUIC connection attempt, before its handshake (boxed: it is large, and one per
-    /// connection).
-    Quic(Box<quic::server::Incoming>),
+    /// connection), with its admission ticket once admitted (held through the handshake).
+    Quic(Box<quic::server::Incoming>, Option<admission::Ticket>),
     /// A connection of another transport, ready to use.
     Ready(AnyConn),
 }
@@ -527,7 +541,10 @@ impl Acceptor {
     /// Cancel safe.
     async fn accept(&mut self) -> Option<Incoming> {
         match self {
-            Acceptor::Quic(quic) => quic.accept().await.map(|i| Incoming::Quic(Box::new(i))),
+            Acceptor::Quic(quic) => quic
+                .accept()
+                .await
+                .map(|i| Incoming::Quic(Box::new(i), None)),
             Acceptor::Dyn(listener) => listener.accept().await.map(Incoming::Ready),
         }
     }
@@ -543,7 +560,7 @@ impl Acceptor {
 impl Incoming {
     fn refuse(self) {
         match self {
-            Incoming::Quic(incoming) => incoming.refuse(),
+            Incoming::Quic(incoming, _) => incoming.refuse(),
             Incoming::Ready(conn) => conn.close(ErrorCode::REFUSED_STREAM, b""),
         }
     }
@@ -552,7 +569,8 @@ impl Incoming {
     async fn establish(self, timeout: Duration) -> Option<AnyConn> {
         match self {
             Incoming::Ready(conn) => Some(conn),
-            Incoming::Quic(incoming) => incoming.establish(timeout).await,
+            // The ticket counts the handshake until it ends.
+            Incoming::Quic(incoming, _ticket) => incoming.establish(timeout).await,
         }
     }
 }

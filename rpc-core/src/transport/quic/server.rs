@@ -70,16 +70,40 @@ impl Incoming {
         self.0.refuse();
     }
 
+    /// The peer's UDP address.
+    pub(crate) fn remote_address(&self) -> SocketAddr {
+        self.0.remote_address()
+    }
+
+    /// Whether the peer proved it receives at its address (it answered a Retry).
+    pub(crate) fn remote_address_validated(&self) -> bool {
+        self.0.remote_address_validated()
+    }
+
+    /// Whether a Retry may be sent (not after one already was).
+    pub(crate) fn may_retry(&self) -> bool {
+        self.0.may_retry()
+    }
+
+    /// Answers with a Retry (RFC 9000 §8.1.2): the client comes back with its address
+    /// validated, as a new attempt. Refuses an attempt that may not be retried.
+    pub(crate) fn retry(self) {
+        if let Err(e) = self.0.retry() {
+            e.into_incoming().refuse();
+        }
+    }
+
     /// The connection, once its handshake completed within `timeout`.
     pub(crate) async fn establish(self, timeout: Duration) -> Option<AnyConn> {
         match tokio::time::timeout(timeout, self.0).await {
             Ok(Ok(conn)) => Some(AnyConn::Quic(conn)),
             Ok(Err(e)) => {
-                tracing::info!("handshake failed: {e}");
+                // Debug: a handshake flood makes one per attempt.
+                tracing::debug!("handshake failed: {e}");
                 None
             }
             Err(_) => {
-                tracing::info!("handshake timed out");
+                tracing::debug!("handshake timed out");
                 None
             }
         }
