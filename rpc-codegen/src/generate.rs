@@ -452,6 +452,12 @@ fn server(
 
     // Listed so the server refuses other methods before its layers run.
     let method_names = service.methods.iter().map(|m| &m.proto_name);
+    // Listed for 0-RTT: only these run from early data (PROTOCOL.md §3.5).
+    let idempotent_names = service
+        .methods
+        .iter()
+        .filter(|m| m.idempotency != Idempotency::Unknown)
+        .map(|m| &m.proto_name);
 
     let dispatch = if arms.is_empty() {
         quote! {
@@ -521,6 +527,10 @@ fn server(
 
                 fn methods(&self) -> ::core::option::Option<&'static [&'static str]> {
                     ::core::option::Option::Some(&[#(#method_names),*])
+                }
+
+                fn idempotent_methods(&self) -> &'static [&'static str] {
+                    &[#(#idempotent_names),*]
                 }
             }
         }

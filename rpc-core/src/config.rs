@@ -41,6 +41,9 @@ pub(crate) struct Settings {
     pub socket_buffer_size: usize,
     pub initial_mtu: u16,
     pub max_udp_payload_size: u16,
+    /// 0-RTT (PROTOCOL.md §3.5): early data sent (client) or accepted (server). Off by
+    /// default: early data can be replayed.
+    pub zero_rtt: bool,
 }
 
 impl Settings {
@@ -66,6 +69,7 @@ impl Settings {
             socket_buffer_size: 4 * 1024 * 1024,
             initial_mtu: 1200,
             max_udp_payload_size: DEFAULT_MAX_UDP_PAYLOAD_SIZE,
+            zero_rtt: false,
         }
     }
 

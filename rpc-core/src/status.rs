@@ -130,6 +130,9 @@ struct Inner {
     source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
     /// Known not to have reached a handler (never sent, or refused by the server).
     unprocessed: bool,
+    /// Its 0-RTT data was rejected, or the server refused it as too early: the client sends
+    /// it again once the handshake is done (PROTOCOL.md §3.5).
+    too_early: bool,
 }
 
 macro_rules! constructors {
@@ -153,6 +156,7 @@ impl Status {
             metadata: MetadataMap::new(),
             source: None,
             unprocessed: false,
+            too_early: false,
         }))
     }
 
@@ -172,6 +176,19 @@ impl Status {
     pub(crate) fn unprocessed(mut self) -> Status {
         self.0.unprocessed = true;
         self
+    }
+
+    /// Marks the status as the end of a call sent too early: in rejected 0-RTT data, or
+    /// refused by the server with `TOO_EARLY` (PROTOCOL.md §3.5).
+    pub(crate) fn too_early(mut self) -> Status {
+        self.0.too_early = true;
+        self
+    }
+
+    /// Whether the call ended because it was sent in 0-RTT data too early (see
+    /// [`Status::too_early`]); the channel then sends it again after the handshake.
+    pub(crate) fn is_too_early(&self) -> bool {
+        self.0.too_early
     }
 
     /// A status with opaque details (for example an encoded `google.rpc.Status`).
@@ -288,6 +305,7 @@ impl Status {
             metadata,
             source: None,
             unprocessed: false,
+            too_early: false,
         }))
     }
 }

@@ -236,6 +236,11 @@ impl ServerTlsConfig {
         self
     }
 
+    /// Whether clients are asked for a certificate (mutual TLS).
+    pub(crate) fn requests_client_certificates(&self) -> bool {
+        !self.client_roots.is_empty()
+    }
+
     /// The rustls config: TLS 1.3 only, with the protocol's ALPN.
     pub(crate) fn rustls(&self) -> Result<rustls::ServerConfig, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -69,5 +69,8 @@ pub mod nothing_server {
         fn methods(&self) -> ::core::option::Option<&'static [&'static str]> {
             ::core::option::Option::Some(&[])
         }
+        fn idempotent_methods(&self) -> &'static [&'static str] {
+            &[]
+        }
     }
 }

@@ -179,5 +179,8 @@ pub mod greeter_server {
         fn methods(&self) -> ::core::option::Option<&'static [&'static str]> {
             ::core::option::Option::Some(&["SayHello"])
         }
+        fn idempotent_methods(&self) -> &'static [&'static str] {
+            &[]
+        }
     }
 }

@@ -345,5 +345,8 @@ pub mod route_guide_server {
                 &["GetFeature", "ListFeatures", "RecordRoute", "RouteChat"],
             )
         }
+        fn idempotent_methods(&self) -> &'static [&'static str] {
+            &["GetFeature"]
+        }
     }
 }

@@ -522,5 +522,8 @@ pub mod type_server {
                 ],
             )
         }
+        fn idempotent_methods(&self) -> &'static [&'static str] {
+            &[]
+        }
     }
 }

@@ -167,6 +167,22 @@ impl Endpoint {
         self
     }
 
+    /// Sends calls in 0-RTT data when resuming a TLS session with a server that allows it
+    /// (default off): only unary and server-streaming calls whose request is marked
+    /// idempotent ([`Request::set_idempotent`](crate::Request::set_idempotent), set by
+    /// generated clients from `idempotency_level`), one round trip sooner; other calls wait
+    /// for the handshake. Calls the server turns down (early data rejected, or refused as
+    /// `TOO_EARLY`) are sent again after the handshake (PROTOCOL.md §3.5).
+    ///
+    /// Off by default because early data can be replayed by anyone who captured it (RFC 9001
+    /// §9.2): an idempotent call may then run more than once. With it on, connecting returns
+    /// before the handshake completes when a session is resumed; a failed handshake then
+    /// shows up as the calls' `Unavailable`.
+    pub fn zero_rtt(mut self, enabled: bool) -> Self {
+        self.settings.zero_rtt = enabled;
+        self
+    }
+
     pub(crate) fn has_own_socket(&self) -> bool {
         self.socket.is_some()
     }

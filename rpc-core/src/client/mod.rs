@@ -13,7 +13,10 @@ use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
 use crate::status::Status;
 use crate::streaming::{ClientCall, ClientSide, Sender, Streaming};
-use crate::transport::{quic, AnyConn, Peer, RecvHalf, SendError, SendHalf};
+use crate::transport::{
+    quic, AnyConn, AnyRecv, AnySend, ConnectionError, Peer, RecvHalf, SendError, SendHalf,
+};
+use crate::wire::early::Start;
 use crate::wire::machine::ClientCallState;
 use crate::wire::{self, head::flags, CallError, ClientEvent, ClientRecv, FrameLimits};
 use arc_swap::ArcSwapOption;
@@ -50,6 +53,11 @@ struct Inner {
     max_send: usize,
     default_timeout: Option<Duration>,
     closed: AtomicBool,
+    /// Whether `conn` was resumed in 0-RTT and its handshake may not be confirmed yet: then
+    /// calls pass the gate of PROTOCOL.md §3.5 (`early`). Read on every call, so one flag.
+    handshaking: AtomicBool,
+    /// The 0-RTT connection and its handshake, while `handshaking`.
+    early: std::sync::Mutex<Option<(Arc<AnyConn>, quic::client::Handshake)>>,
 }
 
 #[derive(Default)]
@@ -103,6 +111,8 @@ impl Channel {
                 default_timeout: config.timeout,
                 config,
                 closed: AtomicBool::new(false),
+                handshaking: AtomicBool::new(false),
+                early: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -199,12 +209,18 @@ impl Channel {
             }
         }
         let result = match &self.inner.config.connector {
-            Some(connector) => connector.connect().await,
+            Some(connector) => connector.connect().await.map(|c| (c, None)),
             None => state.quic.connect(&self.inner.config).await,
         };
         match result {
-            Ok(conn) => {
+            Ok((conn, handshake)) => {
                 let conn = Arc::new(conn);
+                // The gate is set before the connection is published: a call that sees the
+                // connection sees the flag (Release here, Acquire in `open_on`).
+                let handshaking = handshake.is_some();
+                *self.inner.early.lock().unwrap_or_else(|e| e.into_inner()) =
+                    handshake.map(|h| (conn.clone(), h));
+                self.inner.handshaking.store(handshaking, Ordering::Release);
                 self.inner.conn.store(Some(conn.clone()));
                 state.backoff_until = None;
                 state.backoff = Duration::ZERO;
@@ -245,38 +261,93 @@ impl Channel {
     }
 
     /// Opens a call's stream. Its response has exactly one message if `single_response`.
+    /// `early_ok`: the call may go in 0-RTT data (`wire::early::may_send_early`); returns
+    /// whether it does.
     async fn open(
         &self,
         single_response: bool,
         deadline: Option<Instant>,
-    ) -> Result<ClientCall, Status> {
+        early_ok: bool,
+    ) -> Result<(ClientCall, bool), Status> {
         // Nothing is sent until a stream is open: every failure here is before the server.
         if self.inner.closed.load(Ordering::Relaxed) {
             return Err(Status::unavailable("the channel was closed").unprocessed());
         }
         // The connection is not checked before use (that takes its lock): opening a stream
         // on a lost one fails at once, and nothing has been sent, so reconnect and retry once.
-        let opened = match self.inner.conn.load_full() {
-            Some(conn) => conn.open_bi().await,
-            None => self.reconnected().await?.open_bi().await,
+        let (opened, mut early) = match self.inner.conn.load_full() {
+            Some(conn) => self.open_on(&conn, early_ok).await,
+            None => self.open_on(&self.reconnected().await?, early_ok).await,
         };
         let (send, recv) = match opened {
             Ok(pair) => pair,
-            Err(_) => self
-                .reconnected()
-                .await?
-                .open_bi()
-                .await
-                .map_err(|e| e.to_status().unprocessed())?,
+            Err(_) => {
+                let (opened, again) = self.open_on(&self.reconnected().await?, early_ok).await;
+                early = again;
+                opened.map_err(|e| e.to_status().unprocessed())?
+            }
         };
         let mut rx = ClientRecv::new(self.inner.limits);
         rx.set_single_message(single_response);
-        Ok(ClientCall {
+        let call = ClientCall {
             send: Some(SendHalf::new(send, Peer::Server)),
             recv: RecvHalf::new(recv, rx, Peer::Server),
             sender: None,
             state: ClientCallState::new(deadline.map(Instant::into_std)),
-        })
+        };
+        Ok((call, early))
+    }
+
+    /// Opens a stream on `conn`, through the 0-RTT gate while its handshake is not confirmed
+    /// (PROTOCOL.md §3.5); says whether the stream goes out as early data. A plain function:
+    /// without 0-RTT, the call path is quinn's future and one flag.
+    #[inline]
+    fn open_on<'a>(
+        &'a self,
+        conn: &'a Arc<AnyConn>,
+        early_ok: bool,
+    ) -> impl Future<Output = (Result<(AnySend, AnyRecv), ConnectionError>, bool)> + Send + 'a {
+        use futures_util::future::Either;
+        if !self.inner.handshaking.load(Ordering::Acquire) {
+            return Either::Left(conn.open_bi().map(|opened| (opened, false)));
+        }
+        Either::Right(Box::pin(async move {
+            let early = self.gate(conn, early_ok).await;
+            (conn.open_bi().await, early)
+        }))
+    }
+
+    /// Waits, unless the call may go in 0-RTT data, until `conn`'s handshake is confirmed;
+    /// returns whether the call goes early.
+    async fn gate(&self, conn: &Arc<AnyConn>, early_ok: bool) -> bool {
+        let Some(mut handshake) = self.handshake_of(conn) else {
+            return false;
+        };
+        match wire::early::start(true, early_ok) {
+            Start::Early => true,
+            Start::Now | Start::AfterHandshake => {
+                // An error: the watch is gone, so is the handshake.
+                let _ = handshake.wait_for(|done| *done).await;
+                false
+            }
+        }
+    }
+
+    /// `conn`'s handshake, while it is not confirmed; clears the gate once it is.
+    fn handshake_of(&self, conn: &Arc<AnyConn>) -> Option<quic::client::Handshake> {
+        let mut early = self.inner.early.lock().unwrap_or_else(|e| e.into_inner());
+        let (current, handshake) = early.as_ref()?;
+        if !Arc::ptr_eq(current, conn) {
+            // An older connection: its handshake was confirmed before it was replaced, or it
+            // is closed and opening fails.
+            return None;
+        }
+        if !*handshake.borrow() {
+            return Some(handshake.clone());
+        }
+        *early = None;
+        self.inner.handshaking.store(false, Ordering::Release);
+        None
     }
 
     /// A buffer holding the request head, with room for `extra` more bytes.
@@ -303,26 +374,31 @@ impl Channel {
         request: Request<C::Encode>,
         codec: &mut C,
         timeout: Option<Duration>,
-    ) -> Result<bytes::Bytes, Status> {
+    ) -> Result<(bytes::Bytes, bool), Status> {
         let (md, message, _, idempotent) = request.into_parts();
         let mut encoder = codec.encoder();
         let extra = wire::frame::FRAME_HEADER_LEN + encoder.size_hint(&message);
         let mut buf = Self::head(path, md, timeout, idempotent, extra);
         encode_frame(&mut encoder, &message, &mut buf, self.inner.max_send)?;
-        Ok(buf.freeze())
+        Ok((buf.freeze(), idempotent))
     }
 
     /// Starts a call whose request is a single message: opens its stream, writes `data` (head
     /// and message) and finishes the stream. The call goes into `slot` as soon as it exists,
-    /// so a caller that gives up (deadline) can still end it with the right code.
+    /// so a caller that gives up (deadline) can still end it with the right code. Returns
+    /// `data` again when the call went in 0-RTT data (`early_ok`), to send again if the
+    /// server turns it down (PROTOCOL.md §3.5).
     async fn start_single(
         &self,
         slot: &mut Option<ClientCall>,
         mut data: bytes::Bytes,
         single_response: bool,
         deadline: Option<Instant>,
-    ) -> Result<(), Status> {
-        let call = slot.insert(self.open(single_response, deadline).await?);
+        early_ok: bool,
+    ) -> Result<Option<bytes::Bytes>, Status> {
+        let (call, early) = self.open(single_response, deadline, early_ok).await?;
+        let call = slot.insert(call);
+        let kept = early.then(|| data.clone());
         let send = call.send.as_mut().expect("fresh call has a send half");
         // A write error (the server stopped reading) is not the outcome: the trailers are.
         // The stream usually takes the request at once; waiting for room is boxed, so the
@@ -331,7 +407,7 @@ impl Channel {
             let _ = Box::pin(send.write(data)).await;
         }
         call.finish_send();
-        Ok(())
+        Ok(kept)
     }
 
     /// A unary call: one request, one response.
@@ -349,19 +425,42 @@ impl Channel {
             request = Box::pin(self.intercept(path, request)).await?;
         }
         let (timeout, deadline) = self.deadline(request.timeout());
-        let data = self.encode_single(path, request, &mut codec, timeout)?;
+        let (data, idempotent) = self.encode_single(path, request, &mut codec, timeout)?;
+        let early_ok = wire::early::may_send_early(true, idempotent);
         let mut slot = None;
         // One timer for the whole call.
         let res = within(deadline, async {
-            self.start_single(&mut slot, data, true, deadline).await?;
+            let kept = self
+                .start_single(&mut slot, data, true, deadline, early_ok)
+                .await?;
             let call = slot.as_mut().expect("set by start_single");
-            read_unary(call, &mut codec.decoder()).await
+            match (read_unary(call, &mut codec.decoder()).await, kept) {
+                (Err(status), Some(data)) if wire::early::resend(true, status.is_too_early()) => {
+                    Box::pin(self.resend_unary(&mut slot, data, deadline, &mut codec)).await
+                }
+                (res, _) => res,
+            }
         })
         .await;
         match res {
             Ok(res) => res,
             Err(status) => Err(slot.as_mut().map_or(status, ClientCall::expire)),
         }
+    }
+
+    /// Sends a unary call again after the handshake: it went in 0-RTT data, which the server
+    /// turned down (PROTOCOL.md §3.5: never processed).
+    async fn resend_unary<C: Codec>(
+        &self,
+        slot: &mut Option<ClientCall>,
+        data: bytes::Bytes,
+        deadline: Option<Instant>,
+        codec: &mut C,
+    ) -> Result<Response<C::Decode>, Status> {
+        // Not early again: opening waits for the handshake.
+        self.start_single(slot, data, true, deadline, false).await?;
+        let call = slot.as_mut().expect("set by start_single");
+        read_unary(call, &mut codec.decoder()).await
     }
 
     /// A server-streaming call: one request, a stream of responses. Returns once the server
@@ -389,16 +488,43 @@ impl Channel {
     ) -> Result<Response<Streaming<C::Decode>>, Status> {
         let request = self.intercept(path, request).await?;
         let (timeout, deadline) = self.deadline(request.timeout());
-        let data = self.encode_single(path, request, &mut codec, timeout)?;
-        let mut slot = None;
-        let start = self.start_single(&mut slot, data, single_response, deadline);
-        match within(deadline, start).await {
-            Ok(Ok(())) => {}
-            Ok(Err(status)) => return Err(status),
-            Err(status) => return Err(slot.as_mut().map_or(status, ClientCall::expire)),
+        let (data, idempotent) = self.encode_single(path, request, &mut codec, timeout)?;
+        let early_ok = wire::early::may_send_early(true, idempotent);
+        let res = self
+            .single_request_attempt(data, &mut codec, single_response, deadline, early_ok)
+            .await;
+        match res {
+            Err((status, Some(data))) if wire::early::resend(true, status.is_too_early()) => {
+                // Sent in 0-RTT data and turned down: again after the handshake (§3.5).
+                let again =
+                    self.single_request_attempt(data, &mut codec, single_response, deadline, false);
+                Box::pin(again).await.map_err(|(status, _)| status)
+            }
+            res => res.map_err(|(status, _)| status),
         }
+    }
+
+    /// One attempt of [`single_request_call`](Self::single_request_call); a failure comes
+    /// with the request when it went in 0-RTT data.
+    async fn single_request_attempt<C: Codec>(
+        &self,
+        data: bytes::Bytes,
+        codec: &mut C,
+        single_response: bool,
+        deadline: Option<Instant>,
+        early_ok: bool,
+    ) -> Result<Response<Streaming<C::Decode>>, (Status, Option<bytes::Bytes>)> {
+        let mut slot = None;
+        let start = self.start_single(&mut slot, data, single_response, deadline, early_ok);
+        let kept = match within(deadline, start).await {
+            Ok(Ok(kept)) => kept,
+            Ok(Err(status)) => return Err((status, None)),
+            Err(status) => return Err((slot.as_mut().map_or(status, ClientCall::expire), None)),
+        };
         let call = slot.take().expect("set by start_single");
-        streaming_response(call, Box::new(codec.decoder()), deadline).await
+        streaming_response(call, Box::new(codec.decoder()), deadline)
+            .await
+            .map_err(|status| (status, kept))
     }
 
     /// A client-streaming call: a stream of requests, one response.
@@ -420,7 +546,8 @@ impl Channel {
         let (timeout, deadline) = self.deadline(request.timeout());
         let (md, stream, _, idempotent) = request.into_parts();
         let head = Self::head(path, md, timeout, idempotent, 256);
-        let mut call = within(deadline, self.open(true, deadline)).await??;
+        // A request stream never goes in 0-RTT data (PROTOCOL.md §3.5).
+        let (mut call, _) = within(deadline, self.open(true, deadline, false)).await??;
         let max_send = self.inner.max_send;
         let exchange = async {
             let ClientCall { send, recv, .. } = &mut call;
@@ -480,7 +607,7 @@ impl Channel {
         let (timeout, deadline) = self.deadline(request.timeout());
         let (md, stream, _, idempotent) = request.into_parts();
         let head = Self::head(path, md, timeout, idempotent, 256);
-        let mut call = within(deadline, self.open(false, deadline)).await??;
+        let (mut call, _) = within(deadline, self.open(false, deadline, false)).await??;
         let send = call.send.take().expect("fresh call has a send half");
         let max_send = self.inner.max_send;
         let mut codec = codec;

@@ -56,7 +56,24 @@ pub trait Service: Send + Sync + 'static {
     fn methods(&self) -> Option<&'static [&'static str]> {
         None
     }
+
+    /// The methods that may run twice with the effect of once (protobuf `idempotency_level`
+    /// `IDEMPOTENT` or `NO_SIDE_EFFECTS`; generated servers list theirs). With
+    /// [`ServerBuilder::zero_rtt`], only these run when their call arrives in 0-RTT data,
+    /// which can be replayed; any other early call is refused with `TOO_EARLY` and the client
+    /// sends it again after the handshake (PROTOCOL.md §3.5). Default: none.
+    fn idempotent_methods(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
+
+/// In a call's extensions ([`Request::extensions`](crate::Request::extensions),
+/// [`ServerCall::extensions`]) when the call arrived in 0-RTT data, before the handshake
+/// completed (like HTTP's `Early-Data: 1`, RFC 8470): it may be a replay, and it runs only
+/// because its method is idempotent (PROTOCOL.md §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EarlyData;
 
 /// Entry point: `Server::builder()`.
 #[derive(Debug)]
@@ -208,6 +225,20 @@ impl ServerBuilder {
         self
     }
 
+    /// Accepts 0-RTT data from clients resuming a TLS session (default off): their calls
+    /// of idempotent methods ([`Service::idempotent_methods`]) then run one round trip
+    /// sooner, and other calls in early data are refused with `TOO_EARLY`, which clients
+    /// send again after the handshake (PROTOCOL.md §3.5).
+    ///
+    /// Off by default because early data can be replayed by anyone who captured it (RFC 9001
+    /// §9.2): an idempotent method may then run more than once per call, and its handler
+    /// runs before the client has proven it holds the session (see [`EarlyData`]). Ignored
+    /// when the TLS config requests client certificates.
+    pub fn zero_rtt(mut self, enabled: bool) -> Self {
+        self.settings.zero_rtt = enabled;
+        self
+    }
+
     settings_setters!();
 
     /// Binds the UDP socket; the returned server knows its address (useful with port 0).
@@ -297,6 +328,8 @@ struct Route {
     service: Arc<dyn Service>,
     /// The service's methods, sorted; `None` when it does not list them.
     methods: Option<Vec<&'static str>>,
+    /// Its idempotent methods, sorted (run from 0-RTT data).
+    idempotent: Vec<&'static str>,
 }
 
 impl Routes {
@@ -309,10 +342,13 @@ impl Routes {
                     m.sort_unstable();
                     m
                 });
+                let mut idempotent = service.idempotent_methods().to_vec();
+                idempotent.sort_unstable();
                 Route {
                     name,
                     service,
                     methods,
+                    idempotent,
                 }
             })
             .collect();
@@ -329,6 +365,12 @@ impl Routes {
             .binary_search_by(|r| r.name.as_str().cmp(name))
             .ok()
             .map(|i| &self.0[i])
+    }
+
+    /// Whether the server knows `service`/`method` to be idempotent (run from 0-RTT data).
+    fn idempotent(&self, service: &str, method: &str) -> bool {
+        self.route(service)
+            .is_some_and(|r| r.idempotent.binary_search(&method).is_ok())
     }
 
     /// Why a call of `service`/`method` cannot be dispatched, if it cannot: byte-exact
@@ -803,6 +845,17 @@ fn route(
         let status = Status::unimplemented(format!("invalid method path {:?}", head.path));
         return Routed::Run(call::reject(send, recv, state, status));
     };
+    let early = recv.is_early();
+    if early {
+        // PROTOCOL.md §3.5: "A server MUST NOT run an early call unless it knows the method
+        // to be idempotent from its own service definitions"; refused before any layer.
+        let idempotent = shared.routes.idempotent(service, method);
+        if let Err(code) = crate::wire::early::admit(true, idempotent) {
+            send.reset(code);
+            recv.stop(code);
+            return Routed::Run(Box::pin(std::future::ready(CallOutcome::Reset(code))));
+        }
+    }
     if layered {
         // Refused before the layers: they see only calls the router dispatches, byte for
         // byte (PROTOCOL.md §5.1). Without layers, dispatch refuses the same calls.
@@ -811,13 +864,17 @@ fn route(
         }
     }
     let method_at = head.path.len() - method.len();
+    let mut extensions = http::Extensions::new();
+    if early {
+        extensions.insert(EarlyData);
+    }
     let meta = CallMeta {
         head,
         method_at,
         deadline,
         peer: Some(peer),
         max_send: shared.max_send,
-        extensions: http::Extensions::new(),
+        extensions,
         interceptors: (!shared.interceptors.is_empty()).then(|| shared.interceptors.clone()),
     };
     let call = ServerCall {

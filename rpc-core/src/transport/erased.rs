@@ -128,6 +128,16 @@ impl AnyRecv {
             AnyRecv::Dyn(r) => r.stop(code),
         }
     }
+
+    /// Server side: whether the stream arrived in 0-RTT data, before the handshake completed
+    /// (PROTOCOL.md §3.5). Other transports have no early data.
+    #[inline]
+    pub(crate) fn is_early(&self) -> bool {
+        match self {
+            AnyRecv::Quic(r) => r.is_early(),
+            AnyRecv::Dyn(_) => false,
+        }
+    }
 }
 
 type Bidi = (AnySend, AnyRecv);

@@ -152,6 +152,12 @@ impl<R: Receiver> RecvHalf<R> {
         self.stopped = true;
     }
 
+    /// Whether the stream arrived in 0-RTT data (server side, PROTOCOL.md §3.5).
+    #[inline]
+    pub(crate) fn is_early(&self) -> bool {
+        self.stream.is_early()
+    }
+
     /// The receive state machine (to set what the method expects).
     pub(crate) fn receiver(&mut self) -> &mut R {
         &mut self.rx

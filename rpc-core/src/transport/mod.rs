@@ -98,7 +98,9 @@ impl StreamError {
             StreamError::Reset(c) | StreamError::Stopped(c) => c.to_status(peer),
             StreamError::ConnectionLost(c) => c.to_status(),
             StreamError::ZeroRttRejected => {
-                Status::unavailable("0-RTT data rejected by the server").unprocessed()
+                Status::unavailable("0-RTT data rejected by the server")
+                    .unprocessed()
+                    .too_early()
             }
             StreamError::Closed => Status::internal("stream already closed"),
         }

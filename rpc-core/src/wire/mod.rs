@@ -5,6 +5,7 @@
 //! fuzzers drive it directly.
 
 pub mod call;
+pub(crate) mod early;
 pub mod frame;
 pub mod head;
 pub mod machine;
@@ -38,6 +39,10 @@ impl ErrorCode {
     pub const REFUSED_STREAM: ErrorCode = ErrorCode(0x5);
     /// A message or header block exceeded the receiver's limit.
     pub const RESOURCE_EXHAUSTED: ErrorCode = ErrorCode(0x6);
+    /// The server refused a call that arrived in 0-RTT data and that it does not run before
+    /// the handshake (PROTOCOL.md §3.5); never processed, the client sends it again after
+    /// the handshake.
+    pub const TOO_EARLY: ErrorCode = ErrorCode(0x7);
     /// Connection close: the server is shutting down and its grace period is over.
     pub const SHUTDOWN: ErrorCode = ErrorCode(0x10);
 
@@ -47,7 +52,9 @@ impl ErrorCode {
         match self {
             ErrorCode::CANCELLED => Code::Cancelled,
             ErrorCode::DEADLINE_EXCEEDED => Code::DeadlineExceeded,
-            ErrorCode::REFUSED_STREAM | ErrorCode::SHUTDOWN => Code::Unavailable,
+            ErrorCode::REFUSED_STREAM | ErrorCode::SHUTDOWN | ErrorCode::TOO_EARLY => {
+                Code::Unavailable
+            }
             ErrorCode::RESOURCE_EXHAUSTED => Code::ResourceExhausted,
             _ => Code::Internal,
         }
@@ -59,6 +66,7 @@ impl ErrorCode {
             ErrorCode::CANCELLED => "call cancelled by the",
             ErrorCode::DEADLINE_EXCEEDED => "deadline exceeded at the",
             ErrorCode::REFUSED_STREAM => "call refused by the",
+            ErrorCode::TOO_EARLY => "0-RTT call refused (too early) by the",
             ErrorCode::RESOURCE_EXHAUSTED => "limit exceeded at the",
             ErrorCode::PROTOCOL_ERROR => "protocol error reported by the",
             ErrorCode::INTERNAL_ERROR => "internal error at the",
@@ -71,10 +79,11 @@ impl ErrorCode {
             format!("{what} {peer} (code {:#x})", self.0),
         );
         // The server did not start processing the call (PROTOCOL.md §7.1).
-        if self == ErrorCode::REFUSED_STREAM {
-            return status.unprocessed();
+        match self {
+            ErrorCode::REFUSED_STREAM => status.unprocessed(),
+            ErrorCode::TOO_EARLY => status.unprocessed().too_early(),
+            _ => status,
         }
-        status
     }
 }
 

@@ -20,6 +20,13 @@ impl std::fmt::Debug for ConfigCache {
     }
 }
 
+/// A connection resumed in 0-RTT whose handshake may not be complete: turns `true` once it
+/// is (or failed, or timed out: the connection is then closed).
+pub(crate) type Handshake = tokio::sync::watch::Receiver<bool>;
+
+/// A connection made, and its handshake to watch when it was resumed in 0-RTT.
+type Connected = (quinn::Connection, Option<Handshake>);
+
 /// A channel's QUIC connector: the client endpoint its last connection came from, reused by
 /// the next when it fits.
 #[derive(Default)]
@@ -32,11 +39,17 @@ impl Dialer {
     ///
     /// # Cancel safety
     /// Cancel safe: an abandoned handshake leaves nothing behind.
-    pub(crate) async fn connect(&mut self, config: &Endpoint) -> Result<AnyConn, Error> {
+    /// With 0-RTT, the connection comes before its handshake completes, with the
+    /// [`Handshake`] to watch.
+    pub(crate) async fn connect(
+        &mut self,
+        config: &Endpoint,
+    ) -> Result<(AnyConn, Option<Handshake>), Error> {
         let addrs = config.resolve().await?;
-        let (conn, endpoint) = config.connect_any(&addrs, self.endpoint.as_ref()).await?;
+        let ((conn, handshake), endpoint) =
+            config.connect_any(&addrs, self.endpoint.as_ref()).await?;
         self.endpoint = Some(endpoint);
-        Ok(AnyConn::Quic(conn))
+        Ok((AnyConn::Quic(conn), handshake))
     }
 
     /// Waits until the connections' closes have reached their peers (bounded by the idle
@@ -89,7 +102,7 @@ impl Endpoint {
                 return Ok(config.clone());
             }
         }
-        let crypto = super::client_crypto(&self.tls)?;
+        let crypto = super::client_crypto(&self.tls, self.settings.zero_rtt)?;
         let mut config = quinn::ClientConfig::new(Arc::new(crypto));
         config.transport_config(self.settings.transport(false));
         *cached = Some((self.settings.clone(), config.clone()));
@@ -105,7 +118,7 @@ impl Endpoint {
         &self,
         addrs: &[SocketAddr],
         current: Option<&ClientEndpoint>,
-    ) -> Result<(quinn::Connection, ClientEndpoint), Error> {
+    ) -> Result<(Connected, ClientEndpoint), Error> {
         use futures_util::stream::{FuturesUnordered, StreamExt};
         let attempt = |addr: SocketAddr| async move {
             let endpoint = match current {
@@ -158,16 +171,27 @@ impl Endpoint {
     }
 
     /// Performs the QUIC and TLS handshake with `addr` from `endpoint`.
+    /// With 0-RTT on and a session to resume, returns at once (PROTOCOL.md §3.5).
     async fn handshake(
         &self,
         endpoint: &quinn::Endpoint,
         addr: SocketAddr,
-    ) -> Result<quinn::Connection, Error> {
+    ) -> Result<Connected, Error> {
         let server_name = self.tls.domain().unwrap_or(&self.host).to_owned();
-        let connecting = endpoint
+        let mut connecting = endpoint
             .connect_with(self.quinn_client_config()?, addr, &server_name)
             .map_err(|e| Error::with(Kind::Connect, format!("cannot connect to {addr}"), e))?;
         let timeout = self.settings.handshake_timeout_for(Some(addr));
+        if self.settings.zero_rtt {
+            match connecting.into_0rtt() {
+                Ok((conn, accepted)) => {
+                    let handshake = watch_handshake(&conn, accepted, timeout);
+                    return Ok((conn, Some(handshake)));
+                }
+                // No session to resume: a full handshake.
+                Err(full) => connecting = full,
+            }
+        }
         match tokio::time::timeout(timeout, connecting).await {
             Err(_) => Err(Error::new(
                 Kind::Timeout,
@@ -189,7 +213,7 @@ impl Endpoint {
                 );
                 Err(Error::told(kind, msg, e))
             }
-            Ok(Ok(conn)) => Ok(conn),
+            Ok(Ok(conn)) => Ok((conn, None)),
         }
     }
 
@@ -217,6 +241,27 @@ impl Endpoint {
         }
         Ok(interleave(addrs))
     }
+}
+
+/// Watches the handshake of a connection resumed in 0-RTT: it still has `timeout` to
+/// complete, as any handshake (the connection is closed otherwise).
+fn watch_handshake(
+    conn: &quinn::Connection,
+    accepted: quinn::ZeroRttAccepted,
+    timeout: std::time::Duration,
+) -> Handshake {
+    let (done, handshake) = tokio::sync::watch::channel(false);
+    let conn = conn.clone();
+    tokio::spawn(async move {
+        if tokio::time::timeout(timeout, accepted).await.is_err() {
+            conn.close(
+                super::code(crate::wire::ErrorCode::NO_ERROR),
+                b"handshake timed out",
+            );
+        }
+        let _ = done.send(true);
+    });
+    handshake
 }
 
 /// How long an attempt runs alone before the next address is tried too (RFC 8305 §5).
@@ -375,7 +420,7 @@ mod tests {
         let patient = endpoint.clone().connect_timeout(Duration::from_secs(60));
         let addrs = [dead, live];
         let attempt = patient.connect_any(&addrs, None);
-        let (conn, _) = tokio::time::timeout(Duration::from_secs(20), attempt)
+        let ((conn, _), _) = tokio::time::timeout(Duration::from_secs(20), attempt)
             .await
             .expect("the second address was not tried while the first hung")
             .unwrap();

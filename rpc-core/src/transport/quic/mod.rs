@@ -25,6 +25,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 #[inline]
 pub(crate) fn code(c: ErrorCode) -> VarInt {
@@ -70,19 +71,39 @@ pub(crate) fn endpoint(
     )
 }
 
-/// The QUIC server crypto config for `tls`.
+/// Whether a server accepts 0-RTT data (PROTOCOL.md §3.5): when asked to, and not when it
+/// requests client certificates (a call in early data would run before the client's
+/// certificate is verified in this handshake).
+pub(crate) fn server_early_data(tls: &crate::tls::ServerTlsConfig, settings: &Settings) -> bool {
+    settings.zero_rtt && !tls.requests_client_certificates()
+}
+
+/// The QUIC server crypto config for `tls`; its session tickets allow early data if
+/// `early_data`.
 pub(crate) fn server_crypto(
     tls: &crate::tls::ServerTlsConfig,
+    early_data: bool,
 ) -> Result<quinn::crypto::rustls::QuicServerConfig, crate::tls::TlsError> {
-    quinn::crypto::rustls::QuicServerConfig::try_from(tls.rustls()?)
+    let mut rustls = tls.rustls()?;
+    if early_data {
+        // RFC 9001 §4.6.1: in QUIC, max_early_data_size MUST be 0xffffffff when early data
+        // is allowed (QUIC's flow control bounds it instead). rustls's stateful tickets are
+        // single use, which also keeps a replay to this same server from being accepted.
+        rustls.max_early_data_size = u32::MAX;
+    }
+    quinn::crypto::rustls::QuicServerConfig::try_from(rustls)
         .map_err(|e| crate::tls::TlsError::Rustls(rustls::Error::General(e.to_string())))
 }
 
-/// The QUIC client crypto config for `tls`.
+/// The QUIC client crypto config for `tls`; it sends early data on resumption if
+/// `early_data`.
 pub(crate) fn client_crypto(
     tls: &crate::tls::ClientTlsConfig,
+    early_data: bool,
 ) -> Result<quinn::crypto::rustls::QuicClientConfig, crate::tls::TlsError> {
-    quinn::crypto::rustls::QuicClientConfig::try_from(tls.rustls()?)
+    let mut rustls = tls.rustls()?;
+    rustls.enable_early_data = early_data;
+    quinn::crypto::rustls::QuicClientConfig::try_from(rustls)
         .map_err(|e| crate::tls::TlsError::Rustls(rustls::Error::General(e.to_string())))
 }
 
@@ -105,6 +126,33 @@ pub(crate) fn peer_identity(conn: &quinn::Connection) -> Option<crate::tls::Peer
     crate::tls::PeerIdentity::from_chain(*chain)
         .map_err(|e| tracing::warn!("verified peer certificate not parsed: {e}"))
         .ok()
+}
+
+/// A connection accepting 0-RTT data: usable at once (0.5-RTT), so calls in the client's
+/// early data are read before the handshake completes (their streams say so:
+/// [`AnyRecv::is_early`](super::AnyRecv::is_early)). The handshake still has `timeout` to
+/// complete; a connection that never completes it (a replay, RFC 9001 §9.2) is then closed.
+pub(crate) async fn accept_0rtt(incoming: quinn::Incoming, timeout: Duration) -> Option<AnyConn> {
+    let connecting = incoming
+        .accept()
+        .map_err(|e| tracing::debug!("handshake failed: {e}"))
+        .ok()?;
+    match connecting.into_0rtt() {
+        Ok((conn, done)) => {
+            let watched = conn.clone();
+            tokio::spawn(async move {
+                if tokio::time::timeout(timeout, done).await.is_err() {
+                    watched.close(code(ErrorCode::NO_ERROR), b"handshake timed out");
+                }
+            });
+            Some(AnyConn::Quic(conn))
+        }
+        // Never on a server (quinn: "conversion to 0.5-RTT will always fully succeed").
+        Err(connecting) => match tokio::time::timeout(timeout, connecting).await {
+            Ok(Ok(conn)) => Some(AnyConn::Quic(conn)),
+            _ => None,
+        },
+    }
 }
 
 /// TLS alert numbers arrive as QUIC crypto errors 0x100 + alert.
@@ -274,6 +322,15 @@ impl SendStream for QuicSend {
 
 /// A quinn receive stream.
 pub(crate) struct QuicRecv(quinn::RecvStream);
+
+impl QuicRecv {
+    /// Server side: whether the stream was accepted before the handshake completed, so its
+    /// data came in 0-RTT packets (quinn records it when the stream is accepted).
+    #[inline]
+    pub(crate) fn is_early(&self) -> bool {
+        self.0.is_0rtt()
+    }
+}
 
 impl RecvStream for QuicRecv {
     #[inline]

@@ -9,12 +9,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A server's QUIC endpoint. Cloning it is a reference count.
+/// A server's QUIC endpoint, and whether it accepts 0-RTT data. Cloning it is a reference
+/// count.
 #[derive(Clone)]
-pub(crate) struct Acceptor(quinn::Endpoint);
+pub(crate) struct Acceptor(quinn::Endpoint, bool);
 
-/// A QUIC connection attempt, before its handshake.
-pub(crate) struct Incoming(quinn::Incoming);
+/// A QUIC connection attempt, before its handshake, and whether 0-RTT data is accepted.
+pub(crate) struct Incoming(quinn::Incoming, bool);
 
 impl Acceptor {
     /// An endpoint serving `tls` on `socket`, and its address.
@@ -23,13 +24,14 @@ impl Acceptor {
         settings: &Settings,
         tls: &ServerTlsConfig,
     ) -> Result<(Self, SocketAddr), Error> {
-        let crypto = super::server_crypto(tls)?;
+        let early_data = super::server_early_data(tls, settings);
+        let crypto = super::server_crypto(tls, early_data)?;
         let endpoint = endpoint(socket, settings, Some(server_config(crypto, settings)))
             .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
         let local_addr = endpoint
             .local_addr()
             .map_err(|e| Error::with(Kind::Io, "failed to read the local address", e))?;
-        Ok((Acceptor(endpoint), local_addr))
+        Ok((Acceptor(endpoint, early_data), local_addr))
     }
 
     /// Binds a UDP socket at `addr` for [`Acceptor::new`].
@@ -50,7 +52,7 @@ impl Acceptor {
     /// # Cancel safety
     /// Cancel safe.
     pub(crate) async fn accept(&self) -> Option<Incoming> {
-        self.0.accept().await.map(Incoming)
+        self.0.accept().await.map(|i| Incoming(i, self.1))
     }
 
     /// Closes every connection, those still in their handshake included.
@@ -95,6 +97,9 @@ impl Incoming {
 
     /// The connection, once its handshake completed within `timeout`.
     pub(crate) async fn establish(self, timeout: Duration) -> Option<AnyConn> {
+        if self.1 {
+            return super::accept_0rtt(self.0, timeout).await;
+        }
         match tokio::time::timeout(timeout, self.0).await {
             Ok(Ok(conn)) => Some(AnyConn::Quic(conn)),
             Ok(Err(e)) => {
