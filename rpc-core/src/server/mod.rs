@@ -4,14 +4,14 @@ mod admission;
 mod call;
 pub(crate) mod layer;
 
-pub use call::{
-    client_streaming, server_streaming, streaming, unary, unimplemented, CallFuture, CallOutcome,
-    ServerCall,
-};
 pub use admission::{
     AddressValidation, AdmissionStats, DEFAULT_HANDSHAKE_BURST, DEFAULT_HANDSHAKE_RATE,
     DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_MAX_TRACKED_ADDRESSES,
     DEFAULT_RETRY_THRESHOLD,
+};
+pub use call::{
+    client_streaming, server_streaming, streaming, unary, unimplemented, CallFuture, CallOutcome,
+    ServerCall,
 };
 pub use layer::BoxCallService;
 
