@@ -242,6 +242,10 @@ pub struct NetOptions {
     /// Concurrent calls the server allows per connection.
     #[arg(long)]
     pub max_calls: Option<u32>,
+    /// Allow 0-RTT: a resumed connection's idempotent calls go in early data (client), and
+    /// are accepted from it (server). Off by default, as in rpc-core.
+    #[arg(long)]
+    pub zero_rtt: bool,
 }
 
 /// The help of `--max-udp-payload`, with rpc-core's default.

@@ -60,6 +60,9 @@ pub fn apply_net(mut ep: rpc_core::Endpoint, net: &NetOptions) -> rpc_core::Endp
     if let Some(n) = net.udp_buffer {
         ep = ep.udp_socket_buffer_size(n);
     }
+    if net.zero_rtt {
+        ep = ep.zero_rtt(true);
+    }
     ep
 }
 

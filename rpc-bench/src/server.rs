@@ -122,6 +122,9 @@ pub fn builder(tls: ServerTlsConfig, net: &NetOptions) -> rpc_core::ServerBuilde
     if let Some(n) = net.udp_buffer {
         b = b.udp_socket_buffer_size(n);
     }
+    if net.zero_rtt {
+        b = b.zero_rtt(true);
+    }
     if let Some(n) = net.max_calls {
         b = b.max_concurrent_calls(n);
     }

@@ -485,3 +485,22 @@ fn bad_rates_and_ramps_are_usage_errors() {
         assert!(out.stdout.is_empty(), "{args:?} ran");
     }
 }
+
+#[test]
+fn connect_runs_with_zero_rtt_on_both_sides() {
+    // Each call is a new connection from one Endpoint: after the first, they resume, and
+    // their (idempotent) unary call may go in early data. Every call must succeed either way.
+    let v = json(&[
+        "--call",
+        "connect",
+        "--zero-rtt",
+        "-n",
+        "30",
+        "--warmup",
+        "0ms",
+        "--json",
+    ]);
+    let r = &v["results"][0];
+    assert_eq!(r["ok"], 30, "{r:#}");
+    assert_eq!(r["error_count"], 0, "{r:#}");
+}
