@@ -1,0 +1,174 @@
+//! Per-method call metrics for rpc-core clients and servers, through the [`metrics`]
+//! facade: install any recorder (a Prometheus exporter, StatsD, OpenTelemetry...) and add
+//! a layer to each side.
+//!
+//! * [`ServerMetricsLayer`] goes in [`ServerBuilder::layer`](rpc_core::ServerBuilder::layer);
+//! * [`ClientMetricsLayer`] goes in a tower stack over a [`Channel`](rpc_core::Channel).
+//!
+//! # Metrics
+//!
+//! Names follow OpenTelemetry's RPC conventions where they have one; `SIDE` is `server` or
+//! `client`. Every metric carries `rpc.service` (`package.Service`) and `rpc.method`.
+//!
+//! | name | kind | extra label | what |
+//! | --- | --- | --- | --- |
+//! | `rpc.SIDE.calls_started` | counter | | calls begun |
+//! | `rpc.SIDE.calls_finished` | counter | `rpc.grpc.status_code` | calls ended, by status |
+//! | `rpc.SIDE.duration` | histogram, seconds | `rpc.grpc.status_code` | call latency |
+//! | `rpc.SIDE.calls_in_flight` | gauge | | calls begun and not ended |
+//! | `rpc.client.request.size` | histogram, bytes | | encoded request message (client) |
+//!
+//! `rpc.grpc.status_code` is the code's number (`"0"` for OK, `"1"` for CANCELLED...), as
+//! OpenTelemetry records it. A prometheus exporter writes the names with `_` for `.`
+//! (`rpc_server_calls_finished{rpc_service="...",rpc_method="...",rpc_grpc_status_code="0"}`).
+//!
+//! **When a call ends.** On the server, when its future resolves to a
+//! [`CallOutcome`](rpc_core::server::CallOutcome): a status counts under its code, a
+//! stream reset under the code the client sees (`CallOutcome::code`: CANCELLED for a
+//! cancelled call, DEADLINE_EXCEEDED past its deadline, UNAVAILABLE when refused), an error
+//! of an inner layer under the status the server answers with (tower's timeout as
+//! DEADLINE_EXCEEDED, load shedding as UNAVAILABLE). On the client, when the stack's future
+//! resolves: for unary and client-streaming calls that is with the response message (the
+//! trailers come with it); for server-streaming and bidirectional calls it is at the
+//! response head, so their duration is the time to the first response and OK means the
+//! server started answering (a layer does not see the end of a response stream). Either
+//! side counts a call whose future is dropped before it ends (the caller gave up, the
+//! connection closed) as CANCELLED; the in-flight gauge goes down in every case.
+//!
+//! **Bytes.** The client records the size of each request sent as a single message
+//! (unary and server-streaming calls), which it sees without copying. Message sizes of
+//! request streams, of responses and on the server are not visible to a tower layer and are
+//! not recorded.
+//!
+//! **Cost.** Each layer registers a method's handles on its first call and keeps them by
+//! path (a read lock and a hash per call, no label set built), so a call costs a few
+//! atomic operations and two clock reads. A layer keeps at most 1024 methods apart (a
+//! server layer sees whatever method names clients send); calls of any more count under
+//! `_OTHER`.
+//!
+//! # Example
+//!
+//! ```
+//! use rpc_core::client::service::unary;
+//! use rpc_core::codec::ProstCodec;
+//! use rpc_core::server::{CallFuture, NamedService, ServerCall, Service};
+//! use rpc_core::{Endpoint, Request, Response, Server};
+//! use rpc_metrics::{ClientMetricsLayer, ServerMetricsLayer};
+//! use tower::ServiceBuilder;
+//!
+//! /// Answers every call with its request.
+//! struct Echo;
+//! impl NamedService for Echo {
+//!     const NAME: &'static str = "demo.Echo";
+//! }
+//! impl Service for Echo {
+//!     fn call(&self, call: ServerCall) -> CallFuture {
+//!         rpc_core::server::unary(call, ProstCodec::<String, String>::new(), |req| async {
+//!             Ok(Response::new(req.into_inner()))
+//!         })
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Any recorder; a test one here, installed for this thread only.
+//! let recorder = metrics_util::debugging::DebuggingRecorder::new();
+//! let snapshotter = recorder.snapshotter();
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! metrics::with_local_recorder(&recorder, || {
+//!     runtime.block_on(async {
+//!         let (connector, listener) = rpc_core::transport::mem::listener();
+//!         let server = Server::builder()
+//!             .layer(ServerMetricsLayer::new())
+//!             .add_service(Echo)
+//!             .listen(listener);
+//!         tokio::spawn(server.serve());
+//!         let channel = Endpoint::from_connector(connector).connect().await?;
+//!         let client = ServiceBuilder::new()
+//!             .layer(ClientMetricsLayer::new())
+//!             .service(channel);
+//!         let codec = ProstCodec::<String, String>::new();
+//!         let reply = unary(&client, "/demo.Echo/Say", Request::new("hi".into()), codec).await?;
+//!         assert_eq!(reply.into_inner(), "hi");
+//!         Ok::<_, Box<dyn std::error::Error>>(())
+//!     })
+//! })?;
+//! let names: Vec<String> = snapshotter
+//!     .snapshot()
+//!     .into_vec()
+//!     .into_iter()
+//!     .map(|(key, ..)| key.key().name().to_owned())
+//!     .collect();
+//! assert!(names.iter().any(|n| n == "rpc.server.calls_finished"));
+//! assert!(names.iter().any(|n| n == "rpc.client.duration"));
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+mod client;
+mod registry;
+mod server;
+
+pub use client::{ClientFuture, ClientMetrics, ClientMetricsLayer};
+pub use server::{ServerFuture, ServerMetrics, ServerMetricsLayer};
+
+use rpc_core::{Code, Status};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The metric names of one side.
+pub(crate) struct Names {
+    pub(crate) started: &'static str,
+    pub(crate) finished: &'static str,
+    pub(crate) duration: &'static str,
+    pub(crate) in_flight: &'static str,
+    pub(crate) request_size: &'static str,
+}
+
+/// Which side a layer records.
+#[derive(Clone, Copy)]
+pub(crate) enum Side {
+    Server,
+    Client,
+}
+
+impl Side {
+    pub(crate) fn names(self) -> &'static Names {
+        match self {
+            Side::Server => &SERVER,
+            Side::Client => &CLIENT,
+        }
+    }
+}
+
+const SERVER: Names = Names {
+    started: "rpc.server.calls_started",
+    finished: "rpc.server.calls_finished",
+    duration: "rpc.server.duration",
+    in_flight: "rpc.server.calls_in_flight",
+    // Never recorded: the server layer sees no message.
+    request_size: "rpc.server.request.size",
+};
+
+const CLIENT: Names = Names {
+    started: "rpc.client.calls_started",
+    finished: "rpc.client.calls_finished",
+    duration: "rpc.client.duration",
+    in_flight: "rpc.client.calls_in_flight",
+    request_size: "rpc.client.request.size",
+};
+
+/// The code of the status an error out of a stack ends the call with, as
+/// [`Status::from_error`] maps it, without taking the error (it goes on unchanged).
+fn code_of(error: &BoxError) -> Code {
+    if let Some(status) = error.downcast_ref::<Status>() {
+        status.code()
+    } else if error.is::<tower::timeout::error::Elapsed>() {
+        Code::DeadlineExceeded
+    } else if error.is::<tower::load_shed::error::Overloaded>() {
+        Code::Unavailable
+    } else {
+        Code::Unknown
+    }
+}
