@@ -145,3 +145,16 @@ fn auth_allows_denies_and_refuses_unauthenticated_callers() {
         "{out}"
     );
 }
+
+#[test]
+fn rich_errors_prints_the_details_the_server_sent() {
+    let out = run(env!("CARGO_BIN_EXE_rich_errors"));
+    for line in [
+        "reply: Hello Ada!",
+        "status: InvalidArgument: bad name",
+        "bad field: name: must not be empty",
+        "tell the user (en-US): Please enter your name.",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+}
