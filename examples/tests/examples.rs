@@ -158,3 +158,30 @@ fn rich_errors_prints_the_details_the_server_sent() {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
 }
+
+#[test]
+fn metrics_exports_what_both_layers_recorded() {
+    let out = run(env!("CARGO_BIN_EXE_metrics"));
+    assert!(out.contains("mallory: NotFound (who is mallory?)"), "{out}");
+    let labels = r#"rpc_service="helloworld.Greeter",rpc_method="SayHello""#;
+    for side in ["server", "client"] {
+        // Three calls answered, one NOT_FOUND (code 5), none left in flight.
+        for line in [
+            format!("rpc_{side}_calls_started{{{labels}}} 4"),
+            format!("rpc_{side}_calls_finished{{{labels},rpc_grpc_status_code=\"0\"}} 3"),
+            format!("rpc_{side}_calls_finished{{{labels},rpc_grpc_status_code=\"5\"}} 1"),
+            format!("rpc_{side}_calls_in_flight{{{labels}}} 0"),
+            format!("rpc_{side}_duration_count{{{labels},rpc_grpc_status_code=\"0\"}} 3"),
+        ] {
+            assert!(
+                out.lines().any(|l| l == line),
+                "missing {line:?} in:\n{out}"
+            );
+        }
+    }
+    let sizes = format!("rpc_client_request_size_count{{{labels}}} 4");
+    assert!(
+        out.lines().any(|l| l == sizes),
+        "missing {sizes:?} in:\n{out}"
+    );
+}

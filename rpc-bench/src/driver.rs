@@ -6,9 +6,11 @@ use crate::echo::echo_client::EchoClient;
 use crate::echo::EchoRequest;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use rpc_core::{Endpoint, Status, Streaming};
+use rpc_core::client::service::CallService;
+use rpc_core::{Channel, Endpoint, Status, Streaming};
 use std::future::Future;
 use tokio::sync::mpsc;
+use tower_layer::{Identity, Layer};
 
 /// Why a call failed: a gRPC status code name (`"Unavailable"`) or another short label,
 /// optionally followed by a newline and details (the status message).
@@ -90,16 +92,27 @@ pub trait Driver: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64, Failure>> + Send;
 }
 
-/// Drives rpc-core through the generated `EchoClient`.
+/// Drives rpc-core through the generated `EchoClient`, over each connection's `Channel`
+/// wrapped in the tower layer `L`. With the default, [`Identity`], the client holds the
+/// plain `Channel` and its calls take the direct path.
 #[derive(Debug, Clone)]
-pub struct RpcDriver {
+pub struct RpcDriver<L = Identity> {
     endpoint: Endpoint,
+    layer: L,
 }
 
 impl RpcDriver {
     /// Connects with `endpoint` (address, TLS and QUIC settings).
     pub fn new(endpoint: Endpoint) -> Self {
-        RpcDriver { endpoint }
+        RpcDriver::with_layer(endpoint, Identity::new())
+    }
+}
+
+impl<L> RpcDriver<L> {
+    /// Connects with `endpoint` and sends every call through `layer` (`rpc-bench
+    /// --metrics` measures rpc-metrics' `ClientMetricsLayer` this way).
+    pub fn with_layer(endpoint: Endpoint, layer: L) -> Self {
+        RpcDriver { endpoint, layer }
     }
 }
 
@@ -123,19 +136,23 @@ fn request(payload: Bytes) -> EchoRequest {
     }
 }
 
-impl Driver for RpcDriver {
-    type Conn = EchoClient;
+impl<L> Driver for RpcDriver<L>
+where
+    L: Layer<Channel> + Send + Sync + 'static,
+    L::Service: CallService,
+{
+    type Conn = EchoClient<L::Service>;
     type Bidi = RpcBidi;
 
-    async fn connect(&self) -> Result<EchoClient, Failure> {
+    async fn connect(&self) -> Result<Self::Conn, Failure> {
         self.endpoint
             .connect()
             .await
-            .map(EchoClient::new)
+            .map(|channel| EchoClient::new(self.layer.layer(channel)))
             .map_err(|e| format!("connect: {e}"))
     }
 
-    async fn unary(&self, conn: &EchoClient, payload: Bytes) -> Result<u64, Failure> {
+    async fn unary(&self, conn: &Self::Conn, payload: Bytes) -> Result<u64, Failure> {
         let reply = conn
             .unary(request(payload))
             .await
@@ -145,7 +162,7 @@ impl Driver for RpcDriver {
 
     async fn server_stream(
         &self,
-        conn: &EchoClient,
+        conn: &Self::Conn,
         size: u32,
         count: u32,
     ) -> Result<u64, Failure> {
@@ -168,7 +185,7 @@ impl Driver for RpcDriver {
 
     async fn client_stream(
         &self,
-        conn: &EchoClient,
+        conn: &Self::Conn,
         payload: Bytes,
         count: u32,
     ) -> Result<u64, Failure> {
@@ -181,7 +198,7 @@ impl Driver for RpcDriver {
         Ok(reply.into_inner().payload.len() as u64)
     }
 
-    async fn open_bidi(&self, conn: &EchoClient) -> Result<RpcBidi, Failure> {
+    async fn open_bidi(&self, conn: &Self::Conn) -> Result<RpcBidi, Failure> {
         let (tx, mut rx) = mpsc::channel::<EchoRequest>(16);
         let requests = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
         let rx = conn

@@ -1,13 +1,16 @@
 //! `rpc-bench`: benchmarks an rpc-core echo server (in-process by default), or serves one.
 
 use clap::{CommandFactory, Parser, Subcommand};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use rpc_bench::driver::{failure_reason, split_failure, RpcDriver};
 use rpc_bench::server::{self, BackgroundServer};
 use rpc_bench::{LoadArgs, NetOptions, RunError, ServeArgs};
 use rpc_core::tls::dev::SelfSigned;
 use rpc_core::tls::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 use rpc_core::Endpoint;
+use rpc_metrics::{ClientMetricsLayer, ServerMetricsLayer};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Load generator for rpc-core (like ghz). It drives the echo.Echo service of
 /// proto/echo.proto: with no arguments it starts an echo server in-process on 127.0.0.1 and
@@ -22,6 +25,11 @@ struct Cli {
     load: LoadArgs,
     #[command(flatten)]
     net: NetOptions,
+    /// Record call metrics with rpc-metrics, to a Prometheus recorder: ServerMetricsLayer on
+    /// the in-process server, ClientMetricsLayer over the client's channels (what they cost
+    /// is what this measures). The table is followed by the calls they counted.
+    #[arg(long)]
+    metrics: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,7 +44,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.command {
         Some(Command::Serve(args)) => serve(args),
-        None => bench(cli.load, cli.net),
+        None => bench(cli.load, cli.net, cli.metrics),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,20 +88,53 @@ fn serve(args: ServeArgs) -> Result<(), BoxError> {
     })
 }
 
-fn bench(load: LoadArgs, net: NetOptions) -> Result<(), BoxError> {
+/// A Prometheus recorder for `--metrics`, drained every 5 s as its HTTP exporter would (so
+/// a run pays for the upkeep too).
+fn install_recorder() -> Result<PrometheusHandle, BoxError> {
+    let handle = PrometheusBuilder::new().install_recorder()?;
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(5));
+            upkeep.run_upkeep();
+        })?;
+    Ok(handle)
+}
+
+/// The call counters and gauges of a `--metrics` run, as Prometheus would scrape them.
+fn print_call_counts(recorder: &PrometheusHandle) {
+    println!("metrics recorded:");
+    for line in recorder.render().lines() {
+        if line.starts_with("rpc_") && line.contains("_calls_") {
+            println!("  {line}");
+        }
+    }
+}
+
+fn bench(load: LoadArgs, net: NetOptions, metrics: bool) -> Result<(), BoxError> {
     // Options clap cannot check alone (a ramp with -n...) are usage errors all the same.
     let plans = load.try_plans().unwrap_or_else(|e| {
         Cli::command()
             .error(clap::error::ErrorKind::ArgumentConflict, e)
             .exit()
     });
+    // Before any call: the layers register their metrics on a method's first call.
+    let recorder = if metrics {
+        Some(install_recorder()?)
+    } else {
+        None
+    };
     let mut local = None;
     let mut target = load.target.clone().unwrap_or_default();
     let endpoint = match &load.target {
         None => {
             let cert = SelfSigned::generate(&["localhost"])?;
-            let server =
-                BackgroundServer::start("127.0.0.1:0".parse()?, cert.server_config()?, &net)?;
+            let mut builder = server::builder(cert.server_config()?, &net);
+            if metrics {
+                builder = builder.layer(ServerMetricsLayer::new());
+            }
+            let server = BackgroundServer::start_with("127.0.0.1:0".parse()?, builder)?;
             target = server.local_addr().to_string();
             let ep = Endpoint::from_addr(server.local_addr())
                 .tls_config(cert.client_config().domain_name("localhost"));
@@ -126,12 +167,14 @@ fn bench(load: LoadArgs, net: NetOptions) -> Result<(), BoxError> {
         None => endpoint,
     };
     let endpoint = rpc_bench::apply_net(endpoint, &net);
-    let reports = rpc_bench::run_plans(
-        || Ok(RpcDriver::new(endpoint)),
-        &plans,
-        load.workers,
-        load.server_pid,
-    )
+    // Two driver types: without --metrics the client keeps the plain Channel (direct path).
+    let reports = if metrics {
+        let driver = || Ok(RpcDriver::with_layer(endpoint, ClientMetricsLayer::new()));
+        rpc_bench::run_plans(driver, &plans, load.workers, load.server_pid)
+    } else {
+        let driver = || Ok(RpcDriver::new(endpoint));
+        rpc_bench::run_plans(driver, &plans, load.workers, load.server_pid)
+    }
     .map_err(|e| match e {
         RunError::Connect(failure) => {
             let (label, details) = split_failure(&failure);
@@ -145,6 +188,9 @@ fn bench(load: LoadArgs, net: NetOptions) -> Result<(), BoxError> {
         server.stop();
     }
     rpc_bench::output(&reports, &load, &scope)?;
+    if let Some(recorder) = recorder.filter(|_| !load.output.json) {
+        print_call_counts(&recorder);
+    }
     match rpc_bench::report::all_failed(&reports, &target) {
         Some(reason) => Err(reason.into()),
         None => Ok(()),

@@ -161,7 +161,16 @@ impl BackgroundServer {
         tls: ServerTlsConfig,
         net: &NetOptions,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let builder = builder(tls, net).shutdown_grace_period(std::time::Duration::from_secs(1));
+        Self::start_with(addr, builder(tls, net))
+    }
+
+    /// Binds `addr` and serves `builder`'s server on a new thread: [`builder`]'s with more
+    /// added (`rpc-bench --metrics` adds a layer).
+    pub fn start_with(
+        addr: SocketAddr,
+        builder: rpc_core::ServerBuilder,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let builder = builder.shutdown_grace_period(std::time::Duration::from_secs(1));
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("echo-server".into())

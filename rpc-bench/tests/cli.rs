@@ -131,6 +131,33 @@ fn default_suite_prints_json_with_every_field_and_no_errors() {
 }
 
 #[test]
+fn metrics_layers_count_every_call_on_both_sides() {
+    let out = run(&[
+        "--metrics",
+        "--call",
+        "unary",
+        "-c",
+        "4",
+        "-n",
+        "200",
+        "--warmup",
+        "0ms",
+    ]);
+    let labels = r#"rpc_service="echo.Echo",rpc_method="Unary""#;
+    for side in ["server", "client"] {
+        for line in [
+            format!("rpc_{side}_calls_finished{{{labels},rpc_grpc_status_code=\"0\"}} 200"),
+            format!("rpc_{side}_calls_in_flight{{{labels}}} 0"),
+        ] {
+            assert!(
+                out.lines().any(|l| l.trim() == line),
+                "missing {line:?} in:\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
 fn table_has_the_expected_columns_and_svg_is_written() {
     let svg = std::env::temp_dir().join(format!("rpc-bench-test-{}.svg", std::process::id()));
     let out = run(&[
