@@ -43,8 +43,9 @@
 //! **Cost.** Each layer registers a method's handles on its first call and keeps them by
 //! path (a read lock and a hash per call, no label set built), so a call costs a few
 //! atomic operations and two clock reads. A layer keeps at most 1024 methods apart (a
-//! server layer sees whatever method names clients send); calls of any more count under
-//! `_OTHER`.
+//! client stack may be given any path; a server refuses paths naming none of its methods
+//! before its layers run, unless a hand-written service does not list its methods); calls
+//! of any more count under `_OTHER`.
 //!
 //! # Example
 //!
@@ -123,7 +124,8 @@ pub(crate) struct Names {
     pub(crate) finished: &'static str,
     pub(crate) duration: &'static str,
     pub(crate) in_flight: &'static str,
-    pub(crate) request_size: &'static str,
+    /// `None` on the server, whose layer sees no message.
+    pub(crate) request_size: Option<&'static str>,
 }
 
 /// Which side a layer records.
@@ -147,8 +149,7 @@ const SERVER: Names = Names {
     finished: "rpc.server.calls_finished",
     duration: "rpc.server.duration",
     in_flight: "rpc.server.calls_in_flight",
-    // Never recorded: the server layer sees no message.
-    request_size: "rpc.server.request.size",
+    request_size: None,
 };
 
 const CLIENT: Names = Names {
@@ -156,7 +157,7 @@ const CLIENT: Names = Names {
     finished: "rpc.client.calls_finished",
     duration: "rpc.client.duration",
     in_flight: "rpc.client.calls_in_flight",
-    request_size: "rpc.client.request.size",
+    request_size: Some("rpc.client.request.size"),
 };
 
 /// The code of the status an error out of a stack ends the call with, as

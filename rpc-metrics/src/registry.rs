@@ -35,7 +35,8 @@ pub(crate) struct MethodMetrics {
     labels: [Label; 2],
     started: Counter,
     in_flight: Gauge,
-    request_size: Histogram,
+    /// Client only: the server layer sees no message.
+    request_size: Option<Histogram>,
     /// By status code, registered on first use: most methods only ever end with a few.
     finished: [OnceLock<Finished>; 17],
 }
@@ -51,7 +52,9 @@ impl MethodMetrics {
             side,
             started: metrics::counter!(names.started, labels.iter()),
             in_flight: metrics::gauge!(names.in_flight, labels.iter()),
-            request_size: metrics::histogram!(names.request_size, labels.iter()),
+            request_size: names
+                .request_size
+                .map(|name| metrics::histogram!(name, labels.iter())),
             labels,
             finished: Default::default(),
         }
@@ -76,7 +79,9 @@ impl MethodMetrics {
 
     /// Size of a request message, in bytes.
     pub(crate) fn record_request_size(&self, bytes: usize) {
-        self.request_size.record(bytes as f64);
+        if let Some(histogram) = &self.request_size {
+            histogram.record(bytes as f64);
+        }
     }
 }
 
