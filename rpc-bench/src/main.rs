@@ -1,7 +1,7 @@
 //! `rpc-bench`: benchmarks an rpc-core echo server (in-process by default), or serves one.
 
 use clap::{CommandFactory, Parser, Subcommand};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rpc_bench::driver::{failure_reason, split_failure, RpcDriver};
 use rpc_bench::server::{self, BackgroundServer};
 use rpc_bench::{LoadArgs, NetOptions, RunError, ServeArgs};
@@ -91,7 +91,15 @@ fn serve(args: ServeArgs) -> Result<(), BoxError> {
 /// A Prometheus recorder for `--metrics`, drained every 5 s as its HTTP exporter would (so
 /// a run pays for the upkeep too).
 fn install_recorder() -> Result<PrometheusHandle, BoxError> {
-    let handle = PrometheusBuilder::new().install_recorder()?;
+    // Buckets, as production setups use: the default summaries' quantile sketches would
+    // weigh on every recorded value.
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("duration".into()),
+            rpc_metrics::DURATION_BUCKETS,
+        )?
+        .set_buckets_for_metric(Matcher::Suffix("size".into()), rpc_metrics::SIZE_BUCKETS)?
+        .install_recorder()?;
     let upkeep = handle.clone();
     std::thread::Builder::new()
         .name("metrics-upkeep".into())

@@ -89,7 +89,10 @@ impl MethodMetrics {
 /// connections, all of a client stack's clones).
 pub(crate) struct Registry {
     side: Side,
-    methods: RwLock<HashMap<Box<str>, Arc<MethodMetrics>>>,
+    // Fx, not SipHash: a lookup per call, and the keys are at most MAX_METHODS paths (a
+    // server's own methods: it refuses others before its layers), so collisions an attacker
+    // could aim for are bounded by that cap.
+    methods: RwLock<HashMap<Box<str>, Arc<MethodMetrics>, rustc_hash::FxBuildHasher>>,
     other: OnceLock<Arc<MethodMetrics>>,
 }
 

@@ -11,7 +11,7 @@
 //! `rpc_*` lines but the quantiles: calls started and finished by status code, calls in
 //! flight, and the count and sum of durations and request sizes.
 
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use rpc_core::tls::dev::SelfSigned;
 use rpc_core::{Endpoint, Request, Response, Server, Status};
 use rpc_metrics::{ClientMetricsLayer, ServerMetricsLayer};
@@ -70,7 +70,13 @@ async fn scrape(addr: SocketAddr) -> std::io::Result<String> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The recorder first: a layer registers each method's metrics on its first call.
     let metrics_addr = free_local_addr()?;
+    // Histograms with buckets (cheaper than the default summaries, and aggregatable).
     PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("duration".into()),
+            rpc_metrics::DURATION_BUCKETS,
+        )?
+        .set_buckets_for_metric(Matcher::Suffix("size".into()), rpc_metrics::SIZE_BUCKETS)?
         .with_http_listener(metrics_addr)
         .install()?;
 
