@@ -292,6 +292,20 @@ impl Status {
         status
     }
 
+    /// The code of the status [`Status::from_error`] makes of `error`, without taking it
+    /// (for a layer that records the code and passes the error on).
+    pub fn code_for_error(error: &(dyn StdError + Send + Sync + 'static)) -> Code {
+        if let Some(status) = error.downcast_ref::<Status>() {
+            status.code()
+        } else if error.is::<tower::timeout::error::Elapsed>() {
+            Code::DeadlineExceeded
+        } else if error.is::<tower::load_shed::error::Overloaded>() {
+            Code::Unavailable
+        } else {
+            Code::Unknown
+        }
+    }
+
     pub(crate) fn from_parts(
         code: Code,
         message: String,

@@ -182,13 +182,5 @@ const CLIENT: Names = Names {
 /// The code of the status an error out of a stack ends the call with, as
 /// [`Status::from_error`] maps it, without taking the error (it goes on unchanged).
 fn code_of(error: &BoxError) -> Code {
-    if let Some(status) = error.downcast_ref::<Status>() {
-        status.code()
-    } else if error.is::<tower::timeout::error::Elapsed>() {
-        Code::DeadlineExceeded
-    } else if error.is::<tower::load_shed::error::Overloaded>() {
-        Code::Unavailable
-    } else {
-        Code::Unknown
-    }
+    Status::code_for_error(error.as_ref())
 }
