@@ -116,13 +116,15 @@ fn traced<F: Future<Output = ()>>(test: impl FnOnce(Channel) -> F) -> Vec<Captur
                 .layer(ServerTraceLayer::new())
                 .add_service(Echo)
                 .listen(listener);
-            tokio::spawn(server.serve());
+            let handle = server.handle();
+            let serving = tokio::spawn(server.serve());
             let channel = Endpoint::from_connector(connector).connect().await.unwrap();
-            test(channel).await;
-            // The server's span closes when its call's task ends, just after the answer.
-            for _ in 0..100 {
-                tokio::task::yield_now().await;
-            }
+            test(channel.clone()).await;
+            // A server span closes when its call's task ends, just after the answer: once the
+            // server has stopped, every call task has ended.
+            channel.close();
+            handle.shutdown();
+            serving.await.unwrap();
         })
     });
     let closed = capture.closed.lock().unwrap().clone();
