@@ -146,11 +146,11 @@ enum Command {
 
 /// `1.5s`, `500ms`, `2m`, or a number of seconds; not zero.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    rpc_bench::cli::parse_duration(s)?
-        .gt(&Duration::ZERO)
-        .then_some(())
-        .ok_or_else(|| format!("invalid duration {s:?}: must be positive"))?;
-    rpc_bench::cli::parse_duration(s)
+    let duration = rpc_bench::cli::parse_duration(s)?;
+    if duration.is_zero() {
+        return Err(format!("invalid duration {s:?}: must be positive"));
+    }
+    Ok(duration)
 }
 
 /// Why qrpc failed: its exit code and what to print on stderr.

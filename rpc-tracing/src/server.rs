@@ -1,7 +1,7 @@
 //! The server side: a layer for [`ServerBuilder::layer`](rpc_core::ServerBuilder::layer).
 
 use crate::context::{TraceContext, TRACEPARENT};
-use crate::{split_path, BoxError, CallSpan, Side};
+use crate::{BoxError, CallSpan, Side};
 use pin_project_lite::pin_project;
 use rpc_core::server::{CallOutcome, ServerCall};
 use rpc_core::Status;
@@ -78,7 +78,8 @@ fn incoming(call: &ServerCall) -> Option<TraceContext> {
 }
 
 fn call_span(call: &ServerCall, parent: Option<&TraceContext>) -> Span {
-    let (service, method) = split_path(call.path());
+    // Parsed when the head was decoded: no second pass over the path.
+    let (service, method) = (call.service_name(), call.method());
     let span = tracing::info_span!(
         "rpc.server",
         otel.name = call.path().trim_start_matches('/'),
