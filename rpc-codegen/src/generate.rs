@@ -128,31 +128,6 @@ fn doc_attrs(lines: &[String]) -> TokenStream {
     quote!(#(#docs)*)
 }
 
-/// Primitive types, which prost uses for the wrapper well-known types
-/// (`google.protobuf.Int64Value` -> `i64`).
-fn is_primitive(name: &str) -> bool {
-    matches!(
-        name,
-        "bool"
-            | "char"
-            | "str"
-            | "f32"
-            | "f64"
-            | "i8"
-            | "i16"
-            | "i32"
-            | "i64"
-            | "i128"
-            | "isize"
-            | "u8"
-            | "u16"
-            | "u32"
-            | "u64"
-            | "u128"
-            | "usize"
-    )
-}
-
 /// A message type as seen from inside the generated `*_client`/`*_server`
 /// module: relative paths get a `super::` prefix.
 fn message_type(ty: &str) -> Result<TokenStream, String> {
@@ -161,8 +136,8 @@ fn message_type(ty: &str) -> Result<TokenStream, String> {
     let relative = match &parsed {
         syn::Type::Path(p) if p.qself.is_none() && p.path.leading_colon.is_none() => {
             let first = p.path.segments.first().map(|s| s.ident.to_string());
-            let primitive =
-                p.path.segments.len() == 1 && first.as_deref().is_some_and(is_primitive);
+            let primitive = p.path.segments.len() == 1
+                && first.as_deref().is_some_and(crate::ident::is_primitive);
             !primitive && !matches!(first.as_deref(), Some("crate" | "$crate"))
         }
         _ => false,

@@ -114,6 +114,31 @@ pub(crate) fn unique(base: &str, sep: &str, taken: &mut Vec<String>, reserved: &
     candidate
 }
 
+/// Primitive types, which prost uses for the wrapper well-known types
+/// (`google.protobuf.Int64Value` -> `i64`).
+pub fn is_primitive(name: &str) -> bool {
+    matches!(
+        name,
+        "bool"
+            | "char"
+            | "str"
+            | "f32"
+            | "f64"
+            | "i8"
+            | "i16"
+            | "i32"
+            | "i64"
+            | "i128"
+            | "isize"
+            | "u8"
+            | "u16"
+            | "u32"
+            | "u64"
+            | "u128"
+            | "usize"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

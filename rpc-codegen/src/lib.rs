@@ -145,7 +145,7 @@ pub use model::{Idempotency, Method, MethodKind, Service};
 /// ends (the `#[service]` macro) that must derive the same routes and module names from Rust
 /// names and reject the same method names.
 pub mod naming {
-    pub use crate::ident::{to_snake, to_upper_camel, CLIENT_RESERVED};
+    pub use crate::ident::{is_primitive, to_snake, to_upper_camel, CLIENT_RESERVED};
 }
 
 #[cfg(feature = "build")]

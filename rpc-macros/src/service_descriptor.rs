@@ -117,7 +117,7 @@ fn message_path(ty: &str) -> TokenStream {
     let relative = match &parsed {
         Type::Path(p) if p.qself.is_none() && p.path.leading_colon.is_none() => {
             let first = p.path.segments[0].ident.to_string();
-            let primitive = p.path.segments.len() == 1 && is_primitive(&first);
+            let primitive = p.path.segments.len() == 1 && rpc_codegen::naming::is_primitive(&first);
             !primitive && first != "crate"
         }
         _ => false,
@@ -127,29 +127,6 @@ fn message_path(ty: &str) -> TokenStream {
     } else {
         quote!(#parsed)
     }
-}
-
-fn is_primitive(name: &str) -> bool {
-    matches!(
-        name,
-        "bool"
-            | "char"
-            | "str"
-            | "f32"
-            | "f64"
-            | "i8"
-            | "i16"
-            | "i32"
-            | "i64"
-            | "i128"
-            | "isize"
-            | "u8"
-            | "u16"
-            | "u32"
-            | "u64"
-            | "u128"
-            | "usize"
-    )
 }
 
 #[cfg(test)]
