@@ -236,6 +236,13 @@ impl ServerTlsConfig {
         self
     }
 
+    /// The rustls server config this describes (TLS 1.3, the certificate, client
+    /// verification), for serving another protocol over TCP with the same settings (gRPC
+    /// over HTTP/2, say): its ALPN list holds `qrpc/1`, which such a caller replaces.
+    pub fn to_rustls(&self) -> Result<rustls::ServerConfig, TlsError> {
+        self.rustls()
+    }
+
     /// Whether clients are asked for a certificate (mutual TLS).
     pub(crate) fn requests_client_certificates(&self) -> bool {
         !self.client_roots.is_empty()
@@ -352,6 +359,19 @@ impl ClientTlsConfig {
 
     pub(crate) fn domain(&self) -> Option<&str> {
         self.domain.as_deref()
+    }
+
+    /// The name to verify in the server's certificate, when set with
+    /// [`domain_name`](Self::domain_name).
+    pub fn server_name(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
+    /// The rustls client config this describes (TLS 1.3, the trusted roots, the client
+    /// identity), for another protocol over TCP (gRPC over HTTP/2, say): its ALPN list holds
+    /// `qrpc/1`, which such a caller replaces.
+    pub fn to_rustls(&self) -> Result<rustls::ClientConfig, TlsError> {
+        self.rustls()
     }
 
     /// The rustls config: TLS 1.3 only, the trusted roots, the protocol's ALPN.

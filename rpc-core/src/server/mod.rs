@@ -470,6 +470,30 @@ impl ServerHandle {
     pub fn is_shutting_down(&self) -> bool {
         self.shared.stopping.load(Ordering::Relaxed)
     }
+
+    /// Serves one connection of another transport (gRPC over HTTP/2, say) with this
+    /// server's services, layers, interceptors and limits, next to the connections it
+    /// accepts itself; resolves when the connection ends. The connection counts toward
+    /// [`ServerBuilder::max_connections`] (beyond it, it is closed at once) and takes part in
+    /// the graceful shutdown: its new calls are refused once the shutdown starts, and it is
+    /// closed with the others at its end. Whoever accepts such connections stops doing so
+    /// once [`shutdown_started`](Self::shutdown_started) resolves.
+    pub fn serve_connection(
+        &self,
+        conn: impl crate::transport::Connection,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let shared = self.shared.clone();
+        let conn = AnyConn::new(conn);
+        let refused = shared.conns.len() >= shared.max_connections || self.is_shutting_down();
+        let tracked = shared.conns.clone();
+        tracked.track_future(async move {
+            if refused {
+                conn.close(ErrorCode::REFUSED_STREAM, b"");
+                return;
+            }
+            serve_connection(Incoming::Ready(conn), shared).await
+        })
+    }
 }
 
 impl BoundServer {
@@ -865,6 +889,9 @@ fn route(
     }
     let method_at = head.path.len() - method.len();
     let mut extensions = http::Extensions::new();
+    if let Some(from_transport) = recv.take_extensions() {
+        extensions.extend(from_transport);
+    }
     if early {
         extensions.insert(EarlyData);
     }

@@ -129,6 +129,15 @@ impl AnyRecv {
         }
     }
 
+    /// Server side: what the transport attaches to the stream's call (none over QUIC).
+    #[inline]
+    pub(crate) fn take_extensions(&mut self) -> Option<http::Extensions> {
+        match self {
+            AnyRecv::Quic(_) => None,
+            AnyRecv::Dyn(r) => r.take_extensions(),
+        }
+    }
+
     /// Server side: whether the stream arrived in 0-RTT data, before the handshake completed
     /// (PROTOCOL.md §3.5). Other transports have no early data.
     #[inline]

@@ -158,6 +158,12 @@ impl<R: Receiver> RecvHalf<R> {
         self.stream.is_early()
     }
 
+    /// What the transport attaches to the stream's call (server side).
+    #[inline]
+    pub(crate) fn take_extensions(&mut self) -> Option<http::Extensions> {
+        self.stream.take_extensions()
+    }
+
     /// The receive state machine (to set what the method expects).
     pub(crate) fn receiver(&mut self) -> &mut R {
         &mut self.rx
@@ -208,6 +214,11 @@ impl SendHalf {
     /// Not cancel safe: part of `data` may have been written.
     pub(crate) async fn write(&mut self, mut data: Bytes) -> Result<(), Status> {
         poll_fn(|cx| self.poll_write_all(cx, &mut data)).await
+    }
+
+    /// The stream's id on its connection, when the transport numbers streams.
+    pub(crate) fn stream_id(&self) -> Option<u64> {
+        self.stream.id()
     }
 
     /// Writes as much of `data` as the stream takes now, without waiting: `Some` when done

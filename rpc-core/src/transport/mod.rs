@@ -144,6 +144,14 @@ pub trait RecvStream: Send + Unpin + 'static {
 
     /// Asks the peer to stop sending (`STOP_SENDING`) with `code`. No-op once the stream ended.
     fn stop(&mut self, code: ErrorCode);
+
+    /// Server side: values the transport attaches to the call carried by this stream, which
+    /// the server adds to the call's extensions (taken once, when the call is routed). A
+    /// transport that carries calls of another protocol (gRPC over HTTP/2) names itself
+    /// here, so a handler can ask which one a call came on. Default: none.
+    fn take_extensions(&mut self) -> Option<http::Extensions> {
+        None
+    }
 }
 
 /// The two halves of a bidirectional stream.
