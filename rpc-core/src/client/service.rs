@@ -48,7 +48,7 @@ use tower_service::Service;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-type MessageStream = Pin<Box<dyn Stream<Item = Result<Bytes, Status>> + Send + 'static>>;
+pub(crate) type MessageStream = Pin<Box<dyn Stream<Item = Result<Bytes, Status>> + Send + 'static>>;
 
 /// How many messages each direction of a method carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,7 +65,7 @@ pub enum MethodKind {
 }
 
 impl MethodKind {
-    fn single_request(self) -> bool {
+    pub(crate) fn single_request(self) -> bool {
         matches!(self, MethodKind::Unary | MethodKind::ServerStreaming)
     }
 }
@@ -97,7 +97,7 @@ impl RequestBody {
         }
     }
 
-    fn into_stream(self) -> MessageStream {
+    pub(crate) fn into_stream(self) -> MessageStream {
         match self.0 {
             Body::Single(b) => Box::pin(futures_util::stream::iter([Ok(b)])),
             Body::Stream(s) => s,
@@ -117,9 +117,9 @@ impl fmt::Debug for RequestBody {
 /// A call as a client-side tower stack sees it.
 #[derive(Debug)]
 pub struct CallRequest {
-    path: Cow<'static, str>,
-    kind: MethodKind,
-    request: Request<RequestBody>,
+    pub(crate) path: Cow<'static, str>,
+    pub(crate) kind: MethodKind,
+    pub(crate) request: Request<RequestBody>,
 }
 
 impl CallRequest {
