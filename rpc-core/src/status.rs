@@ -191,6 +191,29 @@ impl Status {
         self.0.too_early
     }
 
+    /// Asks a retrying client to wait `delay` before its next attempt, whatever its backoff
+    /// says: the trailer [`RETRY_PUSHBACK`](crate::client::retry::RETRY_PUSHBACK) in
+    /// milliseconds (PROTOCOL.md §9.3). Only a client retry policy retries; this sets when.
+    pub fn with_retry_pushback(mut self, delay: std::time::Duration) -> Status {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.set_pushback(&ms.to_string());
+        self
+    }
+
+    /// Asks a client not to retry the call (the trailer
+    /// [`RETRY_PUSHBACK`](crate::client::retry::RETRY_PUSHBACK) set to `-1`, PROTOCOL.md §9.3).
+    pub fn with_no_retry(mut self) -> Status {
+        self.set_pushback("-1");
+        self
+    }
+
+    fn set_pushback(&mut self, value: &str) {
+        self.0
+            .metadata
+            .insert(crate::client::retry::RETRY_PUSHBACK, value)
+            .expect("a valid key and value");
+    }
+
     /// A status with opaque details (for example an encoded `google.rpc.Status`).
     pub fn with_details(code: Code, message: impl Into<String>, details: Bytes) -> Status {
         let mut s = Status::new(code, message);

@@ -3,6 +3,7 @@
 //! middleware and for generated clients over a tower stack.
 
 mod endpoint;
+pub mod retry;
 pub mod service;
 
 pub use endpoint::Endpoint;
