@@ -125,6 +125,7 @@
 //! protocol without I/O.
 #![deny(missing_docs)]
 
+pub mod call_info;
 pub mod client;
 pub mod codec;
 #[doc(hidden)]
@@ -141,6 +142,7 @@ pub mod tls;
 pub mod transport;
 pub mod wire;
 
+pub use call_info::CallInfo;
 pub use client::{Channel, Endpoint};
 pub use config::{
     DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_LIST_SIZE,

@@ -256,6 +256,7 @@ pub struct Response<T> {
     metadata: MetadataMap,
     message: T,
     trailers: MetadataMap,
+    extensions: http::Extensions,
 }
 
 impl<T> Response<T> {
@@ -265,6 +266,7 @@ impl<T> Response<T> {
             metadata: MetadataMap::new(),
             message,
             trailers: MetadataMap::new(),
+            extensions: http::Extensions::new(),
         }
     }
 
@@ -304,12 +306,24 @@ impl<T> Response<T> {
         &mut self.trailers
     }
 
-    /// Replaces the message, keeping metadata.
+    /// Values attached to the response locally, never sent: on a client, what the call
+    /// collected ([`CallInfo`](crate::CallInfo)) or what layers added.
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+
+    /// Local values attached to the response, mutably.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
+    }
+
+    /// Replaces the message, keeping metadata and extensions.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
         Response {
             metadata: self.metadata,
             message: f(self.message),
             trailers: self.trailers,
+            extensions: self.extensions,
         }
     }
 
@@ -318,6 +332,7 @@ impl<T> Response<T> {
             metadata,
             message,
             trailers,
+            extensions: http::Extensions::new(),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod service;
 
 pub use endpoint::Endpoint;
 
+use crate::call_info::{MaybeProbe, Probe};
 use crate::codec::{encode_frame, BoxDecoder, Codec, Decoder, Encoder};
 use crate::config::Settings;
 use crate::metadata::MetadataMap;
@@ -59,6 +60,8 @@ struct Inner {
     handshaking: AtomicBool,
     /// The 0-RTT connection and its handshake, while `handshaking`.
     early: std::sync::Mutex<Option<(Arc<AnyConn>, quic::client::Handshake)>>,
+    /// Whether the live connection was opened in 0-RTT (reported by `CallInfo`).
+    zero_rtt_conn: AtomicBool,
 }
 
 #[derive(Default)]
@@ -114,6 +117,7 @@ impl Channel {
                 closed: AtomicBool::new(false),
                 handshaking: AtomicBool::new(false),
                 early: std::sync::Mutex::new(None),
+                zero_rtt_conn: AtomicBool::new(false),
             }),
         }
     }
@@ -154,6 +158,12 @@ impl Channel {
     /// The current round-trip time estimate, once connected.
     pub fn rtt(&self) -> Option<Duration> {
         self.live().and_then(|c| c.rtt())
+    }
+
+    /// The live connection's statistics (RTT, congestion window, losses, datagrams, path
+    /// MTU), once connected, when the transport keeps them (QUIC does).
+    pub fn connection_stats(&self) -> Option<crate::transport::ConnectionStats> {
+        self.live().and_then(|c| c.stats())
     }
 
     /// Whether a connection is up now.
@@ -222,6 +232,9 @@ impl Channel {
                 *self.inner.early.lock().unwrap_or_else(|e| e.into_inner()) =
                     handshake.map(|h| (conn.clone(), h));
                 self.inner.handshaking.store(handshaking, Ordering::Release);
+                self.inner
+                    .zero_rtt_conn
+                    .store(handshaking, Ordering::Relaxed);
                 self.inner.conn.store(Some(conn.clone()));
                 state.backoff_until = None;
                 state.backoff = Duration::ZERO;
@@ -396,11 +409,15 @@ impl Channel {
         single_response: bool,
         deadline: Option<Instant>,
         early_ok: bool,
+        probe: &mut MaybeProbe,
     ) -> Result<Option<bytes::Bytes>, Status> {
         let (call, early) = self.open(single_response, deadline, early_ok).await?;
         let call = slot.insert(call);
         let kept = early.then(|| data.clone());
         let send = call.send.as_mut().expect("fresh call has a send half");
+        if let Some(probe) = probe {
+            self.opened(probe, send.stream_id(), early);
+        }
         // A write error (the server stopped reading) is not the outcome: the trailers are.
         // The stream usually takes the request at once; waiting for room is boxed, so the
         // write future takes no space in every call's state.
@@ -408,7 +425,24 @@ impl Channel {
             let _ = Box::pin(send.write(data)).await;
         }
         call.finish_send();
+        if let Some(probe) = probe {
+            probe.sent();
+        }
         Ok(kept)
+    }
+
+    /// Notes in `probe` that its call's stream is open.
+    fn opened(&self, probe: &mut Probe, stream_id: Option<u64>, early: bool) {
+        let zero_rtt = self.inner.zero_rtt_conn.load(Ordering::Relaxed);
+        probe.opened(stream_id, early, zero_rtt, self.connection_stats());
+    }
+
+    /// Attaches `probe`'s findings to `response`, answered with `trailers`.
+    fn attach<T>(&self, probe: MaybeProbe, response: &mut Response<T>, trailers: &MetadataMap) {
+        if let Some(probe) = probe {
+            let info = probe.finish(trailers, self.connection_stats());
+            response.extensions_mut().insert(info);
+        }
     }
 
     /// A unary call: one request, one response.
@@ -422,22 +456,34 @@ impl Channel {
         mut codec: C,
     ) -> Result<Response<C::Decode>, Status> {
         let mut request = request;
+        let mut probe = Probe::wanted(&request);
         if !self.inner.config.interceptors.is_empty() {
             request = Box::pin(self.intercept(path, request)).await?;
         }
         let (timeout, deadline) = self.deadline(request.timeout());
         let (data, idempotent) = self.encode_single(path, request, &mut codec, timeout)?;
+        if let Some(probe) = &mut probe {
+            probe.encoded();
+        }
         let early_ok = wire::early::may_send_early(true, idempotent);
         let mut slot = None;
         // One timer for the whole call.
         let res = within(deadline, async {
             let kept = self
-                .start_single(&mut slot, data, true, deadline, early_ok)
+                .start_single(&mut slot, data, true, deadline, early_ok, &mut probe)
                 .await?;
             let call = slot.as_mut().expect("set by start_single");
-            match (read_unary(call, &mut codec.decoder()).await, kept) {
+            let read = read_unary(call, &mut codec.decoder(), &mut probe).await;
+            match (read, kept) {
                 (Err(status), Some(data)) if wire::early::resend(true, status.is_too_early()) => {
-                    Box::pin(self.resend_unary(&mut slot, data, deadline, &mut codec)).await
+                    let again = self.resend_unary(&mut slot, data, deadline, &mut codec);
+                    Box::pin(again).await
+                }
+                (Ok(mut response), _) => {
+                    let trailers = std::mem::take(response.trailers_mut());
+                    self.attach(probe.take(), &mut response, &trailers);
+                    *response.trailers_mut() = trailers;
+                    Ok(response)
                 }
                 (res, _) => res,
             }
@@ -459,9 +505,10 @@ impl Channel {
         codec: &mut C,
     ) -> Result<Response<C::Decode>, Status> {
         // Not early again: opening waits for the handshake.
-        self.start_single(slot, data, true, deadline, false).await?;
+        self.start_single(slot, data, true, deadline, false, &mut None)
+            .await?;
         let call = slot.as_mut().expect("set by start_single");
-        read_unary(call, &mut codec.decoder()).await
+        read_unary(call, &mut codec.decoder(), &mut None).await
     }
 
     /// A server-streaming call: one request, a stream of responses. Returns once the server
@@ -487,18 +534,34 @@ impl Channel {
         mut codec: C,
         single_response: bool,
     ) -> Result<Response<Streaming<C::Decode>>, Status> {
+        let mut probe = Probe::wanted(&request);
         let request = self.intercept(path, request).await?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let (data, idempotent) = self.encode_single(path, request, &mut codec, timeout)?;
+        if let Some(probe) = &mut probe {
+            probe.encoded();
+        }
         let early_ok = wire::early::may_send_early(true, idempotent);
-        let res = self
-            .single_request_attempt(data, &mut codec, single_response, deadline, early_ok)
-            .await;
-        match res {
+        let attempt = self.single_request_attempt(
+            data,
+            &mut codec,
+            single_response,
+            deadline,
+            early_ok,
+            &mut probe,
+        );
+        match attempt.await {
             Err((status, Some(data))) if wire::early::resend(true, status.is_too_early()) => {
                 // Sent in 0-RTT data and turned down: again after the handshake (§3.5).
-                let again =
-                    self.single_request_attempt(data, &mut codec, single_response, deadline, false);
+                let mut no_probe = None;
+                let again = self.single_request_attempt(
+                    data,
+                    &mut codec,
+                    single_response,
+                    deadline,
+                    false,
+                    &mut no_probe,
+                );
                 Box::pin(again).await.map_err(|(status, _)| status)
             }
             res => res.map_err(|(status, _)| status),
@@ -514,18 +577,26 @@ impl Channel {
         single_response: bool,
         deadline: Option<Instant>,
         early_ok: bool,
+        probe: &mut MaybeProbe,
     ) -> Result<Response<Streaming<C::Decode>>, (Status, Option<bytes::Bytes>)> {
         let mut slot = None;
-        let start = self.start_single(&mut slot, data, single_response, deadline, early_ok);
+        let start = self.start_single(&mut slot, data, single_response, deadline, early_ok, probe);
         let kept = match within(deadline, start).await {
             Ok(Ok(kept)) => kept,
             Ok(Err(status)) => return Err((status, None)),
             Err(status) => return Err((slot.as_mut().map_or(status, ClientCall::expire), None)),
         };
         let call = slot.take().expect("set by start_single");
-        streaming_response(call, Box::new(codec.decoder()), deadline)
+        let mut response = streaming_response(call, Box::new(codec.decoder()), deadline)
             .await
-            .map_err(|status| (status, kept))
+            .map_err(|status| (status, kept))?;
+        if let Some(mut p) = probe.take() {
+            // The first answer is in: the network's share ends here.
+            p.first_byte();
+            let trailers = response.get_ref().trailers().cloned().unwrap_or_default();
+            self.attach(Some(p), &mut response, &trailers);
+        }
+        Ok(response)
     }
 
     /// A client-streaming call: a stream of requests, one response.
@@ -557,7 +628,8 @@ impl Channel {
             let sending = send_stream(send, head, stream, &mut encoder, max_send).fuse();
             let mut sending = std::pin::pin!(sending);
             // Read while sending: the server may answer (or fail) before the requests end.
-            let mut recv_fut = std::pin::pin!(read_unary_parts(recv));
+            let mut no_probe = None;
+            let mut recv_fut = std::pin::pin!(read_unary_parts(recv, &mut no_probe));
             loop {
                 tokio::select! {
                     biased;
@@ -692,11 +764,16 @@ where
 async fn read_unary<D: Decoder>(
     call: &mut ClientCall,
     decoder: &mut D,
+    probe: &mut MaybeProbe,
 ) -> Result<Response<D::Item>, Status> {
-    match read_unary_parts(&mut call.recv).await {
+    match read_unary_parts(&mut call.recv, probe).await {
         Ok((headers, payload, trailers)) => {
             call.complete();
+            let decoding = probe.is_some().then(Instant::now);
             let message = decoder.decode(payload)?;
+            if let (Some(p), Some(since)) = (probe, decoding) {
+                p.add_decode(since);
+            }
             Ok(Response::from_parts(headers, message, trailers))
         }
         Err(status) => {
@@ -710,11 +787,16 @@ async fn read_unary<D: Decoder>(
 /// server to exactly one message).
 async fn read_unary_parts(
     recv: &mut RecvHalf<ClientRecv>,
+    probe: &mut MaybeProbe,
 ) -> Result<(MetadataMap, bytes::Bytes, MetadataMap), Status> {
     let mut headers = MetadataMap::new();
     let mut message = None;
     loop {
-        match recv.next_event().await? {
+        let event = recv.next_event().await?;
+        if let Some(probe) = probe {
+            probe.first_byte();
+        }
+        match event {
             Some(ClientEvent::Headers(md)) => headers = md,
             Some(ClientEvent::Message(b)) => message = Some(b),
             Some(ClientEvent::Trailers(outcome)) => {

@@ -332,6 +332,8 @@ async fn single_response<D: Decoder>(
     response: CallResponse,
     mut decoder: D,
 ) -> Result<Response<D::Item>, Status> {
+    let mut response = response;
+    let extensions = std::mem::take(response.extensions_mut());
     let (md, mut body, _) = response.into_parts();
     let message = body
         .message()
@@ -340,15 +342,29 @@ async fn single_response<D: Decoder>(
     // The end of the stream, with the trailers (the receive machine allows no second message).
     while body.message().await?.is_some() {}
     let trailers = body.trailers().cloned().unwrap_or_default();
-    Ok(Response::from_parts(md, decoder.decode(message)?, trailers))
+    let decoding = std::time::Instant::now();
+    let mut response = Response::from_parts(md, decoder.decode(message)?, trailers);
+    *response.extensions_mut() = extensions;
+    let server = crate::CallInfo::server_time(response.trailers());
+    if let Some(info) = response.extensions_mut().get_mut::<crate::CallInfo>() {
+        // Collected when the first answer came (the channel's streaming path): the trailers
+        // and the decoding are known only now.
+        info.timings.decode = decoding.elapsed();
+        info.timings.server = server;
+    }
+    Ok(response)
 }
 
 fn decoded_stream<D>(response: CallResponse, decoder: D) -> Response<Streaming<D::Item>>
 where
     D: Decoder + Send + 'static,
 {
+    let mut response = response;
+    let extensions = std::mem::take(response.extensions_mut());
     let (md, body, trailers) = response.into_parts();
-    Response::from_parts(md, body.with_decoder(Box::new(decoder)), trailers)
+    let mut response = Response::from_parts(md, body.with_decoder(Box::new(decoder)), trailers);
+    *response.extensions_mut() = extensions;
+    response
 }
 
 /// A unary call through `svc` (generated clients call this).

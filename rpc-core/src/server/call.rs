@@ -408,8 +408,10 @@ where
                 Ok(m) => m,
                 Err(s) => return (BytesMut::new(), Err(s)),
             };
+            let started = crate::call_info::server_timing_start(&call.meta.head.metadata);
+            let response = f(call.meta.request(message)).await;
             respond_single(
-                f(call.meta.request(message)).await,
+                crate::call_info::add_server_timing(started, response),
                 &mut codec.encoder(),
                 max_send,
             )
@@ -478,10 +480,14 @@ where
             }
         }
         let requests = Streaming::server(recv, Box::new(codec.decoder()));
+        let started = crate::call_info::server_timing_start(&meta.head.metadata);
         let request = meta.request(requests);
         let mut send = send;
         let mut guard = pin!(Guard::new(send.stopped(), &mut state));
-        let work = async { respond_single(f(request).await, &mut codec.encoder(), max_send) };
+        let work = async {
+            let response = crate::call_info::add_server_timing(started, f(request).await);
+            respond_single(response, &mut codec.encoder(), max_send)
+        };
         let out = run_work(guard.as_mut(), work).await;
         finish(&mut send, None, guard, out).await
     })

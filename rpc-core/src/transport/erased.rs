@@ -60,6 +60,14 @@ pub(crate) enum AnySend {
 }
 
 impl AnySend {
+    /// The stream's id on its connection, when the transport numbers streams.
+    pub(crate) fn id(&self) -> Option<u64> {
+        match self {
+            AnySend::Quic(s) => Some(s.id()),
+            AnySend::Dyn(_) | AnySend::Gone => None,
+        }
+    }
+
     #[inline]
     pub(crate) fn poll_write(
         &mut self,
@@ -160,6 +168,7 @@ pub(crate) trait DynConn: Send + Sync + 'static {
     fn remote_addr(&self) -> Option<SocketAddr>;
     fn rtt(&self) -> Option<Duration>;
     fn peer_identity(&self) -> Option<PeerIdentity>;
+    fn stats(&self) -> Option<super::ConnectionStats>;
 }
 
 fn erase<S: SendStream, R: RecvStream>((send, recv): (S, R)) -> Bidi {
@@ -187,6 +196,9 @@ impl<C: Connection> DynConn for C {
     }
     fn peer_identity(&self) -> Option<PeerIdentity> {
         Connection::peer_identity(self)
+    }
+    fn stats(&self) -> Option<super::ConnectionStats> {
+        Connection::stats(self)
     }
 }
 
@@ -258,6 +270,13 @@ impl AnyConn {
         match self {
             AnyConn::Quic(c) => Some(c.rtt()),
             AnyConn::Dyn(c) => c.rtt(),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Option<super::ConnectionStats> {
+        match self {
+            AnyConn::Quic(c) => Some(quic::stats(c)),
+            AnyConn::Dyn(c) => c.stats(),
         }
     }
 

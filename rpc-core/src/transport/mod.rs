@@ -204,6 +204,41 @@ pub trait Connection: Send + Sync + 'static {
     fn peer_identity(&self) -> Option<crate::tls::PeerIdentity> {
         None
     }
+
+    /// The connection's statistics so far, when the transport keeps any.
+    fn stats(&self) -> Option<ConnectionStats> {
+        None
+    }
+}
+
+/// What a connection's transport knows about its path and its traffic so far: for QUIC,
+/// quinn's estimates and counters. Counters only grow over a connection's life, so the
+/// difference of two snapshots is what happened between them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionStats {
+    /// The smoothed round-trip time estimate.
+    pub rtt: Duration,
+    /// The congestion window, in bytes: how much may be in flight unacknowledged.
+    pub cwnd: u64,
+    /// Congestion events (loss or ECN marks that shrank the window).
+    pub congestion_events: u64,
+    /// Packets declared lost.
+    pub lost_packets: u64,
+    /// Bytes in packets declared lost.
+    pub lost_bytes: u64,
+    /// Packets sent.
+    pub sent_packets: u64,
+    /// UDP datagrams sent (with GSO, one send may carry several).
+    pub sent_datagrams: u64,
+    /// UDP datagrams received.
+    pub received_datagrams: u64,
+    /// Bytes sent in UDP datagrams.
+    pub sent_bytes: u64,
+    /// Bytes received in UDP datagrams.
+    pub received_bytes: u64,
+    /// The current maximum UDP payload size on the path (path MTU discovery's result).
+    pub path_mtu: u16,
 }
 
 /// Makes client connections for a [`Channel`](crate::Channel) (first connect and every

@@ -281,6 +281,30 @@ pub(crate) fn bidi(
 /// A quinn send stream.
 pub(crate) struct QuicSend(quinn::SendStream);
 
+impl QuicSend {
+    pub(crate) fn id(&self) -> u64 {
+        self.0.id().into()
+    }
+}
+
+/// `conn`'s statistics, as the transport reports them.
+pub(crate) fn stats(conn: &quinn::Connection) -> super::ConnectionStats {
+    let s = conn.stats();
+    super::ConnectionStats {
+        rtt: s.path.rtt,
+        cwnd: s.path.cwnd,
+        congestion_events: s.path.congestion_events,
+        lost_packets: s.path.lost_packets,
+        lost_bytes: s.path.lost_bytes,
+        sent_packets: s.path.sent_packets,
+        sent_datagrams: s.udp_tx.datagrams,
+        received_datagrams: s.udp_rx.datagrams,
+        sent_bytes: s.udp_tx.bytes,
+        received_bytes: s.udp_rx.bytes,
+        path_mtu: s.path.current_mtu,
+    }
+}
+
 impl SendStream for QuicSend {
     #[inline]
     fn poll_write(
