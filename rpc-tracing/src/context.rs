@@ -5,6 +5,42 @@ use std::fmt::Write;
 
 /// The metadata key of the W3C trace context.
 pub const TRACEPARENT: &str = "traceparent";
+/// The metadata key of the W3C trace state: vendor data that travels with the trace.
+pub const TRACESTATE: &str = "tracestate";
+
+/// A W3C `tracestate` value, carried along a trace unchanged: the server layer puts an
+/// incoming one in the call's extensions (next to its [`TraceContext`]) and the client
+/// layer sends the one in a request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceState(std::sync::Arc<str>);
+
+impl TraceState {
+    /// Checks a `tracestate` value as W3C Trace Context §3.3 bounds it: at most 512
+    /// characters, 32 comma-separated `key=value` members, printable ASCII. Anything else
+    /// is `None` (and is dropped, not forwarded).
+    pub fn parse(value: &str) -> Option<Self> {
+        let printable = value.bytes().all(|b| (0x20..0x7f).contains(&b));
+        let members: Vec<&str> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .collect();
+        let valid = printable
+            && value.len() <= 512
+            && !members.is_empty()
+            && members.len() <= 32
+            && members.iter().all(|m| {
+                m.split_once('=')
+                    .is_some_and(|(k, v)| !k.is_empty() && !v.is_empty())
+            });
+        valid.then(|| TraceState(value.into()))
+    }
+
+    /// The value, as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// A position in a trace: the trace id, the id of the span that is the parent of what
 /// comes next, and the trace flags (bit 0: sampled).

@@ -29,7 +29,17 @@
 //! own calls. Anything malformed is ignored: the call goes on, its span without a parent.
 //!
 //! The ids are fields on the `tracing` span, not the span's identity: a subscriber exporting
-//! to OpenTelemetry reads them from there.
+//! to OpenTelemetry reads them from there. A `tracestate` travels along unchanged: the server
+//! layer validates an incoming one ([`TraceState::parse`]) and puts it in the call's
+//! extensions; the client layer sends the [`TraceState`] found in a request's extensions.
+//!
+//! # Server and QUIC facts
+//!
+//! [`ClientTraceLayer::for_channel`] names the server on every span (`server.address`,
+//! `server.port`). [`ClientTraceLayer::quic_facts`] adds what no HTTP/2 stack can tell:
+//! the call's QUIC stream, the connection's RTT and congestion window, packets lost during
+//! the call, whether the connection was resumed in 0-RTT, and the call's time up to the
+//! response head by phase (see [`rpc_core::CallInfo`]).
 
 #![deny(missing_docs)]
 
@@ -38,7 +48,7 @@ mod context;
 mod server;
 
 pub use client::{ClientFuture, ClientTrace, ClientTraceLayer};
-pub use context::{TraceContext, TRACEPARENT};
+pub use context::{TraceContext, TraceState, TRACEPARENT, TRACESTATE};
 pub use server::{ServerFuture, ServerTrace, ServerTraceLayer};
 
 use rpc_core::Code;

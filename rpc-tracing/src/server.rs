@@ -1,6 +1,6 @@
 //! The server side: a layer for [`ServerBuilder::layer`](rpc_core::ServerBuilder::layer).
 
-use crate::context::{TraceContext, TRACEPARENT};
+use crate::context::{TraceContext, TraceState, TRACEPARENT, TRACESTATE};
 use crate::{BoxError, CallSpan, Side};
 use pin_project_lite::pin_project;
 use rpc_core::server::{CallOutcome, ServerCall};
@@ -60,6 +60,10 @@ where
         // For the handler's own calls: they continue the client's trace.
         if let Some(parent) = parent {
             call.extensions_mut().insert(parent.child());
+            let state = call.metadata().get(TRACESTATE).and_then(TraceState::parse);
+            if let Some(state) = state {
+                call.extensions_mut().insert(state);
+            }
         }
         // Inner layers run in the span too: their events belong to the call.
         let inner = span.in_scope(|| self.inner.call(call));

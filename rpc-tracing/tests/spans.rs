@@ -6,7 +6,7 @@ use rpc_core::client::service::unary;
 use rpc_core::codec::ProstCodec;
 use rpc_core::server::{CallFuture, NamedService, ServerCall, Service};
 use rpc_core::{Channel, Code, Endpoint, Request, Response, Server, Status};
-use rpc_tracing::{ClientTraceLayer, ServerTraceLayer, TraceContext};
+use rpc_tracing::{ClientTraceLayer, ServerTraceLayer, TraceContext, TraceState};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -36,6 +36,12 @@ impl Service for Echo {
                     let context = req.extensions().get::<TraceContext>();
                     Ok(Response::new(
                         context.map(|c| c.trace_id()).unwrap_or_default(),
+                    ))
+                }
+                "State" => {
+                    let state = req.extensions().get::<TraceState>();
+                    Ok(Response::new(
+                        state.map(|s| s.as_str().to_owned()).unwrap_or_default(),
                     ))
                 }
                 _ => Err(Status::not_found("no such thing")),
@@ -103,6 +109,14 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Ca
 /// Runs `test` against a traced server over the in-memory transport, with a plain channel
 /// to it, and returns the spans closed by then.
 fn traced<F: Future<Output = ()>>(test: impl FnOnce(Channel) -> F) -> Vec<Captured> {
+    traced_over(false, test)
+}
+
+/// [`traced`], over QUIC on 127.0.0.1 if `quic`.
+fn traced_over<F: Future<Output = ()>>(
+    quic: bool,
+    test: impl FnOnce(Channel) -> F,
+) -> Vec<Captured> {
     let capture = Capture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -111,14 +125,28 @@ fn traced<F: Future<Output = ()>>(test: impl FnOnce(Channel) -> F) -> Vec<Captur
         .unwrap();
     tracing::subscriber::with_default(subscriber, || {
         runtime.block_on(async {
-            let (connector, listener) = rpc_core::transport::mem::listener();
-            let server = Server::builder()
+            let builder = Server::builder()
                 .layer(ServerTraceLayer::new())
-                .add_service(Echo)
-                .listen(listener);
+                .add_service(Echo);
+            let (server, endpoint) = if quic {
+                let cert = rpc_core::tls::dev::SelfSigned::loopback().unwrap();
+                let server = builder
+                    .tls_config(cert.server_config().unwrap())
+                    .bind("127.0.0.1:0".parse().unwrap())
+                    .unwrap();
+                let addr = server.local_addr();
+                let endpoint = Endpoint::from_addr(addr).tls_config(cert.client_config());
+                (server, endpoint)
+            } else {
+                let (connector, listener) = rpc_core::transport::mem::listener();
+                (
+                    builder.listen(listener),
+                    Endpoint::from_connector(connector),
+                )
+            };
             let handle = server.handle();
             let serving = tokio::spawn(server.serve());
-            let channel = Endpoint::from_connector(connector).connect().await.unwrap();
+            let channel = endpoint.connect().await.unwrap();
             test(channel.clone()).await;
             // A server span closes when its call's task ends, just after the answer: once the
             // server has stopped, every call task has ended.
@@ -155,6 +183,7 @@ async fn call(
     let path = match method {
         "Say" => "/demo.Echo/Say",
         "Trace" => "/demo.Echo/Trace",
+        "State" => "/demo.Echo/State",
         _ => "/demo.Echo/Fail",
     };
     Ok(unary(client, path, request, Codec::new())
@@ -251,5 +280,69 @@ fn a_server_ignores_a_malformed_traceparent() {
         assert_eq!(server.get("rpc.grpc.status_code"), Some("0"));
         assert_eq!(server.get("trace_id"), None);
         assert_eq!(server.get("parent_span_id"), None);
+    }
+}
+
+#[test]
+fn a_client_span_names_its_server_and_the_tracestate_travels() {
+    let spans = traced(|channel| async move {
+        let client = ClientTraceLayer::new()
+            .server("db.internal", 7000)
+            .layer(channel);
+        let mut request = Request::new(String::new());
+        request.extensions_mut().insert(TraceContext::new_root());
+        request
+            .extensions_mut()
+            .insert(TraceState::parse("vendor=abc,other=1").unwrap());
+        let state = call(&client, "State", request).await.unwrap();
+        assert_eq!(state, "vendor=abc,other=1");
+        // Garbage in a server's incoming tracestate is dropped, not handed on.
+        let mut request = Request::new(String::new());
+        let traceparent = TraceContext::new_root().to_traceparent();
+        request
+            .metadata_mut()
+            .insert("traceparent", &traceparent)
+            .unwrap();
+        request
+            .metadata_mut()
+            .insert("tracestate", "no members here")
+            .unwrap();
+        let state = call(&channel_of(&client), "State", request).await.unwrap();
+        assert_eq!(state, "");
+    });
+    let client = spans.iter().find(|s| s.name == "rpc.client").unwrap();
+    assert_eq!(client.get("server.address"), Some("db.internal"));
+    assert_eq!(client.get("server.port"), Some("7000"));
+}
+
+/// The channel under a traced client (its calls are not traced).
+fn channel_of(client: &rpc_tracing::ClientTrace<Channel>) -> Channel {
+    client.get_ref().clone()
+}
+
+#[test]
+fn quic_facts_and_the_time_breakdown_are_span_fields() {
+    let spans = traced_over(true, |channel| async move {
+        let client = ClientTraceLayer::for_channel(&channel)
+            .quic_facts(true)
+            .layer(channel);
+        for _ in 0..2 {
+            let reply = call(&client, "Say", Request::new("hi".into())).await;
+            assert_eq!(reply.unwrap(), "hi");
+        }
+    });
+    let clients: Vec<_> = spans.iter().filter(|s| s.name == "rpc.client").collect();
+    assert_eq!(clients.len(), 2);
+    // Client-initiated bidirectional streams are 0, 4, 8... (RFC 9000 §2.1).
+    let ids: Vec<_> = clients.iter().map(|s| s.get("quic.stream_id")).collect();
+    assert_eq!(ids, [Some("0"), Some("4")]);
+    for span in clients {
+        assert_eq!(span.get("server.address"), Some("127.0.0.1"));
+        // (The server's handler time comes with the trailers, after the span ends at the
+        // response head: it is in the response's `CallInfo`, not on the span.)
+        for field in ["quic.rtt_us", "quic.cwnd", "rpc.time.network_us"] {
+            assert!(span.get(field).is_some(), "{field} in {span:?}");
+        }
+        assert_eq!(span.get("quic.zero_rtt"), Some("false"));
     }
 }
