@@ -185,3 +185,23 @@ fn metrics_exports_what_both_layers_recorded() {
         "missing {sizes:?} in:\n{out}"
     );
 }
+
+#[test]
+fn tracing_shows_one_trace_over_two_hops() {
+    let out = run(env!("CARGO_BIN_EXE_tracing"));
+    assert!(out.contains("reply: Hello trace! (via front)"), "{out}");
+    assert!(out.contains("call info: stream Some(0)"), "{out}");
+    // Four spans closed (the client's, the front's server and client spans, the back's
+    // server span), all in the trace the client started.
+    let closed: Vec<&str> = out.lines().filter(|l| l.ends_with(": close")).collect();
+    assert_eq!(closed.len(), 4, "{out}");
+    let trace_ids: std::collections::HashSet<&str> = closed
+        .iter()
+        .flat_map(|l| l.split(['{', ' ', '}']))
+        .filter_map(|f| f.strip_prefix("trace_id="))
+        .collect();
+    assert_eq!(trace_ids.len(), 1, "one trace: {out}");
+    for field in ["quic.stream_id=", "quic.rtt_us=", "server.port="] {
+        assert!(out.contains(field), "missing {field} in:\n{out}");
+    }
+}
