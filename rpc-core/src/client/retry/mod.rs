@@ -459,10 +459,12 @@ where
         let mut last: Option<Status> = None;
         let mut next_at = Instant::now();
         loop {
-            let may_send = !stopped
-                && counted < policy.max_attempts
-                && (counted == 0 || self.throttle.as_ref().is_none_or(|t| t.allows()));
-            if may_send && Instant::now() >= next_at {
+            let may_send = |counted: u32, stopped: bool| {
+                !stopped
+                    && counted < policy.max_attempts
+                    && (counted == 0 || self.throttle.as_ref().is_none_or(|t| t.allows()))
+            };
+            if may_send(counted, stopped) && Instant::now() >= next_at {
                 match template.attempt(sent, deadline) {
                     Ok(request) => {
                         running.push(self.attempt(request));
@@ -477,7 +479,8 @@ where
                     }
                 }
             }
-            if running.is_empty() && !(may_send && !stopped) {
+            let may_send = may_send(counted, stopped);
+            if running.is_empty() && !may_send {
                 return Err(last.unwrap_or_else(|| Status::internal("no attempt was sent")));
             }
             tokio::select! {
