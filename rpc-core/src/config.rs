@@ -1,6 +1,7 @@
 //! Limits and QUIC settings shared by [`Endpoint`](crate::Endpoint) and
 //! [`Server`](crate::Server) builders. Every limit is on by default.
 
+use crate::compression::CompressionConfig;
 use crate::wire::FrameLimits;
 use std::time::Duration;
 
@@ -44,11 +45,16 @@ pub(crate) struct Settings {
     /// 0-RTT (PROTOCOL.md §3.5): early data sent (client) or accepted (server). Off by
     /// default: early data can be replayed.
     pub zero_rtt: bool,
+    /// Message compression (PROTOCOL.md §15).
+    pub compression: CompressionConfig,
 }
 
 impl Settings {
     pub(crate) fn client() -> Self {
-        Self::server()
+        Settings {
+            compression: CompressionConfig::client(),
+            ..Self::server()
+        }
     }
 
     pub(crate) fn server() -> Self {
@@ -70,6 +76,7 @@ impl Settings {
             initial_mtu: 1200,
             max_udp_payload_size: DEFAULT_MAX_UDP_PAYLOAD_SIZE,
             zero_rtt: false,
+            compression: CompressionConfig::server(),
         }
     }
 
@@ -174,6 +181,36 @@ macro_rules! settings_setters {
         /// 65,507-byte datagram write.
         pub fn max_udp_payload_size(mut self, bytes: u16) -> Self {
             self.settings.max_udp_payload_size = bytes.max(1200);
+            self
+        }
+
+        /// Compresses the messages this side sends with `encoding` (PROTOCOL.md §15), those
+        /// of at least [`compression_threshold`](Self::compression_threshold) bytes that it
+        /// makes smaller. A server does so only for clients that accept `encoding`; a client
+        /// compresses its requests whatever the server says, so set it only for servers that
+        /// accept `encoding` (a server that does not answers `Unimplemented`). Off by
+        /// default.
+        pub fn send_compressed(mut self, encoding: crate::CompressionEncoding) -> Self {
+            self.settings.compression.send = Some(encoding);
+            self
+        }
+
+        /// Accepts messages compressed with `encoding` (call again for more). A client
+        /// offers them in every request head, and its server may then compress responses
+        /// with one; a server accepts every algorithm of the build by default, so this is
+        /// for clients. Decompression never exceeds
+        /// [`max_decoding_message_size`](Self::max_decoding_message_size).
+        pub fn accept_compressed(mut self, encoding: crate::CompressionEncoding) -> Self {
+            let c = &mut self.settings.compression;
+            c.accept = c.accept.with(encoding);
+            self
+        }
+
+        /// Messages smaller than this many bytes (encoded) are never compressed (default
+        /// [`DEFAULT_COMPRESSION_THRESHOLD`](crate::compression::DEFAULT_COMPRESSION_THRESHOLD),
+        /// 1 KiB): below it compression saves little and costs CPU.
+        pub fn compression_threshold(mut self, bytes: usize) -> Self {
+            self.settings.compression.threshold = bytes;
             self
         }
 

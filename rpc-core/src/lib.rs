@@ -130,6 +130,7 @@ pub mod client;
 pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
+pub mod compression;
 mod config;
 mod error;
 pub mod interceptor;
@@ -144,6 +145,7 @@ pub mod wire;
 
 pub use call_info::CallInfo;
 pub use client::{Channel, Endpoint};
+pub use compression::CompressionEncoding;
 pub use config::{
     DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_LIST_SIZE,
     DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_UDP_PAYLOAD_SIZE,

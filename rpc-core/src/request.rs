@@ -1,5 +1,6 @@
 //! [`Request`] and [`Response`]: a message plus the metadata around it.
 
+use crate::compression::CompressionEncoding;
 use crate::metadata::MetadataMap;
 use crate::tls::PeerIdentity;
 use futures_core::Stream;
@@ -20,6 +21,8 @@ pub struct Request<T> {
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     idempotent: bool,
+    /// Client: overrides the channel's `send_compressed` for this call.
+    send_compressed: Option<Option<CompressionEncoding>>,
     peer: Option<Arc<PeerInfo>>,
     path: Option<String>,
     extensions: http::Extensions,
@@ -42,6 +45,7 @@ impl<T> Request<T> {
             timeout: None,
             deadline: None,
             idempotent: false,
+            send_compressed: None,
             peer: None,
             path: None,
             extensions: http::Extensions::new(),
@@ -108,6 +112,19 @@ impl<T> Request<T> {
         self.idempotent = idempotent;
     }
 
+    /// On the client: compresses this call's request messages with `encoding` (`None`: not
+    /// at all), whatever the channel's
+    /// [`send_compressed`](crate::Endpoint::send_compressed) says (PROTOCOL.md §15).
+    /// Generated clients set it for methods given a compression setting in `rpc-codegen`.
+    pub fn set_send_compressed(&mut self, encoding: Option<CompressionEncoding>) {
+        self.send_compressed = Some(encoding);
+    }
+
+    /// The per-call override of [`set_send_compressed`](Self::set_send_compressed), if any.
+    pub fn send_compressed(&self) -> Option<Option<CompressionEncoding>> {
+        self.send_compressed
+    }
+
     /// Whether the call is marked idempotent.
     pub fn is_idempotent(&self) -> bool {
         self.idempotent
@@ -150,6 +167,7 @@ impl<T> Request<T> {
             timeout: self.timeout,
             deadline: self.deadline,
             idempotent: self.idempotent,
+            send_compressed: self.send_compressed,
             peer: self.peer,
             path: self.path,
             extensions: self.extensions,
@@ -189,6 +207,7 @@ impl<T> Request<T> {
             timeout,
             deadline,
             idempotent,
+            send_compressed: None,
             peer,
             path: None,
             extensions: http::Extensions::new(),

@@ -10,6 +10,7 @@ pub use endpoint::Endpoint;
 
 use crate::call_info::{MaybeProbe, Probe};
 use crate::codec::{encode_frame, BoxDecoder, Codec, Decoder, Encoder};
+use crate::compression::{CompressionConfig, SendCompression};
 use crate::config::Settings;
 use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
@@ -53,6 +54,7 @@ struct Inner {
     config: Endpoint,
     limits: FrameLimits,
     max_send: usize,
+    compression: CompressionConfig,
     default_timeout: Option<Duration>,
     closed: AtomicBool,
     /// Whether `conn` was resumed in 0-RTT and its handshake may not be confirmed yet: then
@@ -112,6 +114,7 @@ impl Channel {
                 state: tokio::sync::Mutex::new(State::default()),
                 limits: settings.frame_limits(),
                 max_send: settings.max_encoding_message_size,
+                compression: settings.compression,
                 default_timeout: config.timeout,
                 config,
                 closed: AtomicBool::new(false),
@@ -303,6 +306,7 @@ impl Channel {
         };
         let mut rx = ClientRecv::new(self.inner.limits);
         rx.set_single_message(single_response);
+        rx.set_accept_encoding(self.inner.compression.accept);
         let call = ClientCall {
             send: Some(SendHalf::new(send, Peer::Server)),
             recv: RecvHalf::new(recv, rx, Peer::Server),
@@ -364,18 +368,37 @@ impl Channel {
         None
     }
 
+    /// How a call compresses its requests (PROTOCOL.md §15): the request's override, else
+    /// the channel's setting.
+    fn send_compression(
+        &self,
+        over: Option<Option<crate::CompressionEncoding>>,
+    ) -> SendCompression {
+        let c = &self.inner.compression;
+        SendCompression {
+            encoding: over.unwrap_or(c.send),
+            threshold: c.threshold,
+        }
+    }
+
     /// A buffer holding the request head, with room for `extra` more bytes.
     fn head(
+        &self,
         path: &str,
         md: MetadataMap,
         timeout: Option<Duration>,
         idempotent: bool,
+        send: SendCompression,
         extra: usize,
     ) -> BytesMut {
         let flags = if idempotent { flags::IDEMPOTENT } else { 0 };
-        let len = wire::encode::request_head_len(path, timeout, flags, &md);
+        let compression = wire::HeadCompression {
+            encoding: send.encoding,
+            accept: self.inner.compression.accept,
+        };
+        let len = wire::encode::request_head_len(path, timeout, flags, &md, compression);
         let mut buf = BytesMut::with_capacity(len + extra);
-        wire::encode::request_head_parts(path, timeout, flags, &md, &mut buf);
+        wire::encode::request_head_parts(path, timeout, flags, &md, compression, &mut buf);
         buf
     }
 
@@ -389,11 +412,12 @@ impl Channel {
         codec: &mut C,
         timeout: Option<Duration>,
     ) -> Result<(bytes::Bytes, bool), Status> {
+        let send = self.send_compression(request.send_compressed());
         let (md, message, _, idempotent) = request.into_parts();
         let mut encoder = codec.encoder();
         let extra = wire::frame::FRAME_HEADER_LEN + encoder.size_hint(&message);
-        let mut buf = Self::head(path, md, timeout, idempotent, extra);
-        encode_frame(&mut encoder, &message, &mut buf, self.inner.max_send)?;
+        let mut buf = self.head(path, md, timeout, idempotent, send, extra);
+        encode_frame(&mut encoder, &message, &mut buf, self.inner.max_send, send)?;
         Ok((buf.freeze(), idempotent))
     }
 
@@ -616,16 +640,19 @@ impl Channel {
     {
         let request = self.intercept(path, request).await?;
         let (timeout, deadline) = self.deadline(request.timeout());
+        let send = self.send_compression(request.send_compressed());
         let (md, stream, _, idempotent) = request.into_parts();
-        let head = Self::head(path, md, timeout, idempotent, 256);
+        let head = self.head(path, md, timeout, idempotent, send, 256);
         // A request stream never goes in 0-RTT data (PROTOCOL.md §3.5).
         let (mut call, _) = within(deadline, self.open(true, deadline, false)).await??;
         let max_send = self.inner.max_send;
+        let compress = send;
         let exchange = async {
             let ClientCall { send, recv, .. } = &mut call;
             let send = send.as_mut().expect("fresh call has a send half");
             let mut encoder = codec.encoder();
-            let sending = send_stream(send, head, stream, &mut encoder, max_send).fuse();
+            let sending = send_stream(send, head, stream, &mut encoder, (max_send, compress));
+            let sending = sending.fuse();
             let mut sending = std::pin::pin!(sending);
             // Read while sending: the server may answer (or fail) before the requests end.
             let mut no_probe = None;
@@ -678,8 +705,9 @@ impl Channel {
     {
         let request = self.intercept(path, request).await?;
         let (timeout, deadline) = self.deadline(request.timeout());
+        let compress = self.send_compression(request.send_compressed());
         let (md, stream, _, idempotent) = request.into_parts();
-        let head = Self::head(path, md, timeout, idempotent, 256);
+        let head = self.head(path, md, timeout, idempotent, compress, 256);
         let (mut call, _) = within(deadline, self.open(false, deadline, false)).await??;
         let send = call.send.take().expect("fresh call has a send half");
         let max_send = self.inner.max_send;
@@ -688,9 +716,15 @@ impl Channel {
         call.sender = Some(Sender::spawn(send, move |mut send| async move {
             // A local encoding error drops `send` unfinished, which resets the stream, and is
             // the call's outcome (the response side picks it up).
-            send_stream(&mut send.half, head, stream, &mut encoder, max_send)
-                .await
-                .err()
+            send_stream(
+                &mut send.half,
+                head,
+                stream,
+                &mut encoder,
+                (max_send, compress),
+            )
+            .await
+            .err()
         }));
         streaming_response(call, Box::new(codec.decoder()), deadline).await
     }
@@ -740,7 +774,7 @@ async fn send_stream<E, S>(
     mut buf: BytesMut,
     stream: S,
     encoder: &mut E,
-    max_send: usize,
+    (max_send, compression): (usize, SendCompression),
 ) -> Result<(), Status>
 where
     E: Encoder,
@@ -748,7 +782,7 @@ where
 {
     let messages = stream.map(Ok);
     match send
-        .send_messages(&mut buf, messages, encoder, max_send)
+        .send_messages(&mut buf, messages, encoder, max_send, compression)
         .await
     {
         Ok(()) => {}

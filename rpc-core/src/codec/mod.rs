@@ -4,6 +4,7 @@
 //! ones it receives (separate, so a bidirectional call can send and receive from different
 //! tasks). The generated code uses [`ProstCodec`]; other serializations plug in the same way.
 
+use crate::compression::SendCompression;
 use crate::status::Status;
 use bytes::{Bytes, BytesMut};
 use std::marker::PhantomData;
@@ -119,12 +120,15 @@ impl<D: prost::Message + Default> Decoder for ProstDecoder<D> {
     }
 }
 
-/// Appends `item` as one `MESSAGE` frame, refusing it if it is larger than `max` bytes.
+/// Appends `item` as one `MESSAGE` frame, refusing it if it is larger than `max` bytes
+/// (before compression: the receiver's limit applies to the decompressed size), compressed
+/// as `compression` says.
 pub(crate) fn encode_frame<E: Encoder>(
     encoder: &mut E,
     item: &E::Item,
     buf: &mut BytesMut,
     max: usize,
+    compression: SendCompression,
 ) -> Result<(), Status> {
     buf.reserve(crate::wire::frame::FRAME_HEADER_LEN + encoder.size_hint(item));
     let start = buf.len();
@@ -135,6 +139,12 @@ pub(crate) fn encode_frame<E: Encoder>(
             "message of {len} bytes exceeds this side's send limit of {max} bytes \
              (max_encoding_message_size)"
         )));
+    }
+    // Off: one branch, nothing else.
+    if compression.encoding.is_some() {
+        compression
+            .apply(buf, start)
+            .inspect_err(|_| buf.truncate(start))?;
     }
     Ok(())
 }
@@ -151,12 +161,26 @@ mod tests {
         let mut codec = ProstCodec::<String, String>::new();
         let (mut enc, mut dec) = (codec.encoder(), codec.decoder());
         let mut buf = BytesMut::new();
-        encode_frame(&mut enc, &"hello".to_string(), &mut buf, 100).unwrap();
+        encode_frame(
+            &mut enc,
+            &"hello".to_string(),
+            &mut buf,
+            100,
+            SendCompression::OFF,
+        )
+        .unwrap();
         assert_eq!(buf.len(), crate::wire::frame::FRAME_HEADER_LEN + 7);
         let payload = buf.split_off(crate::wire::frame::FRAME_HEADER_LEN).freeze();
         assert_eq!(dec.decode(payload).unwrap(), "hello");
         let mut buf = BytesMut::new();
-        let err = encode_frame(&mut enc, &"x".repeat(200), &mut buf, 100).unwrap_err();
+        let err = encode_frame(
+            &mut enc,
+            &"x".repeat(200),
+            &mut buf,
+            100,
+            SendCompression::OFF,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), crate::Code::ResourceExhausted);
         assert!(buf.is_empty());
         assert_eq!(

@@ -2,6 +2,7 @@
 //! all raced against the client's cancellation and the deadline.
 
 use crate::codec::{encode_frame, Codec, Decoder};
+use crate::compression::SendCompression;
 use crate::interceptor::Interceptors;
 use crate::metadata::MetadataMap;
 use crate::request::{PeerInfo, Request, Response};
@@ -67,6 +68,8 @@ pub(crate) struct CallMeta {
     /// The connection's peer: address and certificate.
     pub(crate) peer: Option<Arc<PeerInfo>>,
     pub(crate) max_send: usize,
+    /// How the response's messages are compressed (PROTOCOL.md §15.3).
+    pub(crate) compression: SendCompression,
     pub(crate) extensions: http::Extensions,
     /// The server's interceptors, when it has any; they run first thing in the call's task.
     pub(crate) interceptors: Option<Interceptors>,
@@ -378,11 +381,9 @@ async fn read_one<D: Decoder>(
     decoder.decode(message)
 }
 
-fn response_head(md: &MetadataMap, always: bool) -> BytesMut {
+fn response_head(md: &MetadataMap, compression: SendCompression) -> BytesMut {
     let mut buf = BytesMut::new();
-    if always || !md.is_empty() {
-        wire::encode::response_head(md, &mut buf);
-    }
+    wire::encode::response_head_with(md, compression.encoding, &mut buf);
     buf
 }
 
@@ -396,7 +397,7 @@ where
     // The call is used in place and the work future is built inside the `await`: moved-from
     // locals still take room in a future's state, and this one is allocated for every call.
     Box::pin(async move {
-        let max_send = call.meta.max_send;
+        let max_send = (call.meta.max_send, call.meta.compression);
         if call.meta.interceptors.is_some() {
             if let Err(status) = call.meta.intercept().await {
                 return reject(call.send, call.recv, call.state, status).await;
@@ -436,7 +437,7 @@ where
             mut meta,
             mut state,
         } = call;
-        let max_send = meta.max_send;
+        let max_send = (meta.max_send, meta.compression);
         if meta.interceptors.is_some() {
             if let Err(status) = meta.intercept().await {
                 return reject(send, recv, state, status).await;
@@ -473,7 +474,7 @@ where
             mut meta,
             mut state,
         } = call;
-        let max_send = meta.max_send;
+        let max_send = (meta.max_send, meta.compression);
         if meta.interceptors.is_some() {
             if let Err(status) = meta.intercept().await {
                 return reject(send, recv, state, status).await;
@@ -508,7 +509,7 @@ where
             mut meta,
             mut state,
         } = call;
-        let max_send = meta.max_send;
+        let max_send = (meta.max_send, meta.compression);
         if meta.interceptors.is_some() {
             if let Err(status) = meta.intercept().await {
                 return reject(send, recv, state, status).await;
@@ -535,27 +536,30 @@ where
 fn respond_single<E: crate::codec::Encoder>(
     response: Result<Response<E::Item>, Status>,
     encoder: &mut E,
-    max_send: usize,
+    (max_send, mut compression): (usize, SendCompression),
 ) -> Produced {
     let (md, message, trailers) = match response {
         Ok(r) => r.into_parts(),
         Err(s) => return (BytesMut::new(), Err(s)),
     };
-    let head_len = if md.is_empty() {
+    let hint = encoder.size_hint(&message);
+    // The head names the algorithm only when the message may be compressed, so a small
+    // response costs no head (PROTOCOL.md §15.3); a codec without a size hint sends plain.
+    if hint < compression.threshold {
+        compression.encoding = None;
+    }
+    let head_len = if md.is_empty() && compression.encoding.is_none() {
         0
     } else {
-        wire::encode::response_head_len(&md)
+        wire::encode::response_head_len_with(&md, compression.encoding)
     };
     let mut buf = BytesMut::with_capacity(
-        head_len
-            + wire::frame::FRAME_HEADER_LEN
-            + encoder.size_hint(&message)
-            + wire::encode::trailers_ok_len(&trailers),
+        head_len + wire::frame::FRAME_HEADER_LEN + hint + wire::encode::trailers_ok_len(&trailers),
     );
     if head_len > 0 {
-        wire::encode::response_head(&md, &mut buf);
+        wire::encode::response_head_with(&md, compression.encoding, &mut buf);
     }
-    match encode_frame(encoder, &message, &mut buf, max_send) {
+    match encode_frame(encoder, &message, &mut buf, max_send, compression) {
         Ok(()) => (buf, Ok(trailers)),
         Err(s) => (BytesMut::new(), Err(s)),
     }
@@ -565,16 +569,16 @@ async fn respond_stream<E, S>(
     send: &mut SendHalf,
     response: Response<S>,
     encoder: &mut E,
-    max_send: usize,
+    (max_send, compression): (usize, SendCompression),
 ) -> Produced
 where
     E: crate::codec::Encoder,
     S: Stream<Item = Result<E::Item, Status>> + Send,
 {
     let (md, stream, trailers) = response.into_parts();
-    let mut buf = response_head(&md, true);
+    let mut buf = response_head(&md, compression);
     match send
-        .send_messages(&mut buf, stream, encoder, max_send)
+        .send_messages(&mut buf, stream, encoder, max_send, compression)
         .await
     {
         Ok(()) => (buf, Ok(trailers)),
@@ -641,6 +645,7 @@ mod tests {
                 deadline: None,
                 peer: None,
                 max_send: 1 << 20,
+                compression: SendCompression::OFF,
                 extensions: http::Extensions::new(),
                 interceptors: None,
             },

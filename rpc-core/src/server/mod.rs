@@ -277,6 +277,7 @@ impl ServerBuilder {
             routes: Routes::new(self.routes),
             limits: self.settings.frame_limits(),
             max_send: self.settings.max_encoding_message_size,
+            compression: self.settings.compression,
             handshake_timeout: self.settings.handshake_timeout_for(None),
             header_timeout: self.header_timeout,
             interceptors: self.interceptors,
@@ -392,6 +393,7 @@ pub(crate) struct Shared {
     routes: Routes,
     limits: FrameLimits,
     max_send: usize,
+    compression: crate::compression::CompressionConfig,
     handshake_timeout: Duration,
     header_timeout: Duration,
     interceptors: Interceptors,
@@ -777,7 +779,9 @@ fn accept_call(
     stack: Option<&layer::ConnStack>,
 ) -> Option<Box<ServerCall>> {
     let send = SendHalf::new(send, Peer::Client);
-    let mut recv = RecvHalf::new(recv, ServerRecv::new(shared.limits), Peer::Client);
+    let mut rx = ServerRecv::new(shared.limits);
+    rx.set_accept_encoding(shared.compression.accept);
+    let mut recv = RecvHalf::new(recv, rx, Peer::Client);
     let layered = stack.is_some();
     let call = match futures_util::FutureExt::now_or_never(recv.next_event()) {
         Some(event) => {
@@ -895,12 +899,19 @@ fn route(
     if early {
         extensions.insert(EarlyData);
     }
+    // Responses are compressed only with an algorithm the client accepts (PROTOCOL.md §15.3).
+    let accepted = recv.receiver().compression().accept;
+    let compression = crate::compression::SendCompression {
+        encoding: shared.compression.send.filter(|&e| accepted.contains(e)),
+        threshold: shared.compression.threshold,
+    };
     let meta = CallMeta {
         head,
         method_at,
         deadline,
         peer: Some(peer),
         max_send: shared.max_send,
+        compression,
         extensions,
         interceptors: (!shared.interceptors.is_empty()).then(|| shared.interceptors.clone()),
     };

@@ -281,13 +281,14 @@ impl SendHalf {
         messages: S,
         encoder: &mut E,
         max_send: usize,
+        compression: crate::compression::SendCompression,
     ) -> Result<(), SendError>
     where
         E: Encoder,
         S: Stream<Item = Result<E::Item, Status>>,
     {
         let mut encode = |item: Result<E::Item, Status>, buf: &mut BytesMut| {
-            item.and_then(|m| encode_frame(encoder, &m, buf, max_send))
+            item.and_then(|m| encode_frame(encoder, &m, buf, max_send, compression))
                 .map_err(SendError::Local)
         };
         let mut messages = std::pin::pin!(messages);

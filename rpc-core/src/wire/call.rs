@@ -7,8 +7,9 @@
 //! stream error code to send. The rest of a call's life is in [`machine`](super::machine).
 
 use super::frame::{Frame, FrameDecoder, FrameError, FrameKind, FrameLimits, FLAG_COMPRESSED};
-use super::head::{self, HeadError, RequestHead};
+use super::head::{self, HeadCompression, HeadError, RequestHead};
 use super::ErrorCode;
+use crate::compression::{self, CompressionEncoding, DecompressError, EncodingSet};
 use crate::metadata::MetadataMap;
 use crate::status::{Code, Status};
 use bytes::Bytes;
@@ -31,9 +32,29 @@ pub enum CallError {
         /// Where in the call it arrived.
         when: &'static str,
     },
-    /// A message carries the compressed flag, but no compression was negotiated.
+    /// A message carries the compressed flag, but its sender's head named no algorithm.
     #[error("compressed message received, but no compression was negotiated")]
     Compressed,
+    /// The request head names an algorithm the server does not decompress (PROTOCOL.md
+    /// §15.2).
+    #[error("message encoding {name:?} is not supported (accepted: {accepted})")]
+    UnsupportedEncoding {
+        /// The name the client sent.
+        name: String,
+        /// What the server accepts.
+        accepted: EncodingSet,
+    },
+    /// The response head names an algorithm the client did not offer (PROTOCOL.md §15.3).
+    #[error("response encoding {name:?} was not offered by the client (offered: {offered})")]
+    UnofferedEncoding {
+        /// The name the server sent.
+        name: String,
+        /// What the client offered.
+        offered: EncodingSet,
+    },
+    /// A compressed message failed to decompress, or inflates past the message limit.
+    #[error(transparent)]
+    Decompress(#[from] DecompressError),
     /// The client's stream ended before its request head.
     #[error("stream ended before the request head")]
     MissingHead,
@@ -53,8 +74,11 @@ impl CallError {
     pub fn to_status(&self) -> Status {
         let code = match self {
             CallError::Frame(FrameError::MessageTooLarge { .. })
-            | CallError::Frame(FrameError::HeadersTooLarge { .. }) => Code::ResourceExhausted,
-            CallError::Head(HeadError::InvalidPath(_)) => Code::Unimplemented,
+            | CallError::Frame(FrameError::HeadersTooLarge { .. })
+            | CallError::Decompress(DecompressError::TooLarge { .. }) => Code::ResourceExhausted,
+            CallError::Head(HeadError::InvalidPath(_)) | CallError::UnsupportedEncoding { .. } => {
+                Code::Unimplemented
+            }
             _ => Code::Internal,
         };
         Status::new(code, self.to_string())
@@ -69,6 +93,16 @@ impl CallError {
             }
             CallError::Frame(FrameError::HeadersTooLarge { len, limit }) => {
                 (len, limit, "max_header_list_size", "header block")
+            }
+            CallError::Decompress(DecompressError::TooLarge { limit }) => {
+                return Status::new(
+                    Code::ResourceExhausted,
+                    format!(
+                        "compressed message inflates past the {receiver}'s limit of {limit} \
+                         bytes (max_decoding_message_size on the {receiver}); decompression \
+                         stopped there"
+                    ),
+                )
             }
             _ => return self.to_status(),
         };
@@ -85,17 +119,27 @@ impl CallError {
     pub fn error_code(&self) -> ErrorCode {
         match self {
             CallError::Frame(FrameError::MessageTooLarge { .. })
-            | CallError::Frame(FrameError::HeadersTooLarge { .. }) => ErrorCode::RESOURCE_EXHAUSTED,
+            | CallError::Frame(FrameError::HeadersTooLarge { .. })
+            | CallError::Decompress(DecompressError::TooLarge { .. }) => {
+                ErrorCode::RESOURCE_EXHAUSTED
+            }
             _ => ErrorCode::PROTOCOL_ERROR,
         }
     }
 }
 
-fn message_payload(frame: Frame) -> Result<Bytes, CallError> {
-    if frame.flags & FLAG_COMPRESSED != 0 {
-        return Err(CallError::Compressed);
+/// A message's bytes: its payload, decompressed if flagged (PROTOCOL.md §15.4), never to
+/// more than `limit` bytes.
+fn message_payload(
+    frame: Frame,
+    encoding: Option<CompressionEncoding>,
+    limit: usize,
+) -> Result<Bytes, CallError> {
+    if frame.flags & FLAG_COMPRESSED == 0 {
+        return Ok(frame.payload);
     }
-    Ok(frame.payload)
+    let encoding = encoding.ok_or(CallError::Compressed)?;
+    Ok(compression::decompress(encoding, &frame.payload, limit)?)
 }
 
 /// What a server learns from a client's stream.
@@ -148,17 +192,38 @@ pub struct ServerRecv {
     state: ServerState,
     fin: bool,
     count: Count,
+    max_message: usize,
+    /// What this server decompresses.
+    accept: EncodingSet,
+    /// From the request head.
+    compression: HeadCompression,
 }
 
 impl ServerRecv {
-    /// A new call, with the server's limits.
+    /// A new call, with the server's limits, decompressing every algorithm this build
+    /// supports.
     pub fn new(limits: FrameLimits) -> Self {
         Self {
             dec: FrameDecoder::new(limits),
             state: ServerState::AwaitHead,
             fin: false,
             count: Count::default(),
+            max_message: limits.max_message,
+            accept: EncodingSet::all(),
+            compression: HeadCompression::default(),
         }
+    }
+
+    /// The algorithms this server decompresses; a request head naming another ends the call
+    /// with `UNIMPLEMENTED` (PROTOCOL.md §15.2).
+    pub fn set_accept_encoding(&mut self, accept: EncodingSet) {
+        self.accept = accept;
+    }
+
+    /// The request head's compression fields: the request's algorithm, and those the client
+    /// accepts for the response. Default until the head is read.
+    pub fn compression(&self) -> HeadCompression {
+        self.compression
     }
 
     /// The method takes exactly one request message (unary, server streaming): a second one,
@@ -192,11 +257,27 @@ impl ServerRecv {
             Some(frame) => match (self.state, frame.kind) {
                 (ServerState::AwaitHead, FrameKind::Headers) => {
                     self.state = ServerState::Messages;
-                    Ok(Some(ServerEvent::Head(RequestHead::decode(frame.payload)?)))
+                    let decoded = head::decode_request_head(frame.payload)?;
+                    self.compression.accept = decoded.accept;
+                    if !decoded.encoding.is_empty() {
+                        let known = CompressionEncoding::from_name(&decoded.encoding);
+                        match known.filter(|&e| self.accept.contains(e)) {
+                            Some(e) => self.compression.encoding = Some(e),
+                            None => {
+                                return Err(CallError::UnsupportedEncoding {
+                                    name: decoded.encoding,
+                                    accepted: self.accept,
+                                })
+                            }
+                        }
+                    }
+                    Ok(Some(ServerEvent::Head(decoded.head)))
                 }
                 (ServerState::Messages, FrameKind::Message) => {
                     self.count.message()?;
-                    Ok(Some(ServerEvent::Message(message_payload(frame)?)))
+                    let enc = self.compression.encoding;
+                    let payload = message_payload(frame, enc, self.max_message)?;
+                    Ok(Some(ServerEvent::Message(payload)))
                 }
                 (ServerState::AwaitHead, kind) => Err(CallError::UnexpectedFrame {
                     kind,
@@ -247,17 +328,31 @@ pub struct ClientRecv {
     state: ClientState,
     fin: bool,
     count: Count,
+    max_message: usize,
+    /// What the client offered in its request head.
+    offered: EncodingSet,
+    /// From the response head.
+    encoding: Option<CompressionEncoding>,
 }
 
 impl ClientRecv {
-    /// A new call, with the client's limits.
+    /// A new call, with the client's limits, accepting no compression.
     pub fn new(limits: FrameLimits) -> Self {
         Self {
             dec: FrameDecoder::new(limits),
             state: ClientState::Start,
             fin: false,
             count: Count::default(),
+            max_message: limits.max_message,
+            offered: EncodingSet::empty(),
+            encoding: None,
         }
+    }
+
+    /// The algorithms the client offered in its request head (`accept_encoding`); a
+    /// response head naming another is a protocol error (PROTOCOL.md §15.3).
+    pub fn set_accept_encoding(&mut self, offered: EncodingSet) {
+        self.offered = offered;
     }
 
     /// The method answers with exactly one message (unary, client streaming): a second one,
@@ -289,13 +384,26 @@ impl ClientRecv {
                 let when = match (self.state, frame.kind) {
                     (ClientState::Start, FrameKind::Headers) => {
                         self.state = ClientState::Messages;
-                        let md = head::decode_response_head(frame.payload)?;
+                        let (md, name) = head::decode_response_head_full(frame.payload)?;
+                        if !name.is_empty() {
+                            let known = CompressionEncoding::from_name(&name);
+                            match known.filter(|&e| self.offered.contains(e)) {
+                                Some(e) => self.encoding = Some(e),
+                                None => {
+                                    return Err(CallError::UnofferedEncoding {
+                                        name,
+                                        offered: self.offered,
+                                    })
+                                }
+                            }
+                        }
                         return Ok(Some(ClientEvent::Headers(md)));
                     }
                     (ClientState::Start | ClientState::Messages, FrameKind::Message) => {
                         self.state = ClientState::Messages;
                         self.count.message()?;
-                        return Ok(Some(ClientEvent::Message(message_payload(frame)?)));
+                        let payload = message_payload(frame, self.encoding, self.max_message)?;
+                        return Ok(Some(ClientEvent::Message(payload)));
                     }
                     (ClientState::Start | ClientState::Messages, FrameKind::Trailers) => {
                         self.state = ClientState::Done;
@@ -520,5 +628,173 @@ mod tests {
         rx.handle_fin();
         let events = std::iter::from_fn(|| rx.poll_event().unwrap()).count();
         assert_eq!(events, 5);
+    }
+
+    /// A request stream whose head carries the compression fields `encoding` (raw name,
+    /// field 5) and `accept` (field 6), then `msgs` as (flags, payload) frames.
+    fn compressed_request(encoding: &str, accept: &[&str], msgs: &[(u8, &[u8])]) -> Bytes {
+        use prost::encoding as pb;
+        let mut payload = BytesMut::new();
+        pb::string::encode(1, &"/p.S/M".to_string(), &mut payload);
+        if !encoding.is_empty() {
+            pb::string::encode(5, &encoding.to_string(), &mut payload);
+        }
+        for a in accept {
+            pb::string::encode(6, &a.to_string(), &mut payload);
+        }
+        let mut b = BytesMut::new();
+        super::super::frame::put_frame(&mut b, 1, 0, &payload);
+        for (flags, m) in msgs {
+            super::super::frame::put_frame(&mut b, 0, *flags, m);
+        }
+        b.freeze()
+    }
+
+    fn compressed(e: CompressionEncoding, data: &[u8]) -> Vec<u8> {
+        let mut z = BytesMut::new();
+        compression::compress(e, data, &mut z).unwrap();
+        z.to_vec()
+    }
+
+    #[test]
+    fn server_decompresses_what_the_head_announced() {
+        let data = vec![b'x'; 10_000];
+        for &e in CompressionEncoding::ALL {
+            let z = compressed(e, &data);
+            let mut rx = ServerRecv::new(LIMITS);
+            rx.handle_data(compressed_request(
+                e.as_str(),
+                &["br", "zstd", "gzip"],
+                &[(FLAG_COMPRESSED, &z), (0, b"plain")],
+            ));
+            assert!(matches!(rx.poll_event(), Ok(Some(ServerEvent::Head(_)))));
+            assert_eq!(rx.compression().encoding, Some(e));
+            // Unknown names in the accept list are ignored.
+            assert_eq!(rx.compression().accept, EncodingSet::all());
+            assert_eq!(
+                rx.poll_event().unwrap(),
+                Some(ServerEvent::Message(Bytes::from(data.clone())))
+            );
+            assert_eq!(
+                rx.poll_event().unwrap(),
+                Some(ServerEvent::Message(Bytes::from_static(b"plain")))
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_or_refused_encoding_is_unimplemented() {
+        let mut rx = ServerRecv::new(LIMITS);
+        rx.handle_data(compressed_request("br", &[], &[]));
+        let err = rx.poll_event().unwrap_err();
+        assert!(matches!(err, CallError::UnsupportedEncoding { ref name, .. } if name == "br"));
+        let status = err.to_status();
+        assert_eq!(status.code(), Code::Unimplemented);
+        assert!(status.message().contains("\"br\""), "{}", status.message());
+
+        // Known, but not accepted by this server.
+        let mut rx = ServerRecv::new(LIMITS);
+        rx.set_accept_encoding(EncodingSet::empty());
+        rx.handle_data(compressed_request(
+            CompressionEncoding::ALL[0].as_str(),
+            &[],
+            &[],
+        ));
+        assert_eq!(
+            rx.poll_event().unwrap_err().to_status().code(),
+            Code::Unimplemented
+        );
+
+        // "identity" is no compression: a compressed flag is then a protocol error.
+        let mut rx = ServerRecv::new(LIMITS);
+        rx.handle_data(compressed_request(
+            "identity",
+            &[],
+            &[(FLAG_COMPRESSED, b"z")],
+        ));
+        assert!(matches!(rx.poll_event(), Ok(Some(ServerEvent::Head(_)))));
+        assert_eq!(rx.compression().encoding, None);
+        let err = rx.poll_event().unwrap_err();
+        assert_eq!(err, CallError::Compressed);
+        assert_eq!(err.to_status().code(), Code::Internal);
+        assert_eq!(err.error_code(), ErrorCode::PROTOCOL_ERROR);
+    }
+
+    #[test]
+    fn decompression_stops_at_the_message_limit() {
+        let limits = FrameLimits {
+            max_message: 64 * 1024,
+            max_headers: 1024,
+        };
+        let bomb = vec![0u8; 16 << 20];
+        for &e in CompressionEncoding::ALL {
+            let z = compressed(e, &bomb);
+            assert!(z.len() < limits.max_message, "{e}: {}", z.len());
+            let mut rx = ServerRecv::new(limits);
+            rx.handle_data(compressed_request(
+                e.as_str(),
+                &[],
+                &[(FLAG_COMPRESSED, &z)],
+            ));
+            rx.poll_event().unwrap();
+            let err = rx.poll_event().unwrap_err();
+            assert_eq!(err.to_status().code(), Code::ResourceExhausted, "{e}");
+            assert_eq!(err.error_code(), ErrorCode::RESOURCE_EXHAUSTED);
+            assert!(err
+                .to_status_at("server")
+                .message()
+                .contains("max_decoding_message_size"));
+
+            // Garbage that claims to be compressed.
+            let mut rx = ServerRecv::new(limits);
+            rx.handle_data(compressed_request(
+                e.as_str(),
+                &[],
+                &[(FLAG_COMPRESSED, b"junk")],
+            ));
+            rx.poll_event().unwrap();
+            let err = rx.poll_event().unwrap_err();
+            assert!(matches!(
+                err,
+                CallError::Decompress(DecompressError::Corrupt { .. })
+            ));
+            assert_eq!(err.to_status().code(), Code::Internal);
+        }
+    }
+
+    #[test]
+    fn client_takes_only_an_offered_encoding() {
+        let data = vec![b'y'; 5000];
+        for &e in CompressionEncoding::ALL {
+            let z = compressed(e, &data);
+            let mut b = BytesMut::new();
+            encode::response_head_with(&MetadataMap::new(), Some(e), &mut b);
+            super::super::frame::put_frame(&mut b, 0, FLAG_COMPRESSED, &z);
+            encode::trailers(&Status::ok(""), &mut b);
+            let wire = b.freeze();
+
+            let mut rx = ClientRecv::new(LIMITS);
+            rx.set_accept_encoding(EncodingSet::empty().with(e));
+            rx.handle_data(wire.clone());
+            assert!(matches!(rx.poll_event(), Ok(Some(ClientEvent::Headers(_)))));
+            assert_eq!(
+                rx.poll_event().unwrap(),
+                Some(ClientEvent::Message(Bytes::from(data.clone())))
+            );
+
+            // Not offered: the server broke the negotiation.
+            let mut rx = ClientRecv::new(LIMITS);
+            rx.handle_data(wire);
+            let err = rx.poll_event().unwrap_err();
+            assert!(matches!(err, CallError::UnofferedEncoding { .. }));
+            assert_eq!(err.to_status().code(), Code::Internal);
+        }
+        // A compressed message with no response head naming an algorithm.
+        let mut b = BytesMut::new();
+        super::super::frame::put_frame(&mut b, 0, FLAG_COMPRESSED, b"zz");
+        let mut rx = ClientRecv::new(LIMITS);
+        rx.set_accept_encoding(EncodingSet::all());
+        rx.handle_data(b.freeze());
+        assert_eq!(rx.poll_event(), Err(CallError::Compressed));
     }
 }

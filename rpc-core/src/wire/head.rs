@@ -4,6 +4,7 @@
 //! unknown fields are skipped by design, which is how later versions add fields. Decoding uses
 //! prost-derived structs; encoding writes the same fields directly, to skip building them.
 
+use crate::compression::{CompressionEncoding, EncodingSet};
 use crate::metadata::MetadataMap;
 use crate::status::{Code, Status};
 use bytes::{Bytes, BytesMut};
@@ -29,6 +30,19 @@ pub struct RequestHead {
     /// Request metadata.
     pub metadata: MetadataMap,
 }
+
+/// The compression fields of a request head (PROTOCOL.md §15.2): what the request's
+/// messages are compressed with, and what the client accepts for the response's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeadCompression {
+    /// The algorithm of the request's compressed messages (`encoding`, field 5).
+    pub encoding: Option<CompressionEncoding>,
+    /// The algorithms the client decompresses (`accept_encoding`, field 6).
+    pub accept: EncodingSet,
+}
+
+/// The `encoding` name meaning "not compressed", as in gRPC.
+const IDENTITY: &str = "identity";
 
 /// Errors in a `HEADERS` or `TRAILERS` payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,12 +83,18 @@ struct RequestHeadPb {
     flags: u32,
     #[prost(message, repeated, tag = "4")]
     metadata: Vec<EntryPb>,
+    #[prost(string, tag = "5")]
+    encoding: String,
+    #[prost(string, repeated, tag = "6")]
+    accept_encoding: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct ResponseHeadPb {
     #[prost(message, repeated, tag = "1")]
     metadata: Vec<EntryPb>,
+    #[prost(string, tag = "2")]
+    encoding: String,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -133,6 +153,7 @@ pub(crate) fn request_head_len(
     timeout: Option<Duration>,
     flags: u32,
     metadata: &MetadataMap,
+    compression: HeadCompression,
 ) -> usize {
     let mut n = encoding::key_len(1) + encoding::encoded_len_varint(path.len() as u64) + path.len();
     if let Some(t) = timeout {
@@ -141,7 +162,29 @@ pub(crate) fn request_head_len(
     if flags != 0 {
         n += encoding::uint32::encoded_len(3, &flags);
     }
-    n + entries_len(4, metadata)
+    n + entries_len(4, metadata) + compression_len(compression)
+}
+
+/// Fields 5 and 6 of a request head; nothing when compression is off.
+fn compression_len(c: HeadCompression) -> usize {
+    let name = |e: CompressionEncoding| 2 + e.as_str().len();
+    c.encoding.map_or(0, name) + c.accept.iter().map(name).sum::<usize>()
+}
+
+fn put_compression(c: HeadCompression, dst: &mut BytesMut) {
+    if let Some(e) = c.encoding {
+        put_name(5, e, dst);
+    }
+    for e in c.accept.iter() {
+        put_name(6, e, dst);
+    }
+}
+
+/// A short string field without an owned `String`.
+fn put_name(tag: u32, e: CompressionEncoding, dst: &mut BytesMut) {
+    encoding::encode_key(tag, WireType::LengthDelimited, dst);
+    encoding::encode_varint(e.as_str().len() as u64, dst);
+    dst.extend_from_slice(e.as_str().as_bytes());
 }
 
 /// Appends a request head payload, from borrowed parts.
@@ -150,6 +193,7 @@ pub(crate) fn encode_request_head(
     timeout: Option<Duration>,
     flags: u32,
     metadata: &MetadataMap,
+    compression: HeadCompression,
     dst: &mut BytesMut,
 ) {
     encoding::encode_key(1, WireType::LengthDelimited, dst);
@@ -162,22 +206,40 @@ pub(crate) fn encode_request_head(
         encoding::uint32::encode(3, &flags, dst);
     }
     put_entries(4, metadata, dst);
+    put_compression(compression, dst);
+}
+
+/// A request head as a server reads it: the head, and the compression fields as sent.
+#[derive(Debug)]
+pub(crate) struct DecodedRequestHead {
+    pub(crate) head: RequestHead,
+    /// The `encoding` name, empty for none (or `identity`).
+    pub(crate) encoding: String,
+    /// The `accept_encoding` names this build knows; the others are ignored.
+    pub(crate) accept: EncodingSet,
+}
+
+/// Decodes a request head with its compression fields (PROTOCOL.md §15.2).
+pub(crate) fn decode_request_head(payload: Bytes) -> Result<DecodedRequestHead, HeadError> {
+    let mut pb = RequestHeadPb::decode(payload)?;
+    let accept = pb
+        .accept_encoding
+        .iter()
+        .filter_map(|n| CompressionEncoding::from_name(n))
+        .fold(EncodingSet::empty(), EncodingSet::with);
+    let mut encoding = std::mem::take(&mut pb.encoding);
+    if encoding == IDENTITY {
+        encoding.clear();
+    }
+    Ok(DecodedRequestHead {
+        head: RequestHead::from_pb(pb)?,
+        encoding,
+        accept,
+    })
 }
 
 impl RequestHead {
-    /// Encoded payload length.
-    pub fn encoded_len(&self) -> usize {
-        request_head_len(&self.path, self.timeout, self.flags, &self.metadata)
-    }
-
-    /// Appends the payload (not the frame header).
-    pub fn encode(&self, dst: &mut BytesMut) {
-        encode_request_head(&self.path, self.timeout, self.flags, &self.metadata, dst)
-    }
-
-    /// Decodes a payload received from a client.
-    pub fn decode(payload: Bytes) -> Result<Self, HeadError> {
-        let pb = RequestHeadPb::decode(payload)?;
+    fn from_pb(pb: RequestHeadPb) -> Result<Self, HeadError> {
         if split_path(&pb.path).is_none() {
             return Err(HeadError::InvalidPath(pb.path));
         }
@@ -187,6 +249,36 @@ impl RequestHead {
             flags: pb.flags,
             metadata: take_entries(pb.metadata)?,
         })
+    }
+
+    /// Encoded payload length.
+    pub fn encoded_len(&self) -> usize {
+        request_head_len(
+            &self.path,
+            self.timeout,
+            self.flags,
+            &self.metadata,
+            HeadCompression::default(),
+        )
+    }
+
+    /// Appends the payload (not the frame header).
+    pub fn encode(&self, dst: &mut BytesMut) {
+        encode_request_head(
+            &self.path,
+            self.timeout,
+            self.flags,
+            &self.metadata,
+            HeadCompression::default(),
+            dst,
+        )
+    }
+
+    /// Decodes a payload received from a client.
+    ///
+    /// The compression fields are not part of it; see [`ServerRecv`](super::ServerRecv).
+    pub fn decode(payload: Bytes) -> Result<Self, HeadError> {
+        Self::from_pb(RequestHeadPb::decode(payload)?)
     }
 }
 
@@ -213,19 +305,40 @@ pub fn split_path(path: &str) -> Option<(&str, &str)> {
     Some((service, method))
 }
 
-/// Response head payload: the response's initial metadata.
-pub(crate) fn response_head_len(md: &MetadataMap) -> usize {
-    entries_len(1, md)
+/// Response head payload: the response's initial metadata, and the algorithm of its
+/// compressed messages (PROTOCOL.md §15.3).
+pub(crate) fn response_head_len(md: &MetadataMap, enc: Option<CompressionEncoding>) -> usize {
+    entries_len(1, md) + enc.map_or(0, |e| 2 + e.as_str().len())
 }
 
 /// Appends a response head payload.
-pub(crate) fn encode_response_head(md: &MetadataMap, dst: &mut BytesMut) {
+pub(crate) fn encode_response_head(
+    md: &MetadataMap,
+    enc: Option<CompressionEncoding>,
+    dst: &mut BytesMut,
+) {
     put_entries(1, md, dst);
+    if let Some(e) = enc {
+        put_name(2, e, dst);
+    }
 }
 
-/// Decodes a response head payload.
+/// Decodes a response head payload (its metadata; the `encoding` field is left to
+/// [`ClientRecv`](super::ClientRecv)).
 pub fn decode_response_head(payload: Bytes) -> Result<MetadataMap, HeadError> {
-    take_entries(ResponseHeadPb::decode(payload)?.metadata)
+    decode_response_head_full(payload).map(|(md, _)| md)
+}
+
+/// Decodes a response head payload: its metadata and its `encoding` name (empty for none
+/// or `identity`).
+pub(crate) fn decode_response_head_full(
+    payload: Bytes,
+) -> Result<(MetadataMap, String), HeadError> {
+    let mut pb = ResponseHeadPb::decode(payload)?;
+    if pb.encoding == IDENTITY {
+        pb.encoding.clear();
+    }
+    Ok((take_entries(pb.metadata)?, pb.encoding))
 }
 
 /// Encoded length of a trailers payload for `status`.
@@ -324,6 +437,8 @@ mod tests {
                     value: v.clone(),
                 })
                 .collect(),
+            encoding: String::new(),
+            accept_encoding: Vec::new(),
         };
         assert_eq!(&buf[..], &pb.encode_to_vec()[..]);
         let back = RequestHead::decode(buf.freeze()).unwrap();
@@ -395,5 +510,43 @@ mod tests {
             let _ = decode_trailers(Bytes::copy_from_slice(junk));
             let _ = decode_response_head(Bytes::copy_from_slice(junk));
         }
+    }
+
+    #[test]
+    fn compression_fields_match_prost() {
+        let all = EncodingSet::all();
+        for &e in CompressionEncoding::ALL {
+            let c = HeadCompression {
+                encoding: Some(e),
+                accept: all,
+            };
+            let mut buf = BytesMut::new();
+            encode_request_head("/a.B/C", None, 0, &MetadataMap::new(), c, &mut buf);
+            assert_eq!(
+                buf.len(),
+                request_head_len("/a.B/C", None, 0, &MetadataMap::new(), c)
+            );
+            let pb = RequestHeadPb {
+                path: "/a.B/C".into(),
+                encoding: e.as_str().into(),
+                accept_encoding: all.iter().map(|e| e.as_str().to_owned()).collect(),
+                ..Default::default()
+            };
+            assert_eq!(&buf[..], &pb.encode_to_vec()[..]);
+            let back = decode_request_head(buf.freeze()).unwrap();
+            assert_eq!((back.encoding.as_str(), back.accept), (e.as_str(), all));
+
+            let mut buf = BytesMut::new();
+            encode_response_head(&md(), Some(e), &mut buf);
+            assert_eq!(buf.len(), response_head_len(&md(), Some(e)));
+            let (m, name) = decode_response_head_full(buf.freeze()).unwrap();
+            assert_eq!((m, name.as_str()), (md(), e.as_str()));
+        }
+        // Off: not a byte more than before.
+        let off = HeadCompression::default();
+        assert_eq!(
+            request_head_len("/a.B/C", None, 0, &MetadataMap::new(), off),
+            8
+        );
     }
 }

@@ -12,7 +12,7 @@ pub mod machine;
 
 pub use call::{CallError, ClientEvent, ClientRecv, ServerEvent, ServerRecv};
 pub use frame::{Frame, FrameDecoder, FrameError, FrameKind, FrameLimits};
-pub use head::{HeadError, RequestHead};
+pub use head::{HeadCompression, HeadError, RequestHead};
 
 use crate::status::{Code, Status};
 
@@ -90,7 +90,8 @@ impl ErrorCode {
 /// Encoders for each frame a call sends.
 pub mod encode {
     use super::frame::{kind, put_frame_header, put_frame_with, FRAME_HEADER_LEN};
-    use super::head::{self, RequestHead};
+    use super::head::{self, HeadCompression, RequestHead};
+    use crate::compression::CompressionEncoding;
     use crate::metadata::MetadataMap;
     use crate::status::Status;
     use bytes::BytesMut;
@@ -98,21 +99,24 @@ pub mod encode {
 
     /// A `HEADERS` frame with a request head.
     pub fn request_head(head: &RequestHead, dst: &mut BytesMut) {
-        request_head_parts(&head.path, head.timeout, head.flags, &head.metadata, dst);
+        let c = HeadCompression::default();
+        request_head_parts(&head.path, head.timeout, head.flags, &head.metadata, c, dst);
     }
 
-    /// A `HEADERS` frame with a request head, from borrowed parts.
+    /// A `HEADERS` frame with a request head, from borrowed parts, with its compression
+    /// fields (PROTOCOL.md §15.2).
     pub fn request_head_parts(
         path: &str,
         timeout: Option<Duration>,
         flags: u32,
         metadata: &MetadataMap,
+        compression: HeadCompression,
         dst: &mut BytesMut,
     ) {
-        let len = head::request_head_len(path, timeout, flags, metadata);
+        let len = head::request_head_len(path, timeout, flags, metadata, compression);
         dst.reserve(FRAME_HEADER_LEN + len);
         put_frame_header(dst, kind::HEADERS, 0, len);
-        head::encode_request_head(path, timeout, flags, metadata, dst);
+        head::encode_request_head(path, timeout, flags, metadata, compression, dst);
     }
 
     /// The encoded size of [`request_head_parts`]' frame, header included.
@@ -121,8 +125,9 @@ pub mod encode {
         timeout: Option<Duration>,
         flags: u32,
         metadata: &MetadataMap,
+        compression: HeadCompression,
     ) -> usize {
-        FRAME_HEADER_LEN + head::request_head_len(path, timeout, flags, metadata)
+        FRAME_HEADER_LEN + head::request_head_len(path, timeout, flags, metadata, compression)
     }
 
     /// The encoded size of [`trailers_ok`]'s frame, header included.
@@ -133,7 +138,12 @@ pub mod encode {
 
     /// The encoded size of [`response_head`]'s frame, header included.
     pub fn response_head_len(md: &MetadataMap) -> usize {
-        FRAME_HEADER_LEN + head::response_head_len(md)
+        response_head_len_with(md, None)
+    }
+
+    /// The encoded size of [`response_head_with`]'s frame, header included.
+    pub fn response_head_len_with(md: &MetadataMap, enc: Option<CompressionEncoding>) -> usize {
+        FRAME_HEADER_LEN + head::response_head_len(md, enc)
     }
 
     /// A `TRAILERS` frame for a successful call.
@@ -147,10 +157,20 @@ pub mod encode {
 
     /// A `HEADERS` frame with response metadata.
     pub fn response_head(md: &MetadataMap, dst: &mut BytesMut) {
-        let len = head::response_head_len(md);
+        response_head_with(md, None, dst)
+    }
+
+    /// A `HEADERS` frame with response metadata and the algorithm of the response's
+    /// compressed messages (PROTOCOL.md §15.3).
+    pub fn response_head_with(
+        md: &MetadataMap,
+        enc: Option<CompressionEncoding>,
+        dst: &mut BytesMut,
+    ) {
+        let len = head::response_head_len(md, enc);
         dst.reserve(FRAME_HEADER_LEN + len);
         put_frame_header(dst, kind::HEADERS, 0, len);
-        head::encode_response_head(md, dst);
+        head::encode_response_head(md, enc, dst);
     }
 
     /// A `TRAILERS` frame carrying `status` (code `Ok` for success).
