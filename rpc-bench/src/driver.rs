@@ -2,13 +2,15 @@
 //! kind. [`RpcDriver`] drives rpc-core's generated echo client; the baselines of the
 //! `benches` crate (raw quinn, tonic) implement the same trait, so one loop measures all.
 
+use crate::breakdown::Breakdown;
 use crate::echo::echo_client::EchoClient;
 use crate::echo::EchoRequest;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use rpc_core::client::service::CallService;
-use rpc_core::{Channel, Endpoint, Status, Streaming};
+use rpc_core::{CallInfo, Channel, Endpoint, Request, Response, Status, Streaming};
 use std::future::Future;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tower_layer::{Identity, Layer};
 
@@ -99,6 +101,7 @@ pub trait Driver: Send + Sync + 'static {
 pub struct RpcDriver<L = Identity> {
     endpoint: Endpoint,
     layer: L,
+    breakdown: Option<Arc<Breakdown>>,
 }
 
 impl RpcDriver {
@@ -112,7 +115,34 @@ impl<L> RpcDriver<L> {
     /// Connects with `endpoint` and sends every call through `layer` (`rpc-bench
     /// --metrics` measures rpc-metrics' `ClientMetricsLayer` this way).
     pub fn with_layer(endpoint: Endpoint, layer: L) -> Self {
-        RpcDriver { endpoint, layer }
+        RpcDriver {
+            endpoint,
+            layer,
+            breakdown: None,
+        }
+    }
+
+    /// Collects every unary and server-streaming call's [`CallInfo`] into `breakdown`, if
+    /// given (`rpc-bench --breakdown`).
+    pub fn with_breakdown(mut self, breakdown: Option<Arc<Breakdown>>) -> Self {
+        self.breakdown = breakdown;
+        self
+    }
+
+    /// A request for `message`, collecting its call's info when there is a breakdown.
+    fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        if self.breakdown.is_some() {
+            CallInfo::collect(&mut request);
+        }
+        request
+    }
+
+    /// Records `response`'s call info in the breakdown.
+    fn note<T>(&self, response: &Response<T>) {
+        if let (Some(breakdown), Some(info)) = (&self.breakdown, CallInfo::of(response)) {
+            breakdown.record(info);
+        }
     }
 }
 
@@ -154,9 +184,10 @@ where
 
     async fn unary(&self, conn: &Self::Conn, payload: Bytes) -> Result<u64, Failure> {
         let reply = conn
-            .unary(request(payload))
+            .unary(self.request(request(payload)))
             .await
             .map_err(|s| failure(&s))?;
+        self.note(&reply);
         Ok(reply.into_inner().payload.len() as u64)
     }
 
@@ -171,11 +202,12 @@ where
             response_size: size,
             response_count: count,
         };
-        let mut stream = conn
-            .server_stream(req)
+        let response = conn
+            .server_stream(self.request(req))
             .await
-            .map_err(|s| failure(&s))?
-            .into_inner();
+            .map_err(|s| failure(&s))?;
+        self.note(&response);
+        let mut stream = response.into_inner();
         let mut got = 0u64;
         while let Some(m) = stream.message().await.map_err(|s| failure(&s))? {
             got += m.payload.len() as u64;

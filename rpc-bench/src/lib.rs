@@ -24,6 +24,7 @@
 //! [`write_outputs`].
 #![deny(missing_docs)]
 
+pub mod breakdown;
 mod chart;
 pub mod cli;
 pub mod cpu;

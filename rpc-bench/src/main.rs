@@ -2,6 +2,7 @@
 
 use clap::{CommandFactory, Parser, Subcommand};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use rpc_bench::breakdown::Breakdown;
 use rpc_bench::driver::{failure_reason, split_failure, RpcDriver};
 use rpc_bench::server::{self, BackgroundServer};
 use rpc_bench::{LoadArgs, NetOptions, RunError, ServeArgs};
@@ -10,6 +11,7 @@ use rpc_core::tls::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 use rpc_core::Endpoint;
 use rpc_metrics::{ClientMetricsLayer, ServerMetricsLayer};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Load generator for rpc-core (like ghz). It drives the echo.Echo service of
@@ -30,6 +32,11 @@ struct Cli {
     /// is what this measures). The table is followed by the calls they counted.
     #[arg(long)]
     metrics: bool,
+    /// Where the time of unary and server-streaming calls went, by phase (encode, waiting
+    /// for a stream, network, the server's handler as it reports it, decode): percentiles
+    /// printed after the table. Costs a few clock reads per call.
+    #[arg(long)]
+    breakdown: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,7 +51,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.command {
         Some(Command::Serve(args)) => serve(args),
-        None => bench(cli.load, cli.net, cli.metrics),
+        None => bench(cli.load, cli.net, cli.metrics, cli.breakdown),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,7 +127,7 @@ fn print_call_counts(recorder: &PrometheusHandle) {
     }
 }
 
-fn bench(load: LoadArgs, net: NetOptions, metrics: bool) -> Result<(), BoxError> {
+fn bench(load: LoadArgs, net: NetOptions, metrics: bool, breakdown: bool) -> Result<(), BoxError> {
     // Options clap cannot check alone (a ramp with -n...) are usage errors all the same.
     let plans = load.try_plans().unwrap_or_else(|e| {
         Cli::command()
@@ -176,11 +183,13 @@ fn bench(load: LoadArgs, net: NetOptions, metrics: bool) -> Result<(), BoxError>
     };
     let endpoint = rpc_bench::apply_net(endpoint, &net);
     // Two driver types: without --metrics the client keeps the plain Channel (direct path).
+    let phases = breakdown.then(|| Arc::new(Breakdown::new()));
     let reports = if metrics {
-        let driver = || Ok(RpcDriver::with_layer(endpoint, ClientMetricsLayer::new()));
+        let driver = RpcDriver::with_layer(endpoint, ClientMetricsLayer::new());
+        let driver = || Ok(driver.with_breakdown(phases.clone()));
         rpc_bench::run_plans(driver, &plans, load.workers, load.server_pid)
     } else {
-        let driver = || Ok(RpcDriver::new(endpoint));
+        let driver = || Ok(RpcDriver::new(endpoint).with_breakdown(phases.clone()));
         rpc_bench::run_plans(driver, &plans, load.workers, load.server_pid)
     }
     .map_err(|e| match e {
@@ -196,6 +205,13 @@ fn bench(load: LoadArgs, net: NetOptions, metrics: bool) -> Result<(), BoxError>
         server.stop();
     }
     rpc_bench::output(&reports, &load, &scope)?;
+    if let Some(phases) = phases.filter(|_| !load.output.json) {
+        println!(
+            "where the time went ({} calls, warm-up included):",
+            phases.calls()
+        );
+        print!("{}", phases.table());
+    }
     if let Some(recorder) = recorder.filter(|_| !load.output.json) {
         print_call_counts(&recorder);
     }

@@ -158,6 +158,46 @@ fn metrics_layers_count_every_call_on_both_sides() {
 }
 
 #[test]
+fn breakdown_prints_each_phase_of_every_call() {
+    let out = run(&[
+        "--breakdown",
+        "--call",
+        "unary",
+        "-c",
+        "4",
+        "-n",
+        "200",
+        "--warmup",
+        "0ms",
+    ]);
+    assert!(out.contains("where the time went (200 calls"), "{out}");
+    // Every phase has figures: the server reported its handler time on every call.
+    for phase in [
+        "encode",
+        "queue",
+        "network",
+        "server handler",
+        "network only",
+        "decode",
+        "total",
+    ] {
+        let row = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(phase))
+            .unwrap_or_else(|| panic!("no {phase} row in:\n{out}"));
+        let figures: Vec<u64> = row[phase.len() + 2..]
+            .split_whitespace()
+            .map(|v| v.parse().unwrap_or_else(|_| panic!("{row:?}")))
+            .collect();
+        assert_eq!(figures.len(), 5, "{row:?}");
+        assert!(
+            figures.windows(2).all(|w| w[0] <= w[1]),
+            "percentiles ascend: {row:?}"
+        );
+    }
+}
+
+#[test]
 fn table_has_the_expected_columns_and_svg_is_written() {
     let svg = std::env::temp_dir().join(format!("rpc-bench-test-{}.svg", std::process::id()));
     let out = run(&[
