@@ -37,6 +37,8 @@ pub(crate) struct Settings {
     pub send_window: u64,
     pub idle_timeout: Duration,
     pub keep_alive_interval: Option<Duration>,
+    /// How long after a due keep-alive the peer has to answer (PROTOCOL.md §3.4).
+    pub keep_alive_timeout: Option<Duration>,
     /// `None`: the default, shorter for loopback addresses (see `handshake_timeout_for`).
     pub handshake_timeout: Option<Duration>,
     pub socket_buffer_size: usize,
@@ -71,6 +73,7 @@ impl Settings {
             // four in a row must be lost before a live connection is.
             idle_timeout: Duration::from_secs(8),
             keep_alive_interval: Some(Duration::from_secs(2)),
+            keep_alive_timeout: Some(Duration::from_secs(2)),
             handshake_timeout: None,
             socket_buffer_size: 4 * 1024 * 1024,
             initial_mtu: 1200,
@@ -89,6 +92,12 @@ impl Settings {
         } else {
             DEFAULT_HANDSHAKE_TIMEOUT
         })
+    }
+
+    /// How long a connection may go without a packet from the peer before it is declared
+    /// dead (PROTOCOL.md §3.4): keep-alive interval plus timeout; `None` without either.
+    pub(crate) fn keep_alive_silence(&self) -> Option<Duration> {
+        Some(self.keep_alive_interval? + self.keep_alive_timeout?)
     }
 
     pub(crate) fn frame_limits(&self) -> FrameLimits {
@@ -154,6 +163,17 @@ macro_rules! settings_setters {
         /// connection from timing out, so silence means the peer is gone.
         pub fn keep_alive_interval(mut self, interval: Option<Duration>) -> Self {
             self.settings.keep_alive_interval = interval;
+            self
+        }
+
+        /// How soon a dead or unreachable peer is noticed (default 2 s): a connection on
+        /// which nothing arrived for the keep-alive interval plus this long is closed, its
+        /// calls end with `Unavailable` (a channel then reconnects on its next call). A live
+        /// peer acknowledges keep-alives within a round trip, so this only has to cover the
+        /// round trip and a few lost packets; it works whatever the idle timeout, and does not
+        /// change it. `None`: only the idle timeout notices a dead peer. Needs keep-alives.
+        pub fn keep_alive_timeout(mut self, timeout: Option<Duration>) -> Self {
+            self.settings.keep_alive_timeout = timeout;
             self
         }
 

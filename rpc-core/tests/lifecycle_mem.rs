@@ -8,6 +8,7 @@ mod common;
 use common::mem::{self as memtest, FixedConnector, MemServer};
 use common::{msg, Codec, Msg};
 use futures_util::StreamExt;
+use rpc_core::client::BackoffConfig;
 use rpc_core::server::CallOutcome;
 use rpc_core::transport::mem::{self, MemConnection, MemConnector};
 use rpc_core::transport::{Connection, Connector, SendStream, StreamError};
@@ -746,7 +747,7 @@ async fn server_streaming_with_two_requests_or_none_is_internal() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Reconnect backoff (PROTOCOL.md §11.3: 100 ms doubling to 5 s, failing fast meanwhile)
+// Reconnect backoff (PROTOCOL.md §11.3; here 100 ms doubling to 5 s, failing fast meanwhile)
 // ---------------------------------------------------------------------------------------
 
 /// Connects with whichever connector it holds now, counting attempts.
@@ -777,10 +778,18 @@ async fn reconnect_attempts_back_off_while_calls_fail_fast() {
     drop(listener);
     let attempts = Arc::new(AtomicUsize::new(0));
     let target = Arc::new(Mutex::new(dead));
+    // Exact pauses (no jitter): 100 ms doubling to 5 s. gRPC's defaults are tested in
+    // lifecycle_connectivity.rs.
+    let backoff = BackoffConfig::new()
+        .base_delay(Duration::from_millis(100))
+        .multiplier(2.0)
+        .max_delay(Duration::from_secs(5))
+        .jitter(0.0);
     let ch = Endpoint::from_connector(CountingConnector {
         target: target.clone(),
         attempts: attempts.clone(),
     })
+    .connect_backoff(backoff)
     .connect_lazy();
     let attempts = || attempts.load(Ordering::SeqCst);
 

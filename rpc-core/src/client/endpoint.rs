@@ -1,6 +1,6 @@
 //! [`Endpoint`]: where and how to connect.
 
-use super::Channel;
+use super::{BackoffConfig, Channel};
 use crate::config::{settings_setters, Settings};
 use crate::error::{Error, Kind};
 use crate::interceptor::{Interceptor, Interceptors};
@@ -45,6 +45,10 @@ pub struct Endpoint {
     pub(crate) client_config: quic::client::ConfigCache,
     /// Makes the connections instead of QUIC, when set.
     pub(crate) connector: Option<Arc<dyn DynConnector>>,
+    /// Pauses between connection attempts after failures.
+    pub(crate) backoff: BackoffConfig,
+    /// Whether calls wait for a connection by default (`WaitForReady`).
+    pub(crate) wait_for_ready: bool,
 }
 
 impl Endpoint {
@@ -90,6 +94,8 @@ impl Endpoint {
             interceptors: Interceptors::default(),
             client_config: Default::default(),
             connector: None,
+            backoff: BackoffConfig::default(),
+            wait_for_ready: false,
         }
     }
 
@@ -121,12 +127,30 @@ impl Endpoint {
         self
     }
 
-    /// How long connecting may take: the QUIC and TLS handshake (default 10 s, 2 s to a
-    /// loopback address; the same setting as `handshake_timeout`). A server that is not
-    /// running usually does not answer UDP at all, so this is how soon connecting to it
-    /// fails.
+    /// How long connecting may take: the QUIC and TLS handshake (default: the backoff's
+    /// minimum connect timeout, 20 s as in gRPC, or 2 s to a loopback address; the same
+    /// setting as `handshake_timeout`). A server that is not running usually does not answer
+    /// UDP at all, so this is how soon connecting to it fails.
     pub fn connect_timeout(self, timeout: Duration) -> Self {
         self.handshake_timeout(timeout)
+    }
+
+    /// The pauses between connection attempts after failures (default gRPC's: 1 s, x1.6,
+    /// ±20 % jitter, at most 120 s; see [`BackoffConfig`]). During a pause the channel is in
+    /// [`TransientFailure`](super::ConnectivityState::TransientFailure): calls fail fast
+    /// with `Unavailable`, or wait for the next attempt if they wait for ready.
+    pub fn connect_backoff(mut self, backoff: BackoffConfig) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Whether calls wait for a connection (through failed attempts and their backoff, up to
+    /// their deadline) instead of failing fast with `Unavailable` while the channel is in
+    /// `TransientFailure` (default `false`, gRPC's fail fast). A call's own
+    /// [`WaitForReady`](super::WaitForReady) extension overrides it.
+    pub fn wait_for_ready(mut self, wait: bool) -> Self {
+        self.wait_for_ready = wait;
+        self
     }
 
     /// Adds an interceptor that sees every call of the channel before it is sent (in the order

@@ -2,10 +2,12 @@
 //! (where and how to connect), and [`service`]: calls as a tower `Service`, for client
 //! middleware and for generated clients over a tower stack.
 
+mod connectivity;
 mod endpoint;
 pub mod retry;
 pub mod service;
 
+pub use connectivity::{BackoffConfig, ConnectivityState, WaitForReady};
 pub use endpoint::Endpoint;
 
 use crate::call_info::{MaybeProbe, Probe};
@@ -62,6 +64,10 @@ struct Inner {
     handshaking: AtomicBool,
     /// The 0-RTT connection and its handshake, while `handshaking`.
     early: std::sync::Mutex<Option<(Arc<AnyConn>, quic::client::Handshake)>>,
+    /// The connectivity state, published on every change (never read by calls).
+    connectivity: tokio::sync::watch::Sender<ConnectivityState>,
+    /// Cancelled when the channel is dropped: ends its connection watchers.
+    dropped: tokio_util::sync::CancellationToken,
     /// Whether the live connection was opened in 0-RTT (reported by `CallInfo`).
     zero_rtt_conn: AtomicBool,
 }
@@ -69,10 +75,19 @@ struct Inner {
 #[derive(Default)]
 struct State {
     quic: quic::client::Dialer,
-    /// After a failed connect, calls fail fast until then with the last error.
-    backoff_until: Option<Instant>,
-    backoff: Duration,
-    last_error: Option<String>,
+    /// After a failed connect, calls fail fast until the pause is over (PROTOCOL.md §11.3).
+    backoff: connectivity::Backoff,
+}
+
+/// What a call (or `connect`) does about a missing connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Connect now, whatever the backoff (`Endpoint::connect`).
+    Now,
+    /// Connect unless pausing after a failure; then fail with the failure.
+    FailFast,
+    /// Connect, waiting out pauses (`WaitForReady`).
+    WaitForReady,
 }
 
 /// Whether `host` names this machine: a loopback IP literal or `localhost`.
@@ -83,12 +98,49 @@ fn is_loopback(host: &str) -> bool {
     }
 }
 
-/// First and largest pause between reconnect attempts after failures.
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+impl Inner {
+    /// Publishes a new connectivity state; `Shutdown` is final.
+    fn publish(&self, state: ConnectivityState) {
+        self.connectivity.send_if_modified(|now| {
+            if *now == state || *now == ConnectivityState::Shutdown {
+                return false;
+            }
+            *now = state;
+            true
+        });
+    }
+
+    /// Drops `conn` from the channel if it is still its connection: the next call connects.
+    fn retire(&self, conn: &Arc<AnyConn>) {
+        let current = self.conn.load();
+        if !current.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
+            return;
+        }
+        self.conn.compare_and_swap(&current, None::<Arc<AnyConn>>);
+        let mut early = self.early.lock().unwrap_or_else(|e| e.into_inner());
+        if early.as_ref().is_some_and(|(c, _)| Arc::ptr_eq(c, conn)) {
+            *early = None;
+            self.handshaking.store(false, Ordering::Release);
+        }
+        drop(early);
+        self.publish(ConnectivityState::Idle);
+    }
+}
+
+/// Publishes `Idle` if a connection attempt is dropped before it ends.
+struct Abandoned<'a>(Option<&'a Arc<Inner>>);
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0 {
+            inner.publish(ConnectivityState::Idle);
+        }
+    }
+}
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.dropped.cancel();
         if let Some(conn) = self.conn.load_full() {
             conn.close(wire::ErrorCode::NO_ERROR, b"channel dropped");
         }
@@ -120,6 +172,8 @@ impl Channel {
                 closed: AtomicBool::new(false),
                 handshaking: AtomicBool::new(false),
                 early: std::sync::Mutex::new(None),
+                connectivity: tokio::sync::watch::Sender::new(ConnectivityState::Idle),
+                dropped: tokio_util::sync::CancellationToken::new(),
                 zero_rtt_conn: AtomicBool::new(false),
             }),
         }
@@ -177,8 +231,66 @@ impl Channel {
     /// Closes the channel for good: calls in flight and later calls end with `Unavailable`.
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner
+            .connectivity
+            .send_replace(ConnectivityState::Shutdown);
         if let Some(conn) = self.inner.conn.load_full() {
             conn.close(wire::ErrorCode::NO_ERROR, b"channel closed");
+        }
+    }
+
+    /// The channel's connectivity state now (gRPC's): see [`ConnectivityState`].
+    pub fn state(&self) -> ConnectivityState {
+        let state = *self.inner.connectivity.borrow();
+        // A transport that cannot report the end of a connection leaves `Ready` published.
+        if state == ConnectivityState::Ready && self.live().is_none() {
+            return ConnectivityState::Idle;
+        }
+        state
+    }
+
+    /// Follows the connectivity state: the receiver sees every change from now on
+    /// (`changed().await`, `wait_for(..)`), as gRPC's `WaitForStateChange`. States change when
+    /// the channel connects, fails, loses its connection (a connection lost, drained by the
+    /// server or past the keep-alive timeout, PROTOCOL.md §3.4, §12) or is closed.
+    ///
+    /// ```no_run
+    /// # async fn demo(channel: rpc_core::Channel) {
+    /// use rpc_core::client::ConnectivityState;
+    /// let mut state = channel.watch_state();
+    /// let _ = state.wait_for(|s| *s == ConnectivityState::Ready).await;
+    /// # }
+    /// ```
+    pub fn watch_state(&self) -> tokio::sync::watch::Receiver<ConnectivityState> {
+        self.inner.connectivity.subscribe()
+    }
+
+    /// Moves the channel's connection to a new local UDP socket (QUIC connection migration,
+    /// RFC 9000 §9): calls in flight carry on from the new address, as after a change of
+    /// network. Returns the new local address.
+    ///
+    /// Needs a socket of the channel's own, bound at [`Endpoint::local_address`]: channels
+    /// share one by default, and moving it would move them all.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn rebind(&self, socket: std::net::UdpSocket) -> Result<SocketAddr, crate::Error> {
+        use crate::error::{Error, Kind};
+        let config = &self.inner.config;
+        if config.connector.is_some() || config.has_own_socket() || config.local_addr.is_none() {
+            return Err(Error::new(
+                Kind::Io,
+                "the channel has no UDP socket of its own to move (set Endpoint::local_address)",
+            ));
+        }
+        let local = socket
+            .local_addr()
+            .map_err(|e| Error::with(Kind::Io, "cannot read the new socket's address", e))?;
+        let state = self.inner.state.lock().await;
+        match state.quic.rebind(socket) {
+            Ok(true) => Ok(local),
+            Ok(false) => Err(Error::new(Kind::Io, "the channel has not connected yet")),
+            Err(e) => Err(Error::with(Kind::Io, format!("cannot move to {local}"), e)),
         }
     }
 
@@ -199,33 +311,85 @@ impl Channel {
     /// The live connection, connecting or reconnecting if needed.
     /// Reconnects (fail-fast during backoff). Boxed: the handshake's state is large and
     /// rare, and would otherwise take room in every call's future.
-    async fn reconnected(&self) -> Result<Arc<AnyConn>, Status> {
-        Box::pin(self.reconnect(true))
+    async fn reconnected(&self, wait: bool) -> Result<Arc<AnyConn>, Status> {
+        let mode = if wait {
+            Mode::WaitForReady
+        } else {
+            Mode::FailFast
+        };
+        Box::pin(self.reconnect(mode))
             .await
             .map_err(|e| Status::unavailable(e.to_string()).unprocessed())
     }
 
     pub(crate) async fn connect_now(&self) -> Result<(), crate::Error> {
-        self.reconnect(false).await.map(drop)
+        self.reconnect(Mode::Now).await.map(drop)
     }
 
-    async fn reconnect(&self, fail_fast: bool) -> Result<Arc<AnyConn>, crate::Error> {
+    /// Whether a call waits for a connection: its [`WaitForReady`], else the endpoint's.
+    #[inline]
+    fn waits<T>(&self, request: &Request<T>) -> bool {
+        request
+            .extensions()
+            .get::<WaitForReady>()
+            .map_or(self.inner.config.wait_for_ready, |w| w.0)
+    }
+
+    /// For a call that waits for ready: a connection, waiting through failed attempts and
+    /// their backoff (bounded by the caller with the call's deadline). Calls that do not
+    /// wait go on to `open`, which connects once or fails fast.
+    async fn ready(&self) -> Result<(), Status> {
+        if self.live().is_none() {
+            self.reconnected(true).await?;
+        }
+        Ok(())
+    }
+
+    async fn reconnect(&self, mode: Mode) -> Result<Arc<AnyConn>, crate::Error> {
         use crate::error::Kind;
-        let mut state = self.inner.state.lock().await;
-        // Another call may have reconnected while this one waited for the lock.
-        if let Some(conn) = self.live() {
-            return Ok(conn);
-        }
-        if let (true, Some(until), Some(err)) = (fail_fast, state.backoff_until, &state.last_error)
-        {
-            if Instant::now() < until {
-                return Err(crate::Error::new(Kind::Connect, err.clone()));
+        loop {
+            let mut state = self.inner.state.lock().await;
+            // Another call may have reconnected while this one waited for the lock.
+            if let Some(conn) = self.live() {
+                return Ok(conn);
             }
+            if self.inner.closed.load(Ordering::SeqCst) {
+                return Err(crate::Error::new(Kind::Connect, "the channel was closed"));
+            }
+            if mode != Mode::Now {
+                if let Some((until, err)) = state.backoff.pausing(Instant::now()) {
+                    if mode == Mode::FailFast {
+                        return Err(crate::Error::new(Kind::Connect, err.to_owned()));
+                    }
+                    // Waits for ready: until the pause is over (or another call connected,
+                    // or the channel was closed), without holding the lock.
+                    drop(state);
+                    let mut watch = self.inner.connectivity.subscribe();
+                    let settled = watch.wait_for(|s| {
+                        matches!(s, ConnectivityState::Ready | ConnectivityState::Shutdown)
+                    });
+                    tokio::select! {
+                        () = tokio::time::sleep_until(until) => {}
+                        _ = settled => {}
+                    }
+                    continue;
+                }
+            }
+            return self.attempt(&mut state).await;
         }
+    }
+
+    /// One connection attempt, under the reconnect lock.
+    async fn attempt(&self, state: &mut State) -> Result<Arc<AnyConn>, crate::Error> {
+        self.inner.publish(ConnectivityState::Connecting);
+        // An attempt abandoned half-way (its call dropped) leaves the channel idle.
+        let mut abandoned = Abandoned(Some(&self.inner));
+        let started = Instant::now();
         let result = match &self.inner.config.connector {
             Some(connector) => connector.connect().await.map(|c| (c, None)),
             None => state.quic.connect(&self.inner.config).await,
         };
+        abandoned.0 = None;
         match result {
             Ok((conn, handshake)) => {
                 let conn = Arc::new(conn);
@@ -239,18 +403,45 @@ impl Channel {
                     .zero_rtt_conn
                     .store(handshaking, Ordering::Relaxed);
                 self.inner.conn.store(Some(conn.clone()));
-                state.backoff_until = None;
-                state.backoff = Duration::ZERO;
-                state.last_error = None;
+                state.backoff.succeeded();
+                self.inner.publish(ConnectivityState::Ready);
+                self.watch(conn.clone());
                 Ok(conn)
             }
             Err(e) => {
-                state.backoff = (state.backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
-                state.backoff_until = Some(Instant::now() + state.backoff);
-                state.last_error = Some(e.to_string());
+                let backoff = &self.inner.config.backoff;
+                state.backoff.failed(backoff, started, &e);
+                self.inner.publish(ConnectivityState::TransientFailure);
                 Err(e)
             }
         }
+    }
+
+    /// Watches a new connection until it ends, is drained by the server (PROTOCOL.md §12)
+    /// or goes silent past the keep-alive timeout (§3.4, closed then): the channel then
+    /// drops it, so that the next call connects anew, and turns `Idle`. Calls in flight on a
+    /// drained connection finish on it; the last one to end lets it close.
+    fn watch(&self, conn: Arc<AnyConn>) {
+        use futures_util::future::Either;
+        let inner = Arc::downgrade(&self.inner);
+        let silence = self.inner.config.settings.keep_alive_silence();
+        let dropped = self.inner.dropped.clone();
+        tokio::spawn(async move {
+            let ended = match silence.and_then(|s| conn.watch_liveness(s)) {
+                Some(watching) => Either::Left(watching.map(drop)),
+                None => Either::Right(conn.closed()),
+            };
+            let drained = conn.drained();
+            tokio::select! {
+                () = ended => {}
+                () = drained => tracing::debug!("the server drains the connection"),
+                // The channel is gone (a transport that cannot say when its connection ends).
+                () = dropped.cancelled() => return,
+            }
+            if let Some(inner) = inner.upgrade() {
+                inner.retire(&conn);
+            }
+        });
     }
 
     /// Runs the endpoint's interceptors on `request`.
@@ -294,12 +485,17 @@ impl Channel {
         // on a lost one fails at once, and nothing has been sent, so reconnect and retry once.
         let (opened, mut early) = match self.inner.conn.load_full() {
             Some(conn) => self.open_on(&conn, early_ok).await,
-            None => self.open_on(&self.reconnected().await?, early_ok).await,
+            None => {
+                self.open_on(&self.reconnected(false).await?, early_ok)
+                    .await
+            }
         };
         let (send, recv) = match opened {
             Ok(pair) => pair,
             Err(_) => {
-                let (opened, again) = self.open_on(&self.reconnected().await?, early_ok).await;
+                let (opened, again) = self
+                    .open_on(&self.reconnected(false).await?, early_ok)
+                    .await;
                 early = again;
                 opened.map_err(|e| e.to_status().unprocessed())?
             }
@@ -485,6 +681,7 @@ impl Channel {
             request = Box::pin(self.intercept(path, request)).await?;
         }
         let (timeout, deadline) = self.deadline(request.timeout());
+        let wait = self.waits(&request);
         let (data, idempotent) = self.encode_single(path, request, &mut codec, timeout)?;
         if let Some(probe) = &mut probe {
             probe.encoded();
@@ -493,6 +690,9 @@ impl Channel {
         let mut slot = None;
         // One timer for the whole call.
         let res = within(deadline, async {
+            if wait {
+                Box::pin(self.ready()).await?;
+            }
             let kept = self
                 .start_single(&mut slot, data, true, deadline, early_ok, &mut probe)
                 .await?;
@@ -561,9 +761,13 @@ impl Channel {
         let mut probe = Probe::wanted(&request);
         let request = self.intercept(path, request).await?;
         let (timeout, deadline) = self.deadline(request.timeout());
+        let wait = self.waits(&request);
         let (data, idempotent) = self.encode_single(path, request, &mut codec, timeout)?;
         if let Some(probe) = &mut probe {
             probe.encoded();
+        }
+        if wait {
+            within(deadline, self.ready()).await??;
         }
         let early_ok = wire::early::may_send_early(true, idempotent);
         let attempt = self.single_request_attempt(
@@ -640,6 +844,9 @@ impl Channel {
     {
         let request = self.intercept(path, request).await?;
         let (timeout, deadline) = self.deadline(request.timeout());
+        if self.waits(&request) {
+            within(deadline, self.ready()).await??;
+        }
         let send = self.send_compression(request.send_compressed());
         let (md, stream, _, idempotent) = request.into_parts();
         let head = self.head(path, md, timeout, idempotent, send, 256);
@@ -705,6 +912,9 @@ impl Channel {
     {
         let request = self.intercept(path, request).await?;
         let (timeout, deadline) = self.deadline(request.timeout());
+        if self.waits(&request) {
+            within(deadline, self.ready()).await??;
+        }
         let compress = self.send_compression(request.send_compressed());
         let (md, stream, _, idempotent) = request.into_parts();
         let head = self.head(path, md, timeout, idempotent, compress, 256);

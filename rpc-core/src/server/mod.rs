@@ -92,7 +92,55 @@ impl Server {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             layers: None,
             admission: admission::Config::default(),
+            reset_key: None,
+            max_connection_age: None,
+            max_connection_age_grace: Duration::from_secs(10),
         }
+    }
+}
+
+/// Resolves when the process is asked to stop: Ctrl-C (SIGINT) or, on Unix, SIGTERM (what
+/// `kill`, systemd, Docker and Kubernetes send). For
+/// [`ServerBuilder::serve_with_shutdown`], so that a server drains gracefully however it is
+/// stopped:
+///
+/// ```no_run
+/// # async fn demo(builder: rpc_core::ServerBuilder) -> Result<(), rpc_core::Error> {
+/// builder
+///     .serve_with_shutdown("[::]:50051".parse().unwrap(), rpc_core::server::shutdown_signal())
+///     .await
+/// # }
+/// ```
+///
+/// The signal handlers are installed when the future is first polled; until then a SIGTERM
+/// ends the process as usual. If a handler cannot be installed, that signal is not waited
+/// for (the other still is).
+///
+/// # Cancel safety
+/// Cancel safe.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => drop(term.recv().await),
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("interrupted: shutting down"),
+        () = terminate => tracing::info!("terminated (SIGTERM): shutting down"),
     }
 }
 
@@ -123,6 +171,10 @@ pub struct ServerBuilder {
     layers: Option<layer::MakeStack>,
     /// Limits on connection attempts before their handshake (`admission`).
     admission: admission::Config,
+    /// The stateless reset key, when set (else random per process).
+    reset_key: Option<Vec<u8>>,
+    max_connection_age: Option<Duration>,
+    max_connection_age_grace: Duration,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -219,6 +271,37 @@ impl ServerBuilder {
         self
     }
 
+    /// The key stateless resets are derived from (RFC 9000 §10.3; any length, at least 32
+    /// random bytes recommended), instead of a random one per process. With the same key
+    /// after a restart, the server answers packets of its previous incarnation's connections
+    /// with a stateless reset, and their clients learn at once that the connection is gone
+    /// (their calls fail with `Unavailable` and the channel reconnects) instead of at the
+    /// keep-alive or idle timeout. Keep it secret: whoever knows it can reset the server's
+    /// connections. Servers behind one address (a load balancer) share it.
+    pub fn stateless_reset_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.reset_key = Some(key.as_ref().to_vec());
+        self
+    }
+
+    /// Drains each connection once it is this old (±10 % jitter, so that connections made
+    /// together do not all drain together; default never): the server sends the drain notice
+    /// (PROTOCOL.md §12), after which the client makes its new calls on a new connection,
+    /// for example to pick up new servers behind a load balancer or DNS name. Calls in
+    /// flight get [`max_connection_age_grace`](Self::max_connection_age_grace) to finish.
+    /// As gRPC's `MAX_CONNECTION_AGE`.
+    pub fn max_connection_age(mut self, age: Duration) -> Self {
+        self.max_connection_age = Some(age);
+        self
+    }
+
+    /// How long calls in flight on a connection past its maximum age may still run (default
+    /// 10 s): the connection is closed then, unless the client closed it first (it does once
+    /// its last call on it ended). As gRPC's `MAX_CONNECTION_AGE_GRACE`.
+    pub fn max_connection_age_grace(mut self, grace: Duration) -> Self {
+        self.max_connection_age_grace = grace;
+        self
+    }
+
     /// How long a client has to send a call's head after opening its stream (default 10 s).
     pub fn header_timeout(mut self, timeout: Duration) -> Self {
         self.header_timeout = timeout;
@@ -257,7 +340,9 @@ impl ServerBuilder {
                 "a server needs a certificate: set one with tls_config (for local development, tls::dev::SelfSigned)",
             )
         })?;
-        let (acceptor, local_addr) = quic::server::Acceptor::new(socket, &self.settings, tls)?;
+        let reset_key = self.reset_key.as_deref();
+        let (acceptor, local_addr) =
+            quic::server::Acceptor::new(socket, &self.settings, tls, reset_key)?;
         Ok(self.bound(Acceptor::Quic(acceptor), local_addr))
     }
 
@@ -290,6 +375,10 @@ impl ServerBuilder {
             next_id: AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
             stopping: AtomicBool::new(false),
+            keep_alive_silence: self.settings.keep_alive_silence(),
+            max_age: self
+                .max_connection_age
+                .map(|age| (age, self.max_connection_age_grace)),
         });
         BoundServer {
             acceptor,
@@ -409,6 +498,10 @@ pub(crate) struct Shared {
     /// Set with `shutdown`: one load per accepted call, where polling the token's future
     /// costs as much as routing the call.
     stopping: AtomicBool,
+    /// Keep-alive interval plus timeout: a connection silent this long is closed (§3.4).
+    keep_alive_silence: Option<Duration>,
+    /// Maximum connection age and its grace period.
+    max_age: Option<(Duration, Duration)>,
 }
 
 /// A server bound to its socket, ready to serve.
@@ -702,6 +795,23 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
     // Parsed once here, shared by the connection's calls.
     let peer = conn.peer_info();
     let _live = Live::register(&shared, &conn);
+    if let Some(watching) = shared
+        .keep_alive_silence
+        .and_then(|s| conn.watch_liveness(s))
+    {
+        // A dead client is noticed at the keep-alive timeout: its handlers are dropped.
+        tokio::spawn(watching);
+    }
+    let aged_at = shared
+        .max_age
+        .map(|(age, _)| Instant::now() + jittered_age(age));
+    let mut aged = std::pin::pin!(async move {
+        match aged_at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    });
+    let mut old = false;
     let mut stack = shared
         .layers
         .as_ref()
@@ -718,6 +828,10 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
             },
             Some(call) = next_late(&mut stack), if layered => Next::Late(call),
             _ = &mut shutdown => break,
+            () = &mut aged => {
+                old = true;
+                break;
+            }
         };
         let call = match call {
             // A stream ready to accept goes first, so the shutdown watch is polled only when
@@ -734,10 +848,31 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
             stack.run(call, &shared).await;
         }
     }
-    // Shutting down: refuse new calls until the server closes the connection.
-    while let Ok(stream) = conn.accept_bi().await {
-        refuse(stream);
+    // Draining (shutting down, or the connection is old): the client is told, so it makes
+    // its next calls elsewhere (PROTOCOL.md §12); calls it sent meanwhile are refused.
+    let told = conn.send_drain();
+    let refusing = async {
+        while let Ok(stream) = conn.accept_bi().await {
+            refuse(stream);
+        }
+    };
+    match shared.max_age {
+        Some((_, grace)) if old => {
+            tracing::debug!(told, "connection past its maximum age: draining");
+            // The client closes the connection after its last call on it; else at the end
+            // of the grace period, the server does.
+            if tokio::time::timeout(grace, refusing).await.is_err() {
+                conn.close(ErrorCode::NO_ERROR, b"");
+            }
+        }
+        // Until the server closes the connection.
+        _ => refusing.await,
     }
+}
+
+/// `age` spread by ±10 %, as gRPC's `MAX_CONNECTION_AGE`.
+fn jittered_age(age: Duration) -> Duration {
+    age.mul_f64(0.9 + fastrand::f64() * 0.2)
 }
 
 /// Refuses a call before reading it (PROTOCOL.md §12): safe for the client to retry.

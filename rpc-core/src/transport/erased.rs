@@ -168,6 +168,9 @@ pub(crate) trait DynConn: Send + Sync + 'static {
     fn remote_addr(&self) -> Option<SocketAddr>;
     fn rtt(&self) -> Option<Duration>;
     fn peer_identity(&self) -> Option<PeerIdentity>;
+    fn closed(&self) -> BoxFuture<'_, ()>;
+    fn send_drain(&self) -> bool;
+    fn drained(&self) -> BoxFuture<'_, ()>;
     fn stats(&self) -> Option<super::ConnectionStats>;
 }
 
@@ -196,6 +199,15 @@ impl<C: Connection> DynConn for C {
     }
     fn peer_identity(&self) -> Option<PeerIdentity> {
         Connection::peer_identity(self)
+    }
+    fn closed(&self) -> BoxFuture<'_, ()> {
+        Box::pin(Connection::closed(self))
+    }
+    fn send_drain(&self) -> bool {
+        Connection::send_drain(self)
+    }
+    fn drained(&self) -> BoxFuture<'_, ()> {
+        Box::pin(Connection::drained(self))
     }
     fn stats(&self) -> Option<super::ConnectionStats> {
         Connection::stats(self)
@@ -277,6 +289,61 @@ impl AnyConn {
         match self {
             AnyConn::Quic(c) => Some(quic::stats(c)),
             AnyConn::Dyn(c) => c.stats(),
+        }
+    }
+
+    /// Resolves once the connection has ended (never, for a transport that cannot tell).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub(crate) fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let conn = self.clone();
+        async move {
+            match &conn {
+                AnyConn::Quic(c) => drop(c.closed().await),
+                AnyConn::Dyn(c) => c.closed().await,
+            }
+        }
+    }
+
+    /// Server side: sends the drain notice (PROTOCOL.md §12); whether it went out.
+    pub(crate) fn send_drain(&self) -> bool {
+        match self {
+            AnyConn::Quic(c) => quic::send_drain(c),
+            AnyConn::Dyn(c) => c.send_drain(),
+        }
+    }
+
+    /// Client side: resolves once the server announced a drain (PROTOCOL.md §12).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub(crate) fn drained(&self) -> impl Future<Output = ()> + Send + 'static {
+        let conn = self.clone();
+        async move {
+            match &conn {
+                AnyConn::Quic(c) => quic::drained(c).await,
+                AnyConn::Dyn(c) => c.drained().await,
+            }
+        }
+    }
+
+    /// Closes the connection once nothing came from the peer for `silence` (the keep-alive
+    /// interval plus the keep-alive timeout, PROTOCOL.md §3.4); resolves when the connection
+    /// ended, `true` if this closed it. `None` for transports without packet counters.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub(crate) fn watch_liveness(
+        &self,
+        silence: Duration,
+    ) -> Option<impl Future<Output = bool> + Send + 'static> {
+        match self {
+            AnyConn::Quic(c) => {
+                let c = c.clone();
+                Some(async move { quic::watch_liveness(&c, silence).await })
+            }
+            AnyConn::Dyn(_) => None,
         }
     }
 

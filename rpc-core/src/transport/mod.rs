@@ -205,6 +205,33 @@ pub trait Connection: Send + Sync + 'static {
         None
     }
 
+    /// Resolves once the connection has ended, whatever the reason. The default never
+    /// resolves: a channel then notices a lost connection at its next call instead of at once
+    /// (its [`state`](crate::Channel::state) says `Ready` until then).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    fn closed(&self) -> impl Future<Output = ()> + Send + '_ {
+        std::future::pending()
+    }
+
+    /// Server side: tells the client that the server accepts no new call on this connection
+    /// (PROTOCOL.md §12, `DRAIN`), so it opens a new connection for its next calls. Returns
+    /// whether the notice went out; the default has no way to send one (clients then learn of
+    /// the drain from refused calls).
+    fn send_drain(&self) -> bool {
+        false
+    }
+
+    /// Client side: resolves once the server announced a drain (PROTOCOL.md §12). The
+    /// default never resolves.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    fn drained(&self) -> impl Future<Output = ()> + Send + '_ {
+        std::future::pending()
+    }
+
     /// The connection's statistics so far, when the transport keeps any.
     fn stats(&self) -> Option<ConnectionStats> {
         None

@@ -52,6 +52,16 @@ impl Dialer {
         Ok((AnyConn::Quic(conn), handshake))
     }
 
+    /// Moves the client endpoint of the last connection to `socket`: its connections carry
+    /// on from the new address (QUIC connection migration, RFC 9000 §9). `Ok(false)` when
+    /// there is no endpoint yet.
+    pub(crate) fn rebind(&self, socket: std::net::UdpSocket) -> std::io::Result<bool> {
+        match &self.endpoint {
+            Some(endpoint) => endpoint.rebind(socket).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// Waits until the connections' closes have reached their peers (bounded by the idle
     /// timeout). The future owns what it waits on, so no lock is held meanwhile.
     ///
@@ -85,7 +95,7 @@ impl Endpoint {
             Some(socket) => socket.clone(),
             None => wrap_socket(local, &self.settings)?,
         };
-        let endpoint = endpoint(socket, &self.settings, None)
+        let endpoint = endpoint(socket, &self.settings, None, None)
             .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
         Ok(Arc::new(endpoint))
     }
@@ -181,7 +191,13 @@ impl Endpoint {
         let mut connecting = endpoint
             .connect_with(self.quinn_client_config()?, addr, &server_name)
             .map_err(|e| Error::with(Kind::Connect, format!("cannot connect to {addr}"), e))?;
-        let timeout = self.settings.handshake_timeout_for(Some(addr));
+        // As set; else 2 s to a loopback address, else the backoff's minimum connect
+        // timeout (gRPC's 20 s).
+        let timeout = match self.settings.handshake_timeout {
+            Some(timeout) => timeout,
+            None if addr.ip().is_loopback() => self.settings.handshake_timeout_for(Some(addr)),
+            None => self.backoff.min_connect_timeout,
+        };
         if self.settings.zero_rtt {
             match connecting.into_0rtt() {
                 Ok((conn, accepted)) => {
@@ -360,7 +376,7 @@ fn shared_endpoint(ipv6: bool, settings: &Settings) -> Result<ClientEndpoint, Er
     } else {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
     };
-    let endpoint = endpoint(wrap_socket(local, settings)?, settings, None)
+    let endpoint = endpoint(wrap_socket(local, settings)?, settings, None, None)
         .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
     let endpoint = Arc::new(endpoint);
     shared.push((key, Arc::downgrade(&endpoint)));

@@ -62,9 +62,10 @@ pub(crate) fn endpoint(
     socket: Arc<dyn quinn::AsyncUdpSocket>,
     settings: &Settings,
     server: Option<quinn::ServerConfig>,
+    reset_key: Option<&[u8]>,
 ) -> io::Result<quinn::Endpoint> {
     quinn::Endpoint::new_with_abstract_socket(
-        settings.endpoint_config(),
+        settings.endpoint_config(reset_key),
         server,
         socket,
         runtime()?,
@@ -152,6 +153,87 @@ pub(crate) async fn accept_0rtt(incoming: quinn::Incoming, timeout: Duration) ->
             Ok(Ok(conn)) => Some(AnyConn::Quic(conn)),
             _ => None,
         },
+    }
+}
+
+/// The `DRAIN` frame (PROTOCOL.md §12): type 0x03, no flags, empty payload, alone on the
+/// server's control stream (its first unidirectional stream).
+pub(crate) const DRAIN_FRAME: [u8; 6] = [0x03, 0, 0, 0, 0, 0];
+const DRAIN_TYPE: u8 = 0x03;
+
+/// Server side: opens the control stream and sends `DRAIN` on it, then FIN. Only when the
+/// client allows a unidirectional stream (clients that predate the notice advertise none,
+/// and learn of the drain from refused calls instead); never waits for one.
+pub(crate) fn send_drain(conn: &quinn::Connection) -> bool {
+    let Some(Ok(mut control)) = conn.open_uni().now_or_never() else {
+        return false;
+    };
+    // Six bytes on a fresh stream fit its credit: written without waiting.
+    let mut bufs = [Bytes::from_static(&DRAIN_FRAME)];
+    let written = std::pin::pin!(control.write_chunks(&mut bufs)).now_or_never();
+    if !matches!(written, Some(Ok(w)) if w.bytes == DRAIN_FRAME.len()) {
+        let _ = control.reset(code(ErrorCode::NO_ERROR));
+        return false;
+    }
+    let _ = control.finish();
+    true
+}
+
+/// Client side: resolves once the server's control stream carries `DRAIN` (PROTOCOL.md
+/// §12). Frames of other types on it are skipped; a second control stream is a protocol
+/// violation QUIC already refuses (the client allows one).
+pub(crate) async fn drained(conn: &quinn::Connection) {
+    if let Ok(mut control) = conn.accept_uni().await {
+        let mut header = [0u8; 6];
+        while control.read_exact(&mut header).await.is_ok() {
+            if header[0] == DRAIN_TYPE {
+                return;
+            }
+            let mut skip = u64::from(u32::from_be_bytes([
+                header[2], header[3], header[4], header[5],
+            ]));
+            while skip > 0 {
+                let want = usize::try_from(skip).unwrap_or(usize::MAX);
+                match control.read_chunk(want, true).await {
+                    Ok(Some(chunk)) => skip -= chunk.bytes.len() as u64,
+                    _ => break,
+                }
+            }
+        }
+    }
+    std::future::pending().await
+}
+
+/// Closes `conn` once no datagram came from the peer for `silence`; resolves when the
+/// connection ended, `true` if this closed it.
+///
+/// A live peer answers within `silence`: QUIC sends a keep-alive `PING` (ack-eliciting) at
+/// most one keep-alive interval after this side's last ack-eliciting packet, and the peer
+/// acknowledges it within its ACK delay, retransmissions included within the keep-alive
+/// timeout. quinn's own counters say when the last datagram arrived; this does not depend
+/// on the negotiated idle timeout, which the peer lowers or raises.
+pub(crate) async fn watch_liveness(conn: &quinn::Connection, silence: Duration) -> bool {
+    let tick = (silence / 8).max(Duration::from_millis(10));
+    let mut closed = std::pin::pin!(conn.closed());
+    let mut seen = conn.stats().udp_rx.datagrams;
+    let mut since = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = &mut closed => return false,
+            () = tokio::time::sleep(tick) => {}
+        }
+        let now = conn.stats().udp_rx.datagrams;
+        if now != seen {
+            seen = now;
+            since = tokio::time::Instant::now();
+        } else if since.elapsed() >= silence {
+            tracing::debug!(
+                "no packet from {} for {silence:?}: keep-alive timeout, closing",
+                conn.remote_address()
+            );
+            conn.close(code(ErrorCode::NO_ERROR), b"keep-alive timeout");
+            return true;
+        }
     }
 }
 
@@ -381,8 +463,11 @@ impl Settings {
         } else {
             0
         };
+        // A client accepts one unidirectional stream: the server's control stream, which
+        // carries the drain notice (PROTOCOL.md §3.1, §12). A server accepts none.
+        let control = u32::from(!accept_calls);
         t.max_concurrent_bidi_streams(calls.into())
-            .max_concurrent_uni_streams(0u32.into())
+            .max_concurrent_uni_streams(control.into())
             .stream_receive_window(self.stream_receive_window.into())
             .receive_window(
                 quinn::VarInt::from_u64(self.receive_window).unwrap_or(quinn::VarInt::MAX),
@@ -401,8 +486,15 @@ impl Settings {
         Arc::new(t)
     }
 
-    pub(crate) fn endpoint_config(&self) -> quinn::EndpointConfig {
-        let mut c = quinn::EndpointConfig::default();
+    /// `reset_key`: the stateless reset key (PROTOCOL.md §3.4), random if `None`.
+    pub(crate) fn endpoint_config(&self, reset_key: Option<&[u8]>) -> quinn::EndpointConfig {
+        let mut c = match reset_key {
+            Some(key) => quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(
+                ring::hmac::HMAC_SHA256,
+                key,
+            ))),
+            None => quinn::EndpointConfig::default(),
+        };
         // Cannot fail: clamped to the valid range.
         let _ = c.max_udp_payload_size(self.max_udp_payload_size.clamp(1200, 65_527));
         c

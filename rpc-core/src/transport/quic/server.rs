@@ -23,11 +23,17 @@ impl Acceptor {
         socket: Arc<dyn quinn::AsyncUdpSocket>,
         settings: &Settings,
         tls: &ServerTlsConfig,
+        reset_key: Option<&[u8]>,
     ) -> Result<(Self, SocketAddr), Error> {
         let early_data = super::server_early_data(tls, settings);
         let crypto = super::server_crypto(tls, early_data)?;
-        let endpoint = endpoint(socket, settings, Some(server_config(crypto, settings)))
-            .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
+        let endpoint = endpoint(
+            socket,
+            settings,
+            Some(server_config(crypto, settings)),
+            reset_key,
+        )
+        .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
         let local_addr = endpoint
             .local_addr()
             .map_err(|e| Error::with(Kind::Io, "failed to read the local address", e))?;
