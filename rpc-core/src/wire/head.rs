@@ -549,4 +549,26 @@ mod tests {
             8
         );
     }
+
+    /// The bytes of PROTOCOL.md §15.5.
+    #[cfg(all(feature = "gzip", feature = "zstd"))]
+    #[test]
+    fn spec_example_bytes() {
+        let c = HeadCompression {
+            encoding: Some(CompressionEncoding::Gzip),
+            accept: EncodingSet::all(),
+        };
+        let mut buf = BytesMut::new();
+        let path = "/helloworld.Greeter/SayHello";
+        crate::wire::encode::request_head_parts(path, None, 0, &MetadataMap::new(), c, &mut buf);
+        let mut want = vec![0x01, 0, 0, 0, 0, 0x30, 0x0a, 0x1c];
+        want.extend_from_slice(path.as_bytes());
+        want.extend_from_slice(b"\x2a\x04gzip\x32\x04gzip\x32\x04zstd");
+        assert_eq!(&buf[..], &want[..]);
+
+        let mut buf = BytesMut::new();
+        let zstd = Some(CompressionEncoding::Zstd);
+        crate::wire::encode::response_head_with(&MetadataMap::new(), zstd, &mut buf);
+        assert_eq!(&buf[..], b"\x01\x00\x00\x00\x00\x06\x12\x04zstd");
+    }
 }
