@@ -61,6 +61,19 @@ impl Error {
         }
     }
 
+    /// A connection attempt that failed, for [`Connector`](crate::transport::Connector)s of
+    /// other transports ([`is_connect`](Self::is_connect) holds).
+    pub fn connect_failed(message: impl Into<String>) -> Self {
+        Error::new(Kind::Connect, message)
+    }
+
+    /// A connection attempt that took too long, for
+    /// [`Connector`](crate::transport::Connector)s of other transports
+    /// ([`is_timeout`](Self::is_timeout) holds).
+    pub fn connect_timed_out(message: impl Into<String>) -> Self {
+        Error::new(Kind::Timeout, message)
+    }
+
     pub(crate) fn kind(&self) -> Kind {
         self.kind
     }

@@ -1,0 +1,489 @@
+//! Byte translation between qrpc frames (PROTOCOL.md §4) and gRPC's length-prefixed messages,
+//! and the pipe that carries a call's translated output to hyper as an HTTP body.
+//!
+//! Messages are never buffered whole: a gRPC prefix becomes a qrpc `MESSAGE` header (and back)
+//! and the payload bytes pass through as they come, so the receiving side's own frame decoder
+//! checks each message's declared length against its limit before anything is held.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::task::AtomicWaker;
+use http::HeaderMap;
+use rpc_core::wire::frame::{kind, FRAME_HEADER_LEN};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+use tokio_util::sync::DropGuard;
+
+/// Largest header block (qrpc `HEADERS` / `TRAILERS` payload) accepted from the local side.
+const MAX_BLOCK: usize = 1 << 20;
+
+/// gRPC's message prefix: compressed flag and a big-endian u32 length.
+const GRPC_PREFIX_LEN: usize = 5;
+
+/// What a qrpc frame sequence says, in gRPC terms.
+#[derive(Debug)]
+pub(crate) enum QEvent {
+    /// A `HEADERS` payload.
+    Head(Bytes),
+    /// gRPC message bytes (prefixes and payloads).
+    Data(Bytes),
+    /// A `TRAILERS` payload.
+    Trailers(Bytes),
+}
+
+enum QState {
+    Header,
+    Message(u64),
+    Block(u8, usize, BytesMut),
+    Skip(u64),
+}
+
+/// Reads the qrpc frames the local side writes; messages come out gRPC-framed.
+pub(crate) struct QrpcReader {
+    header: [u8; FRAME_HEADER_LEN],
+    have: usize,
+    state: QState,
+}
+
+impl QrpcReader {
+    pub(crate) fn new() -> Self {
+        QrpcReader {
+            header: [0; FRAME_HEADER_LEN],
+            have: 0,
+            state: QState::Header,
+        }
+    }
+
+    /// Whether a message has started and not ended: a status cannot follow it yet.
+    pub(crate) fn in_message(&self) -> bool {
+        self.have > 0 || matches!(self.state, QState::Message(_))
+    }
+
+    /// Consumes `data`, appending what it says to `out`.
+    pub(crate) fn push(&mut self, mut data: Bytes, out: &mut Vec<QEvent>) -> Result<(), String> {
+        let mut acc = BytesMut::new();
+        let flush = |acc: &mut BytesMut, out: &mut Vec<QEvent>| {
+            if !acc.is_empty() {
+                out.push(QEvent::Data(acc.split().freeze()));
+            }
+        };
+        while !data.is_empty() {
+            match &mut self.state {
+                QState::Header => {
+                    let n = (FRAME_HEADER_LEN - self.have).min(data.len());
+                    self.header[self.have..self.have + n].copy_from_slice(&data[..n]);
+                    self.have += n;
+                    data = data.slice(n..);
+                    if self.have < FRAME_HEADER_LEN {
+                        continue;
+                    }
+                    self.have = 0;
+                    let [ty, flags, a, b, c, d] = self.header;
+                    let len = u32::from_be_bytes([a, b, c, d]);
+                    self.state = match ty {
+                        kind::MESSAGE => {
+                            acc.reserve(GRPC_PREFIX_LEN);
+                            acc.put_u8(flags);
+                            acc.put_u32(len);
+                            QState::Message(u64::from(len))
+                        }
+                        kind::HEADERS | kind::TRAILERS => {
+                            let len = len as usize;
+                            if len > MAX_BLOCK {
+                                return Err(format!("header block of {len} bytes"));
+                            }
+                            QState::Block(ty, len, BytesMut::with_capacity(len))
+                        }
+                        _ => QState::Skip(u64::from(len)),
+                    };
+                }
+                QState::Message(left) => {
+                    let n = (*left).min(data.len() as u64) as usize;
+                    acc.extend_from_slice(&data[..n]);
+                    data = data.slice(n..);
+                    *left -= n as u64;
+                }
+                QState::Block(_, left, buf) => {
+                    let n = (*left).min(data.len());
+                    buf.extend_from_slice(&data[..n]);
+                    data = data.slice(n..);
+                    *left -= n;
+                }
+                QState::Skip(left) => {
+                    let n = (*left).min(data.len() as u64) as usize;
+                    data = data.slice(n..);
+                    *left -= n as u64;
+                }
+            }
+            // A finished frame.
+            match &mut self.state {
+                QState::Message(0) | QState::Skip(0) => self.state = QState::Header,
+                QState::Block(ty, 0, buf) => {
+                    flush(&mut acc, out);
+                    let payload = std::mem::take(buf).freeze();
+                    out.push(if *ty == kind::HEADERS {
+                        QEvent::Head(payload)
+                    } else {
+                        QEvent::Trailers(payload)
+                    });
+                    self.state = QState::Header;
+                }
+                _ => {}
+            }
+        }
+        // A block of length 0 completes with its header.
+        if let QState::Block(ty, 0, _) = self.state {
+            flush(&mut acc, out);
+            out.push(if ty == kind::HEADERS {
+                QEvent::Head(Bytes::new())
+            } else {
+                QEvent::Trailers(Bytes::new())
+            });
+            self.state = QState::Header;
+        }
+        if let QState::Message(0) = self.state {
+            self.state = QState::Header;
+        }
+        flush(&mut acc, out);
+        Ok(())
+    }
+}
+
+/// Reads gRPC length-prefixed messages; they come out as qrpc `MESSAGE` frames.
+#[derive(Default)]
+pub(crate) struct GrpcReader {
+    prefix: [u8; GRPC_PREFIX_LEN],
+    have: usize,
+    left: u64,
+}
+
+impl GrpcReader {
+    /// Whether a message has started and not ended.
+    pub(crate) fn in_message(&self) -> bool {
+        self.have > 0 || self.left > 0
+    }
+
+    /// Consumes `data`; payload bytes pass through without copying.
+    pub(crate) fn push(&mut self, mut data: Bytes, out: &mut VecDeque<Bytes>) {
+        while !data.is_empty() {
+            if self.left > 0 {
+                let n = self.left.min(data.len() as u64) as usize;
+                out.push_back(data.split_to(n));
+                self.left -= n as u64;
+                continue;
+            }
+            let n = (GRPC_PREFIX_LEN - self.have).min(data.len());
+            self.prefix[self.have..self.have + n].copy_from_slice(&data[..n]);
+            self.have += n;
+            data = data.slice(n..);
+            if self.have == GRPC_PREFIX_LEN {
+                self.have = 0;
+                let [flags, a, b, c, d] = self.prefix;
+                let mut header = BytesMut::with_capacity(FRAME_HEADER_LEN);
+                header.put_u8(kind::MESSAGE);
+                header.put_u8(flags);
+                header.put_slice(&[a, b, c, d]);
+                out.push_back(header.freeze());
+                self.left = u64::from(u32::from_be_bytes([a, b, c, d]));
+            }
+        }
+    }
+
+    /// At the end of the body: a prefix cut short goes on as a qrpc frame header cut short,
+    /// so that the receiver reports the truncation.
+    pub(crate) fn finish(&mut self, out: &mut VecDeque<Bytes>) {
+        if self.have > 0 {
+            let mut cut = vec![kind::MESSAGE];
+            cut.extend_from_slice(&self.prefix[..self.have]);
+            out.push_back(Bytes::from(cut));
+            self.have = 0;
+        }
+    }
+}
+
+/// What a pipe carries to its body.
+pub(crate) enum Item {
+    Data(Bytes),
+    Trailers(HeaderMap),
+    /// Ends the body with an error: hyper resets the HTTP/2 stream with this reason.
+    Reset(h2::Reason),
+}
+
+/// Bytes queued in a pipe beyond which its writer waits.
+const PIPE_LIMIT: usize = 256 * 1024;
+
+struct Budget {
+    queued: AtomicUsize,
+    waker: AtomicWaker,
+}
+
+/// The writing end of a body: unbounded, so ending it never waits, with a byte budget for
+/// flow control (the writer waits while more than [`PIPE_LIMIT`] bytes are queued).
+pub(crate) struct PipeTx {
+    tx: mpsc::UnboundedSender<Item>,
+    budget: Arc<Budget>,
+}
+
+impl PipeTx {
+    /// Ready when the body has room (or is gone: sending then fails).
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.budget.queued.load(Ordering::Acquire) < PIPE_LIMIT || self.tx.is_closed() {
+            return Poll::Ready(());
+        }
+        self.budget.waker.register(cx.waker());
+        if self.budget.queued.load(Ordering::Acquire) < PIPE_LIMIT {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    /// Queues `item`; false once the body is gone.
+    pub(crate) fn send(&self, item: Item) -> bool {
+        if let Item::Data(b) = &item {
+            self.budget.queued.fetch_add(b.len(), Ordering::AcqRel);
+        }
+        self.tx.send(item).is_ok()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// How a body writes trailers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// HTTP trailers (gRPC over HTTP/2).
+    Http,
+    /// A gRPC-Web trailers frame in the body (flag 0x80).
+    Web,
+    /// gRPC-Web, the whole body base64 (`application/grpc-web-text`).
+    WebText,
+}
+
+/// An HTTP body fed by a [`PipeTx`]; or empty, for a trailers-only response.
+pub(crate) struct PipeBody {
+    rx: Option<mpsc::UnboundedReceiver<Item>>,
+    budget: Arc<Budget>,
+    framing: Framing,
+    /// Signals the call's end to its writer when the body is dropped (done, or abandoned by
+    /// hyper because the peer reset the stream).
+    _guard: Option<DropGuard>,
+}
+
+/// A pipe: its writing end and its body.
+pub(crate) fn pipe(framing: Framing) -> (PipeTx, PipeBody) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let budget = Arc::new(Budget {
+        queued: AtomicUsize::new(0),
+        waker: AtomicWaker::new(),
+    });
+    (
+        PipeTx {
+            tx,
+            budget: budget.clone(),
+        },
+        PipeBody {
+            rx: Some(rx),
+            budget,
+            framing,
+            _guard: None,
+        },
+    )
+}
+
+impl PipeBody {
+    /// A body with nothing in it (a trailers-only response, an HTTP error).
+    pub(crate) fn empty() -> Self {
+        PipeBody {
+            rx: None,
+            budget: Arc::new(Budget {
+                queued: AtomicUsize::new(0),
+                waker: AtomicWaker::new(),
+            }),
+            framing: Framing::Http,
+            _guard: None,
+        }
+    }
+
+    /// A body holding exactly `bytes`.
+    pub(crate) fn full(bytes: Bytes, framing: Framing) -> Self {
+        let (tx, body) = pipe(framing);
+        tx.send(Item::Data(bytes));
+        body
+    }
+
+    pub(crate) fn set_guard(&mut self, guard: DropGuard) {
+        self._guard = Some(guard);
+    }
+}
+
+/// A gRPC-Web trailers frame: flag 0x80, length, then `name: value\r\n` lines.
+pub(crate) fn web_trailers_frame(trailers: &HeaderMap) -> Bytes {
+    let mut block = Vec::new();
+    for (name, value) in trailers {
+        block.extend_from_slice(name.as_str().as_bytes());
+        block.extend_from_slice(b": ");
+        block.extend_from_slice(value.as_bytes());
+        block.extend_from_slice(b"\r\n");
+    }
+    let mut frame = BytesMut::with_capacity(GRPC_PREFIX_LEN + block.len());
+    frame.put_u8(0x80);
+    frame.put_u32(block.len() as u32);
+    frame.put_slice(&block);
+    frame.freeze()
+}
+
+impl http_body::Body for PipeBody {
+    type Data = Bytes;
+    type Error = h2::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, h2::Error>>> {
+        use base64::Engine;
+        let this = &mut *self;
+        let Some(rx) = this.rx.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let item = match rx.poll_recv(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => {
+                this.rx = None;
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(item)) => item,
+        };
+        let data = match item {
+            Item::Data(b) => {
+                this.budget.queued.fetch_sub(b.len(), Ordering::AcqRel);
+                this.budget.waker.wake();
+                b
+            }
+            Item::Trailers(t) => {
+                this.rx = None;
+                match this.framing {
+                    Framing::Http => return Poll::Ready(Some(Ok(http_body::Frame::trailers(t)))),
+                    Framing::Web | Framing::WebText => web_trailers_frame(&t),
+                }
+            }
+            Item::Reset(reason) => {
+                this.rx = None;
+                return Poll::Ready(Some(Err(h2::Error::from(reason))));
+            }
+        };
+        let data = match this.framing {
+            Framing::WebText => {
+                Bytes::from(base64::engine::general_purpose::STANDARD.encode(&data))
+            }
+            _ => data,
+        };
+        Poll::Ready(Some(Ok(http_body::Frame::data(data))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rx.is_none()
+    }
+}
+
+/// Decodes a `grpc-web-text` body: base64 in groups of four characters, padded chunks
+/// concatenated.
+#[derive(Default)]
+pub(crate) struct Base64Stream {
+    rest: Vec<u8>,
+}
+
+impl Base64Stream {
+    pub(crate) fn push(&mut self, data: &[u8]) -> Result<Bytes, base64::DecodeError> {
+        use base64::Engine;
+        self.rest
+            .extend(data.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        let whole = self.rest.len() / 4 * 4;
+        let mut out = Vec::with_capacity(whole / 4 * 3);
+        // Padded groups may sit anywhere: decode group by group where there is padding.
+        for group in self.rest[..whole].chunks(4) {
+            base64::engine::general_purpose::STANDARD.decode_vec(group, &mut out)?;
+        }
+        self.rest.drain(..whole);
+        Ok(Bytes::from(out))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qrpc_frames_become_grpc_bytes_split_anywhere() {
+        let mut frames = BytesMut::new();
+        frames.put_slice(&[1, 0, 0, 0, 0, 2, 0xaa, 0xbb]); // HEADERS, 2 bytes
+        frames.put_slice(&[0, 0, 0, 0, 0, 3, 1, 2, 3]); // MESSAGE, 3 bytes
+        frames.put_slice(&[9, 0, 0, 0, 0, 1, 7]); // unknown type: skipped
+        frames.put_slice(&[0, 0, 0, 0, 0, 0]); // empty MESSAGE
+        frames.put_slice(&[2, 0, 0, 0, 0, 0]); // TRAILERS, empty
+        let frames = frames.freeze();
+        for split in 0..frames.len() {
+            let mut r = QrpcReader::new();
+            let mut out = Vec::new();
+            r.push(frames.slice(..split), &mut out).unwrap();
+            r.push(frames.slice(split..), &mut out).unwrap();
+            let mut data = Vec::new();
+            let mut blocks = Vec::new();
+            for ev in out {
+                match ev {
+                    QEvent::Data(b) => data.extend_from_slice(&b),
+                    QEvent::Head(b) => blocks.push(("h", b)),
+                    QEvent::Trailers(b) => blocks.push(("t", b)),
+                }
+            }
+            assert_eq!(
+                data,
+                [0, 0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 0, 0],
+                "split {split}"
+            );
+            assert_eq!(blocks.len(), 2);
+            assert_eq!(blocks[0], ("h", Bytes::from_static(&[0xaa, 0xbb])));
+            assert_eq!(blocks[1], ("t", Bytes::new()));
+            assert!(!r.in_message());
+        }
+    }
+
+    #[test]
+    fn grpc_messages_become_qrpc_frames() {
+        let body = Bytes::from_static(&[0, 0, 0, 0, 2, 9, 9, 1, 0, 0, 0, 0]);
+        for split in 0..body.len() {
+            let mut r = GrpcReader::default();
+            let mut out = VecDeque::new();
+            r.push(body.slice(..split), &mut out);
+            r.push(body.slice(split..), &mut out);
+            r.finish(&mut out);
+            let all: Vec<u8> = out.iter().flat_map(|b| b.to_vec()).collect();
+            assert_eq!(all, [0, 0, 0, 0, 0, 2, 9, 9, 0, 1, 0, 0, 0, 0]);
+        }
+        let mut r = GrpcReader::default();
+        let mut out = VecDeque::new();
+        r.push(Bytes::from_static(&[0, 0, 1]), &mut out);
+        assert!(r.in_message());
+        r.finish(&mut out);
+        assert_eq!(out.pop_back().unwrap().as_ref(), &[0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn base64_chunks_decode() {
+        let mut d = Base64Stream::default();
+        let mut got = Vec::new();
+        for part in ["AAAA", "AA", "E=", "AAAB", "Ag=="] {
+            got.extend_from_slice(&d.push(part.as_bytes()).unwrap());
+        }
+        assert!(d.is_empty());
+        assert_eq!(got, [0, 0, 0, 0, 1, 0, 0, 1, 2]);
+    }
+}
