@@ -10,9 +10,11 @@ use rpc_core::tls::dev::SelfSigned;
 use rpc_core::tls::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 use rpc_core::Endpoint;
 use rpc_metrics::{ClientMetricsLayer, ServerMetricsLayer};
+use rpc_tracing::{ClientTraceLayer, ServerTraceLayer};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use tower_layer::{Identity as NoLayer, Stack};
 
 /// Load generator for rpc-core (like ghz). It drives the echo.Echo service of
 /// proto/echo.proto: with no arguments it starts an echo server in-process on 127.0.0.1 and
@@ -37,6 +39,12 @@ struct Cli {
     /// printed after the table. Costs a few clock reads per call.
     #[arg(long)]
     breakdown: bool,
+    /// Trace every call with rpc-tracing: ServerTraceLayer on the in-process server,
+    /// ClientTraceLayer over the client's channels, to a tracing-subscriber `fmt` subscriber
+    /// at INFO that formats every closed span into a sink (what spans cost is what this
+    /// measures).
+    #[arg(long)]
+    tracing: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,7 +59,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.command {
         Some(Command::Serve(args)) => serve(args),
-        None => bench(cli.load, cli.net, cli.metrics, cli.breakdown),
+        None => {
+            let extras = Extras::from(&cli);
+            bench(cli.load, cli.net, extras)
+        }
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -127,7 +138,61 @@ fn print_call_counts(recorder: &PrometheusHandle) {
     }
 }
 
-fn bench(load: LoadArgs, net: NetOptions, metrics: bool, breakdown: bool) -> Result<(), BoxError> {
+/// What a run adds to the plain calls.
+#[derive(Debug, Clone, Copy)]
+struct Extras {
+    metrics: bool,
+    tracing: bool,
+    breakdown: bool,
+}
+
+impl From<&Cli> for Extras {
+    fn from(cli: &Cli) -> Self {
+        Extras {
+            metrics: cli.metrics,
+            tracing: cli.tracing,
+            breakdown: cli.breakdown,
+        }
+    }
+}
+
+/// Runs `plans` with the calls going through `layer` (the plain channel's direct path when
+/// it is `Identity`).
+fn run_layered<L>(
+    endpoint: Endpoint,
+    layer: L,
+    phases: Option<Arc<Breakdown>>,
+    plans: &[rpc_bench::load::Plan],
+    load: &LoadArgs,
+) -> Result<Vec<rpc_bench::report::Report>, RunError>
+where
+    L: tower_layer::Layer<rpc_core::Channel> + Send + Sync + 'static,
+    L::Service: rpc_core::client::service::CallService,
+{
+    let driver = || Ok(RpcDriver::with_layer(endpoint, layer).with_breakdown(phases));
+    rpc_bench::run_plans(driver, plans, load.workers, load.server_pid)
+}
+
+/// A `tracing` subscriber at INFO formatting every closed span, into a sink.
+fn install_subscriber() -> Result<(), BoxError> {
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::io::sink)
+        .with_max_level(tracing::Level::INFO)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber)?;
+    Ok(())
+}
+
+fn bench(load: LoadArgs, net: NetOptions, extras: Extras) -> Result<(), BoxError> {
+    let Extras {
+        metrics,
+        tracing,
+        breakdown,
+    } = extras;
+    if tracing {
+        install_subscriber()?;
+    }
     // Options clap cannot check alone (a ramp with -n...) are usage errors all the same.
     let plans = load.try_plans().unwrap_or_else(|e| {
         Cli::command()
@@ -148,6 +213,9 @@ fn bench(load: LoadArgs, net: NetOptions, metrics: bool, breakdown: bool) -> Res
             let mut builder = server::builder(cert.server_config()?, &net);
             if metrics {
                 builder = builder.layer(ServerMetricsLayer::new());
+            }
+            if tracing {
+                builder = builder.layer(ServerTraceLayer::new());
             }
             let server = BackgroundServer::start_with("127.0.0.1:0".parse()?, builder)?;
             target = server.local_addr().to_string();
@@ -184,13 +252,27 @@ fn bench(load: LoadArgs, net: NetOptions, metrics: bool, breakdown: bool) -> Res
     let endpoint = rpc_bench::apply_net(endpoint, &net);
     // Two driver types: without --metrics the client keeps the plain Channel (direct path).
     let phases = breakdown.then(|| Arc::new(Breakdown::new()));
-    let reports = if metrics {
-        let driver = RpcDriver::with_layer(endpoint, ClientMetricsLayer::new());
-        let driver = || Ok(driver.with_breakdown(phases.clone()));
-        rpc_bench::run_plans(driver, &plans, load.workers, load.server_pid)
-    } else {
-        let driver = || Ok(RpcDriver::new(endpoint).with_breakdown(phases.clone()));
-        rpc_bench::run_plans(driver, &plans, load.workers, load.server_pid)
+    // Without layers the client keeps the plain Channel (direct path).
+    let reports = match (metrics, tracing) {
+        (false, false) => run_layered(endpoint, NoLayer::new(), phases.clone(), &plans, &load),
+        (true, false) => run_layered(
+            endpoint,
+            ClientMetricsLayer::new(),
+            phases.clone(),
+            &plans,
+            &load,
+        ),
+        (false, true) => run_layered(
+            endpoint,
+            ClientTraceLayer::new(),
+            phases.clone(),
+            &plans,
+            &load,
+        ),
+        (true, true) => {
+            let both = Stack::new(ClientMetricsLayer::new(), ClientTraceLayer::new());
+            run_layered(endpoint, both, phases.clone(), &plans, &load)
+        }
     }
     .map_err(|e| match e {
         RunError::Connect(failure) => {

@@ -158,6 +158,27 @@ fn metrics_layers_count_every_call_on_both_sides() {
 }
 
 #[test]
+fn traced_calls_all_succeed_through_both_trace_layers() {
+    let v = json(&[
+        "--tracing",
+        "--metrics",
+        "--call",
+        "unary",
+        "-c",
+        "4",
+        "-n",
+        "200",
+        "--warmup",
+        "0ms",
+        "--json",
+    ]);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{v:#}");
+    assert_eq!(results[0]["ok"], 200, "{v:#}");
+    assert_eq!(results[0]["error_count"], 0, "{v:#}");
+}
+
+#[test]
 fn breakdown_prints_each_phase_of_every_call() {
     let out = run(&[
         "--breakdown",
