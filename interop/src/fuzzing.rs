@@ -25,7 +25,7 @@ use rpc_core::wire::{
 };
 
 /// The fuzz targets, by name (the names of `fuzz/fuzz_targets/*.rs`).
-pub const TARGETS: [&str; 7] = [
+pub const TARGETS: [&str; 8] = [
     "frame_decoder",
     "request_head",
     "trailers",
@@ -33,6 +33,7 @@ pub const TARGETS: [&str; 7] = [
     "server_recv",
     "client_recv",
     "simple_request",
+    "decompress",
 ];
 
 /// Runs the harness of `target` on `data`. Panics if `target` is unknown or an invariant
@@ -54,6 +55,7 @@ pub fn accepts(target: &str, data: &[u8]) -> bool {
         "server_recv" => check_server_recv(data),
         "client_recv" => check_client_recv(data),
         "simple_request" => check_simple_request(data),
+        "decompress" => check_decompress(data),
         _ => panic!("unknown fuzz target {target:?}"),
     }
 }
@@ -420,4 +422,90 @@ fn check_simple_request(data: &[u8]) -> bool {
         .expect("a re-encoded message decodes");
     assert_eq!(back, msg, "SimpleRequest changed in a round trip");
     true
+}
+
+/// The decompressor path (PROTOCOL.md §15.4): [`compression::decompress`] on arbitrary bytes,
+/// directly and as a COMPRESSED message through [`ServerRecv`]. Layout: `[mode, limit, rest]`:
+/// mode bit 0 picks gzip or zstd, bit 1 compresses `rest` first (round trip), bit 7 the
+/// default 4 MiB limit instead of `limit * 64` bytes.
+///
+/// [`compression::decompress`]: rpc_core::compression::decompress
+pub fn decompress(data: &[u8]) {
+    check_decompress(data);
+}
+
+fn check_decompress(data: &[u8]) -> bool {
+    use rpc_core::compression::{self, CompressionEncoding, DecompressError};
+    let algorithms = CompressionEncoding::ALL;
+    if algorithms.is_empty() || data.len() < 2 {
+        return false;
+    }
+    let (mode, rest) = (data[0], &data[2..]);
+    let encoding = algorithms[usize::from(mode & 1) % algorithms.len()];
+    let limit = if mode & 0x80 != 0 {
+        rpc_core::DEFAULT_MAX_MESSAGE_SIZE
+    } else {
+        usize::from(data[1]) * 64
+    };
+    let payload = if mode & 2 != 0 {
+        let mut z = BytesMut::new();
+        compression::compress(encoding, rest, &mut z).expect("compressing into memory");
+        // What we compress decompresses to itself, within the limit or not at all.
+        let back = compression::decompress(encoding, &z, limit);
+        if rest.len() <= limit {
+            assert_eq!(back.as_deref(), Ok(rest), "round trip");
+        } else {
+            assert_eq!(back, Err(DecompressError::TooLarge { limit }));
+        }
+        z.freeze()
+    } else {
+        Bytes::copy_from_slice(rest)
+    };
+    let direct = compression::decompress(encoding, &payload, limit);
+    if let Ok(out) = &direct {
+        assert!(
+            out.len() <= limit,
+            "{} bytes over a limit of {limit}",
+            out.len()
+        );
+        // A larger limit changes nothing for a message that fits.
+        let more = compression::decompress(encoding, &payload, limit.saturating_mul(2) + 1);
+        assert_eq!(more.as_ref(), Ok(out));
+    }
+    // The same payload as a COMPRESSED message of a call: the machine agrees.
+    let mut stream = BytesMut::new();
+    let mut head = BytesMut::new();
+    prost::encoding::string::encode(1, &"/a.B/C".to_string(), &mut head);
+    prost::encoding::string::encode(5, &encoding.as_str().to_string(), &mut head);
+    stream.extend_from_slice(&[1, 0]);
+    stream.extend_from_slice(&(head.len() as u32).to_be_bytes());
+    stream.extend_from_slice(&head);
+    stream.extend_from_slice(&[0, wire::frame::FLAG_COMPRESSED]);
+    stream.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    stream.extend_from_slice(&payload);
+    let mut recv = ServerRecv::new(FrameLimits {
+        max_message: limit.max(payload.len()),
+        max_headers: 1024,
+    });
+    recv.handle_data(stream.freeze());
+    recv.handle_fin();
+    assert!(matches!(recv.poll_event(), Ok(Some(ServerEvent::Head(_)))));
+    let limit = limit.max(payload.len());
+    let via_machine = recv.poll_event();
+    match (
+        &via_machine,
+        compression::decompress(encoding, &payload, limit),
+    ) {
+        (Ok(Some(ServerEvent::Message(m))), Ok(d)) => assert_eq!(m, &d),
+        (Err(e), Err(d)) => {
+            let status = e.to_status();
+            let want = match d {
+                DecompressError::TooLarge { .. } => rpc_core::Code::ResourceExhausted,
+                _ => rpc_core::Code::Internal,
+            };
+            assert_eq!(status.code(), want, "{e}");
+        }
+        (m, d) => panic!("machine {m:?}, direct {d:?}"),
+    }
+    direct.is_ok()
 }
