@@ -1,0 +1,458 @@
+//! The interop cases over standard gRPC on HTTP/2 (rpc-grpc), with third-party peers:
+//!
+//! * Python's grpcio (the C-core implementation), installed by `interop/python/setup.sh` in a
+//!   venv, runs the cases against the interop server's HTTP/2 port. If the install fails,
+//!   the test fails: it never skips.
+//! * The project's own client, over `rpc_grpc::GrpcConnector`, runs them against a tonic
+//!   server, and against the interop server's own HTTP/2 port.
+
+use interop::client::{self, Case, Context};
+use interop::server::{self, CallStats};
+use rpc_core::server::ServerHandle;
+use rpc_core::tls::dev::SelfSigned;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Cases of gRPC's interop descriptions that every peer here runs.
+const CASES: [Case; 14] = [
+    Case::EmptyUnary,
+    Case::LargeUnary,
+    Case::ClientStreaming,
+    Case::ServerStreaming,
+    Case::PingPong,
+    Case::EmptyStream,
+    Case::CustomMetadata,
+    Case::StatusCodeAndMessage,
+    Case::SpecialStatusMessage,
+    Case::UnimplementedMethod,
+    Case::UnimplementedService,
+    Case::CancelAfterBegin,
+    Case::CancelAfterFirstResponse,
+    Case::TimeoutOnSleepingServer,
+];
+
+struct Running {
+    h2: SocketAddr,
+    stats: Arc<CallStats>,
+    handle: ServerHandle,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+/// The interop server, QUIC and HTTP/2 (h2c) ports.
+async fn start() -> Running {
+    let cert = SelfSigned::generate(&["localhost", "127.0.0.1"]).unwrap();
+    let bound = server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        cert.server_config().unwrap(),
+    )
+    .unwrap();
+    let h2 = rpc_grpc::GrpcServer::new(bound.handle.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let h2_addr = h2.local_addr();
+    tokio::spawn(h2.serve());
+    let serving = tokio::spawn(bound.server.serve());
+    Running {
+        h2: h2_addr,
+        stats: bound.stats,
+        handle: bound.handle,
+        serving,
+    }
+}
+
+impl Running {
+    /// Waits (bounded) until no call is in flight, then stops the server.
+    async fn stop(self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while (self.stats.in_flight() > 0 || self.handle.active_calls() > 0)
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(self.stats.in_flight(), 0, "handlers still running");
+        assert_eq!(self.handle.active_calls(), 0, "call tasks still running");
+        self.handle.shutdown();
+        tokio::time::timeout(Duration::from_secs(15), self.serving)
+            .await
+            .expect("server stops")
+            .unwrap();
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// Installs grpcio (once per machine; the venv is kept under target/) and returns the venv's
+/// python. Panics, failing the test, if the install fails.
+fn grpcio_python() -> PathBuf {
+    let root = workspace_root();
+    let out = Command::new("bash")
+        .arg(root.join("interop/python/setup.sh"))
+        .output()
+        .expect("run interop/python/setup.sh");
+    assert!(
+        out.status.success(),
+        "installing grpcio failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .expect("setup.sh prints the python")
+            .trim(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcio_runs_the_interop_cases_against_the_http2_port() {
+    let python = tokio::task::spawn_blocking(grpcio_python).await.unwrap();
+    let running = start().await;
+    let root = workspace_root();
+    let stubs = python.parent().unwrap().parent().unwrap().join("stubs");
+    let server = running.h2.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(&python)
+            .arg(root.join("interop/python/grpcio_client.py"))
+            .arg("--server")
+            .arg(server)
+            .env("PYTHONPATH", stubs)
+            .output()
+            .expect("run the grpcio client")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "grpcio interop cases failed:\n{stdout}"
+    );
+    for case in CASES {
+        assert!(
+            stdout.contains(&format!("PASS {} (", case.name())),
+            "{} did not pass:\n{stdout}",
+            case.name()
+        );
+    }
+    // Cancelled and expired calls ended on the server too.
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_http2_channel_runs_the_interop_cases_against_our_http2_port() {
+    let running = start().await;
+    let endpoint = rpc_grpc::GrpcConnector::new(format!("http://{}", running.h2))
+        .unwrap()
+        .endpoint();
+    let ctx = Context::connect(endpoint, 3).await.unwrap();
+    for case in CASES.into_iter().chain([Case::RpcSoak, Case::ChannelSoak]) {
+        client::run(case, &ctx)
+            .await
+            .unwrap_or_else(|f| panic!("{case}: {f}"));
+    }
+    ctx.channel.close();
+    running.stop().await;
+}
+
+mod tonic_server {
+    //! `grpc.testing.TestService` on tonic, as gRPC's interop descriptions define it.
+
+    #![allow(clippy::all, missing_docs, unreachable_pub)]
+    pub mod pb {
+        include!(concat!(env!("OUT_DIR"), "/tonic/grpc.testing.rs"));
+    }
+
+    use futures_util::stream::{self, BoxStream, StreamExt};
+    use pb::test_service_server::TestService;
+    use pb::*;
+    use std::collections::VecDeque;
+    use std::time::Duration;
+    use tonic::{Code, Request, Response, Status, Streaming};
+
+    const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
+    pub const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
+
+    pub struct Impl;
+
+    fn payload(size: i32) -> Result<Payload, Status> {
+        let size = usize::try_from(size)
+            .map_err(|_| Status::invalid_argument(format!("negative payload size {size}")))?;
+        Ok(Payload {
+            r#type: PayloadType::Compressable as i32,
+            body: vec![0; size],
+        })
+    }
+
+    fn echoed(status: Option<&EchoStatus>) -> Option<Status> {
+        let s = status.filter(|s| s.code != 0)?;
+        Some(Status::new(Code::from(s.code), s.message.clone()))
+    }
+
+    fn with_initial<T, U>(request: &Request<U>, message: T) -> Response<T> {
+        let mut response = Response::new(message);
+        if let Some(v) = request.metadata().get(ECHO_INITIAL) {
+            response.metadata_mut().insert(ECHO_INITIAL, v.clone());
+        }
+        response
+    }
+
+    type Out = BoxStream<'static, Result<StreamingOutputCallResponse, Status>>;
+
+    fn output(
+        first: Option<StreamingOutputCallRequest>,
+        requests: Option<Streaming<StreamingOutputCallRequest>>,
+    ) -> Out {
+        struct State {
+            queue: VecDeque<ResponseParameters>,
+            end: Option<Status>,
+            requests: Option<Streaming<StreamingOutputCallRequest>>,
+            done: bool,
+        }
+        impl State {
+            fn take(&mut self, r: StreamingOutputCallRequest) {
+                self.queue.extend(r.response_parameters);
+                if self.end.is_none() {
+                    self.end = echoed(r.response_status.as_ref());
+                }
+            }
+        }
+        let mut state = State {
+            queue: VecDeque::new(),
+            end: None,
+            requests,
+            done: false,
+        };
+        if let Some(first) = first {
+            state.take(first);
+        }
+        stream::unfold(state, |mut st| async move {
+            loop {
+                if st.done {
+                    return None;
+                }
+                if let Some(p) = st.queue.pop_front() {
+                    if p.interval_us > 0 {
+                        tokio::time::sleep(Duration::from_micros(p.interval_us as u64)).await;
+                    }
+                    let item = payload(p.size).map(|payload| StreamingOutputCallResponse {
+                        payload: Some(payload),
+                    });
+                    return Some((item, st));
+                }
+                if let Some(status) = st.end.take() {
+                    st.done = true;
+                    return Some((Err(status), st));
+                }
+                let Some(requests) = st.requests.as_mut() else {
+                    return None;
+                };
+                match requests.message().await {
+                    Ok(Some(r)) => st.take(r),
+                    Ok(None) => st.requests = None,
+                    Err(s) => {
+                        st.done = true;
+                        return Some((Err(s), st));
+                    }
+                }
+            }
+        })
+        .boxed()
+    }
+
+    #[tonic::async_trait]
+    impl TestService for Impl {
+        async fn empty_call(&self, request: Request<Empty>) -> Result<Response<Empty>, Status> {
+            Ok(with_initial(&request, Empty {}))
+        }
+
+        async fn unary_call(
+            &self,
+            request: Request<SimpleRequest>,
+        ) -> Result<Response<SimpleResponse>, Status> {
+            if let Some(status) = echoed(request.get_ref().response_status.as_ref()) {
+                return Err(status);
+            }
+            let response = SimpleResponse {
+                payload: Some(payload(request.get_ref().response_size)?),
+                ..SimpleResponse::default()
+            };
+            Ok(with_initial(&request, response))
+        }
+
+        type StreamingOutputCallStream = Out;
+
+        async fn streaming_output_call(
+            &self,
+            request: Request<StreamingOutputCallRequest>,
+        ) -> Result<Response<Out>, Status> {
+            let out = output(Some(request.get_ref().clone()), None);
+            Ok(with_initial(&request, out))
+        }
+
+        async fn streaming_input_call(
+            &self,
+            request: Request<Streaming<StreamingInputCallRequest>>,
+        ) -> Result<Response<StreamingInputCallResponse>, Status> {
+            let mut total = 0;
+            let mut requests = request.into_inner();
+            while let Some(r) = requests.message().await? {
+                total += r.payload.map_or(0, |p| p.body.len()) as i32;
+            }
+            Ok(Response::new(StreamingInputCallResponse {
+                aggregated_payload_size: total,
+            }))
+        }
+
+        type FullDuplexCallStream = Out;
+
+        async fn full_duplex_call(
+            &self,
+            request: Request<Streaming<StreamingOutputCallRequest>>,
+        ) -> Result<Response<Out>, Status> {
+            let mut response = with_initial(&request, ());
+            let out = output(None, Some(request.into_inner()));
+            let md = std::mem::take(response.metadata_mut());
+            let mut response = Response::new(out);
+            *response.metadata_mut() = md;
+            Ok(response)
+        }
+
+        type HalfDuplexCallStream = Out;
+
+        async fn half_duplex_call(
+            &self,
+            _request: Request<Streaming<StreamingOutputCallRequest>>,
+        ) -> Result<Response<Out>, Status> {
+            Err(Status::unimplemented("not needed here"))
+        }
+
+        async fn unimplemented_call(
+            &self,
+            _request: Request<Empty>,
+        ) -> Result<Response<Empty>, Status> {
+            Err(Status::unimplemented("UnimplementedCall"))
+        }
+    }
+}
+
+/// Echoes the trailing `-bin` metadata in the response's trailers: tonic's handlers have no
+/// way to set trailers of a successful response, so tonic's own interop server does it in a
+/// layer too.
+mod echo_trailers {
+    use http_body::{Body, Frame};
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    #[derive(Clone)]
+    pub struct Layer<S>(pub S);
+
+    pub struct EchoBody<B> {
+        inner: B,
+        value: Option<http::HeaderValue>,
+    }
+
+    impl<B: Body + Unpin> Body for EchoBody<B> {
+        type Data = B::Data;
+        type Error = B::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+            let this = &mut *self;
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let frame = match frame.into_trailers() {
+                        Ok(mut trailers) => {
+                            if let Some(v) = this.value.take() {
+                                trailers.insert(super::tonic_server::ECHO_TRAILING, v);
+                            }
+                            Frame::trailers(trailers)
+                        }
+                        Err(frame) => frame,
+                    };
+                    Poll::Ready(Some(Ok(frame)))
+                }
+                other => other,
+            }
+        }
+        fn is_end_stream(&self) -> bool {
+            self.inner.is_end_stream()
+        }
+        fn size_hint(&self) -> http_body::SizeHint {
+            self.inner.size_hint()
+        }
+    }
+
+    impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for Layer<S>
+    where
+        S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+        S::Future: Send + 'static,
+        ResBody: Body + Unpin,
+    {
+        type Response = http::Response<EchoBody<ResBody>>;
+        type Error = S::Error;
+        type Future =
+            Pin<Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.0.poll_ready(cx)
+        }
+
+        fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+            let value = request
+                .headers()
+                .get(super::tonic_server::ECHO_TRAILING)
+                .cloned();
+            let future = self.0.call(request);
+            Box::pin(async move {
+                let response = future.await?;
+                Ok(response.map(|inner| EchoBody { inner, value }))
+            })
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_http2_channel_runs_the_interop_cases_against_tonic() {
+    use tonic_server::pb::test_service_server::TestServiceServer;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .layer(tower_layer::layer_fn(echo_trailers::Layer))
+            .add_service(TestServiceServer::new(tonic_server::Impl))
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stop_rx.await;
+            }),
+    );
+    let endpoint = rpc_grpc::GrpcConnector::new(format!("http://{addr}"))
+        .unwrap()
+        .endpoint();
+    let ctx = Context::connect(endpoint, 3).await.unwrap();
+    for case in CASES.into_iter().chain([Case::RpcSoak, Case::ChannelSoak]) {
+        client::run(case, &ctx)
+            .await
+            .unwrap_or_else(|f| panic!("{case} against tonic: {f}"));
+    }
+    ctx.channel.close();
+    let _ = stop_tx.send(());
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("tonic stops")
+        .unwrap()
+        .unwrap();
+}
