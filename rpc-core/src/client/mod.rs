@@ -375,7 +375,11 @@ impl Channel {
                     continue;
                 }
             }
-            return self.attempt(&mut state).await;
+            match self.attempt(&mut state).await {
+                // Waits for ready: on to the next attempt, after its pause.
+                Err(_) if mode == Mode::WaitForReady => continue,
+                done => return done,
+            }
         }
     }
 

@@ -489,10 +489,21 @@ impl Settings {
     /// `reset_key`: the stateless reset key (PROTOCOL.md §3.4), random if `None`.
     pub(crate) fn endpoint_config(&self, reset_key: Option<&[u8]>) -> quinn::EndpointConfig {
         let mut c = match reset_key {
-            Some(key) => quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(
-                ring::hmac::HMAC_SHA256,
-                key,
-            ))),
+            Some(key) => {
+                let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+                // The connection IDs are keyed too: a restarted server must recognize its
+                // previous run's IDs as its own (quinn drops packets with IDs its generator
+                // did not make) before it answers them with a stateless reset.
+                let tag = ring::hmac::sign(&key, b"qrpc connection ids");
+                let mut cid_key = [0u8; 8];
+                cid_key.copy_from_slice(&tag.as_ref()[..8]);
+                let cid_key = u64::from_le_bytes(cid_key);
+                let mut c = quinn::EndpointConfig::new(Arc::new(key));
+                c.cid_generator(move || {
+                    Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+                });
+                c
+            }
             None => quinn::EndpointConfig::default(),
         };
         // Cannot fail: clamped to the valid range.
