@@ -20,6 +20,54 @@ pub struct GenConfig {
     pub client_mod_attributes: Vec<TokenStream>,
     /// Extra outer attributes for the server module.
     pub server_mod_attributes: Vec<TokenStream>,
+    /// Per-method compression of requests, overriding the channel's `send_compressed`
+    /// (PROTOCOL.md §15): `(pattern, compression)`, the last matching pattern wins. A
+    /// pattern is `pkg.Service/Method` for one method, or `pkg.Service`, `pkg` or `.` for
+    /// every method below it.
+    pub send_compression: Vec<(String, Compression)>,
+}
+
+/// A per-method request compression setting for generated clients (see
+/// [`GenConfig::send_compression`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Compression {
+    /// Never compress this method's requests, whatever the channel says (for payloads that
+    /// are already compressed).
+    Off,
+    /// gzip (`CompressionEncoding::Gzip`, needs rpc-core's `gzip` feature).
+    Gzip,
+    /// zstd (`CompressionEncoding::Zstd`, needs rpc-core's `zstd` feature).
+    Zstd,
+}
+
+impl Compression {
+    /// Parses `off`, `gzip` or `zstd`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "off" | "identity" | "none" => Some(Compression::Off),
+            "gzip" => Some(Compression::Gzip),
+            "zstd" => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `pattern` (see [`GenConfig::send_compression`]) selects `method` of `service`:
+/// `pkg.Service/Method` exactly, or a service or package prefix at a `.` boundary.
+fn method_matches(pattern: &str, service: &Service, method: &crate::Method) -> bool {
+    let pattern = pattern.trim_start_matches('.');
+    let full = service.full_name();
+    match pattern.split_once('/') {
+        Some((svc, m)) => svc == full && m == method.proto_name,
+        None => {
+            pattern.is_empty()
+                || full == pattern
+                || full
+                    .strip_prefix(pattern)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        }
+    }
 }
 
 impl Default for GenConfig {
@@ -30,6 +78,7 @@ impl Default for GenConfig {
             crate_path: syn::parse_quote!(::rpc_core),
             client_mod_attributes: Vec::new(),
             server_mod_attributes: Vec::new(),
+            send_compression: Vec::new(),
         }
     }
 }
@@ -222,9 +271,30 @@ fn client(
             let route = service.route(m);
             let codec = quote!(#cp::codegen::ProstCodec::<#input, #output>::default());
             // Idempotent methods mark their calls, so the runtime may retry them.
-            let mark = |req: TokenStream| match m.idempotency {
-                Idempotency::Unknown => req,
-                _ => quote!(#cp::codegen::idempotent(#req)),
+            let compression = config
+                .send_compression
+                .iter()
+                .rev()
+                .find(|(pattern, _)| method_matches(pattern, service, m))
+                .map(|(_, c)| match c {
+                    Compression::Off => quote!(::core::option::Option::None),
+                    Compression::Gzip => quote!(::core::option::Option::Some(
+                        #cp::codegen::CompressionEncoding::Gzip
+                    )),
+                    Compression::Zstd => quote!(::core::option::Option::Some(
+                        #cp::codegen::CompressionEncoding::Zstd
+                    )),
+                });
+            let mark = |req: TokenStream| {
+                let req = match m.idempotency {
+                    Idempotency::Unknown => req,
+                    _ => quote!(#cp::codegen::idempotent(#req)),
+                };
+                // A per-method compression setting overrides the channel's (§15).
+                match &compression {
+                    Some(c) => quote!(#cp::codegen::send_compressed(#req, #c)),
+                    None => req,
+                }
             };
             let single = mark(quote!(#cp::codegen::IntoRequest::into_request(request)));
             let streamed = mark(

@@ -138,7 +138,7 @@ mod model;
 #[cfg(feature = "build")]
 mod build;
 
-pub use generate::{format_tokens, generate, generate_string, GenConfig};
+pub use generate::{format_tokens, generate, generate_string, Compression, GenConfig};
 pub use model::{Idempotency, Method, MethodKind, Service};
 
 /// The name conversions and reserved client method names the generator uses, for other front

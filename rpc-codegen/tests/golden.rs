@@ -224,3 +224,30 @@ fn invalid_type_is_a_compile_error_not_a_panic() {
 fn quote_attr(s: &str) -> proc_macro2::TokenStream {
     s.parse().unwrap()
 }
+
+#[test]
+fn per_method_compression() {
+    let mut get = method("get", "Get", "Key", "Blob", false, false);
+    get.idempotency = Idempotency::NoSideEffects;
+    let service = Service {
+        name: "Store".into(),
+        proto_name: "Store".into(),
+        package: "media".into(),
+        methods: vec![
+            get,
+            method("upload", "Upload", "Blob", "Key", true, false),
+            method("list", "List", "Key", "Key", false, true),
+        ],
+        ..Service::default()
+    };
+    let config = GenConfig {
+        build_server: false,
+        send_compression: vec![
+            ("media".into(), rpc_codegen::Compression::Zstd),
+            ("media.Store/Upload".into(), rpc_codegen::Compression::Off),
+            ("other.Store".into(), rpc_codegen::Compression::Gzip),
+        ],
+        ..GenConfig::default()
+    };
+    check("compressed_client", &service, &config);
+}

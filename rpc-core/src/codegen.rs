@@ -9,6 +9,7 @@ pub mod descriptor;
 pub use crate::client::service::{self as client, CallService};
 pub use crate::client::{Channel, Endpoint};
 pub use crate::codec::ProstCodec;
+pub use crate::compression::CompressionEncoding;
 pub use crate::request::{IntoRequest, IntoStreamingRequest, Request, Response};
 pub use crate::server::{
     client_streaming, server_streaming, streaming, unary, unimplemented, CallFuture, NamedService,
@@ -26,5 +27,14 @@ pub use std::sync::Arc;
 /// Marks a request as idempotent (from the method's `idempotency_level` option).
 pub fn idempotent<T>(mut request: Request<T>) -> Request<T> {
     request.set_idempotent(true);
+    request
+}
+
+/// Sets a request's compression (from the method's setting in `rpc-codegen`, PROTOCOL.md §15).
+pub fn send_compressed<T>(
+    mut request: Request<T>,
+    encoding: Option<crate::compression::CompressionEncoding>,
+) -> Request<T> {
+    request.set_send_compressed(encoding);
     request
 }

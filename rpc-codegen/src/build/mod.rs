@@ -130,6 +130,7 @@ pub fn configure() -> Builder {
         emit_rerun_if_changed: true,
         client_mod_attributes: Vec::new(),
         server_mod_attributes: Vec::new(),
+        send_compression: Vec::new(),
         protoc: Protoc::Auto,
         compile_well_known_types: false,
     }
@@ -150,6 +151,7 @@ pub struct Builder {
     emit_rerun_if_changed: bool,
     client_mod_attributes: Vec<(String, String)>,
     server_mod_attributes: Vec<(String, String)>,
+    send_compression: Vec<(String, crate::Compression)>,
     protoc: Protoc,
     compile_well_known_types: bool,
 }
@@ -354,6 +356,28 @@ impl Builder {
         self
     }
 
+    /// Compresses the requests of matching methods with `compression` in generated clients,
+    /// whatever the channel's `send_compressed` says (PROTOCOL.md §15); `Compression::Off`
+    /// sends them plain (for payloads already compressed). `path` is `pkg.Service/Method`
+    /// for one method, or `pkg.Service`, `pkg` or `.` for all below it; the last match wins.
+    ///
+    /// ```no_run
+    /// rpc_codegen::configure()
+    ///     .send_compressed(".", rpc_codegen::Compression::Zstd)
+    ///     .send_compressed("media.Store/Upload", rpc_codegen::Compression::Off)
+    ///     .compile_protos(&["proto/media.proto"], &["proto"])
+    ///     .unwrap();
+    /// ```
+    pub fn send_compressed(
+        mut self,
+        path: impl AsRef<str>,
+        compression: crate::Compression,
+    ) -> Self {
+        self.send_compression
+            .push((path.as_ref().to_string(), compression));
+        self
+    }
+
     /// Adds an outer attribute to the server modules of matching services
     /// (same matching as [`client_mod_attribute`](Self::client_mod_attribute)).
     pub fn server_mod_attribute(
@@ -394,6 +418,7 @@ impl Builder {
         let mut gen = GenConfig {
             build_client: self.build_client,
             build_server: self.build_server,
+            send_compression: self.send_compression.clone(),
             ..GenConfig::default()
         };
         let crate_path = self.crate_path.trim().to_string();

@@ -166,6 +166,9 @@ impl CallRequest {
             request.set_timeout(t);
         }
         request.set_idempotent(self.request.is_idempotent());
+        if let Some(compression) = self.request.send_compressed() {
+            request.set_send_compressed(compression);
+        }
         Some(CallRequest {
             path: self.path.clone(),
             kind: self.kind,
