@@ -89,16 +89,16 @@ fn serve(args: ServeArgs) -> Result<(), BoxError> {
         let limit = args.exit_after;
         server
             .serve_with_shutdown(async move {
+                // Drains gracefully on Ctrl-C or SIGTERM (or after `--exit-after`).
+                let signal = rpc_core::server::shutdown_signal();
                 match limit {
                     Some(d) => {
                         tokio::select! {
-                            _ = tokio::signal::ctrl_c() => {}
+                            () = signal => {}
                             _ = tokio::time::sleep(d) => {}
                         }
                     }
-                    None => {
-                        let _ = tokio::signal::ctrl_c().await;
-                    }
+                    None => signal.await,
                 }
             })
             .await;

@@ -57,13 +57,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr: SocketAddr = "127.0.0.1:50051".parse()?;
     match mode.as_str() {
         "server" => {
-            println!("Greeter listening on {addr} (Ctrl-C to stop)");
+            println!("Greeter listening on {addr} (Ctrl-C or SIGTERM to stop)");
             Server::builder()
                 .tls_config(cert.server_config()?)
                 .add_service(GreeterServer::new(MyGreeter))
-                .serve_with_shutdown(addr, async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
+                // Drains gracefully on Ctrl-C or SIGTERM.
+                .serve_with_shutdown(addr, rpc_core::server::shutdown_signal())
                 .await?;
         }
         "client" => client(addr, &cert).await?,

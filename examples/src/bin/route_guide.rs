@@ -145,13 +145,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "server" => {
             let server = bind(&cert, addr)?;
             println!(
-                "RouteGuide listening on {} (Ctrl-C to stop)",
+                "RouteGuide listening on {} (Ctrl-C or SIGTERM to stop)",
                 server.local_addr()
             );
             server
-                .serve_with_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
+                // Drains gracefully on Ctrl-C or SIGTERM.
+                .serve_with_shutdown(rpc_core::server::shutdown_signal())
                 .await;
         }
         "client" => run_client(addr, &cert).await?,

@@ -59,9 +59,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::io::stdout().flush()?;
     server
         .server
-        .serve_with_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        // Drains gracefully (PROTOCOL.md §12) on Ctrl-C or SIGTERM.
+        .serve_with_shutdown(rpc_core::server::shutdown_signal())
         .await;
     let stats = &server.stats;
     println!(
