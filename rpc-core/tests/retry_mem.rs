@@ -437,3 +437,53 @@ fn bad_configs_are_refused_when_the_layer_is_built() {
         .unwrap_err();
     assert!(message(e).contains("not hedged"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Method settings
+// ---------------------------------------------------------------------------------------
+
+/// Fails its first `fail` connection attempts.
+struct FailingFirst {
+    inner: rpc_core::transport::mem::MemConnector,
+    fail: std::sync::atomic::AtomicUsize,
+}
+
+impl rpc_core::transport::Connector for FailingFirst {
+    type Connection = rpc_core::transport::mem::MemConnection;
+
+    async fn connect(&self) -> Result<Self::Connection, rpc_core::Error> {
+        let failing = self
+            .fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(rpc_core::Endpoint::new("").expect_err("an empty address is refused"));
+        }
+        self.inner.connect().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_ready_from_the_config_waits_through_a_failed_connect() {
+    let (connector, listener) = rpc_core::transport::mem::listener();
+    let flaky = Server::default();
+    let server = rpc_core::Server::builder()
+        .add_service(flaky.service())
+        .listen(listener);
+    tokio::spawn(server.serve_with_shutdown(std::future::pending()));
+    let ch = rpc_core::Endpoint::from_connector(FailingFirst {
+        inner: connector,
+        fail: 1.into(),
+    })
+    .connect_lazy();
+    // Fail fast (the default): the failed connect is the outcome.
+    let (plain, _) = client_with(ch.clone(), ServiceConfig::new());
+    let err = guard(plain.get(Ask::default())).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    // waitForReady: the call waits for the backoff and the next connect.
+    let json = r#"{"methodConfig": [{"name": [{"service": "retry.test.Flaky"}],
+        "waitForReady": true}]}"#;
+    let (waiting, _) = make_client(ch, &RetryLayer::from_service_config(json).unwrap());
+    guard(waiting.get(Ask::default())).await.unwrap();
+    assert_eq!(flaky.calls(), 1);
+}

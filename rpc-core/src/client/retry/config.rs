@@ -305,9 +305,16 @@ impl MethodConfig {
         }
     }
 
-    /// `waitForReady` as the JSON gave it. Accepted for compatibility; the channel does not
-    /// act on it (its calls fail fast while it reconnects).
-    pub fn wait_for_ready(&self) -> Option<bool> {
+    /// Whether calls wait for a connection instead of failing fast while the channel has
+    /// none ([`WaitForReady`](crate::client::WaitForReady), set on each call that does not
+    /// set it itself); `None`: the channel's default.
+    pub fn wait_for_ready(mut self, wait: bool) -> Self {
+        self.wait_for_ready = Some(wait);
+        self
+    }
+
+    /// What [`wait_for_ready`](Self::wait_for_ready) set (`waitForReady` in JSON).
+    pub fn waits_for_ready(&self) -> Option<bool> {
         self.wait_for_ready
     }
 }
@@ -777,7 +784,7 @@ mod tests {
             .clone();
         assert_eq!(h.max_attempts, MAX_ATTEMPTS, "capped like gRPC");
         assert_eq!(h.delay, Duration::from_millis(50));
-        assert_eq!(r.lookup("/b.T/X").unwrap().wait_for_ready(), Some(true));
+        assert_eq!(r.lookup("/b.T/X").unwrap().waits_for_ready(), Some(true));
         assert_eq!(c.throttling, Some(RetryThrottling::new(10.0, 0.1)));
         // snake_case field names are proto3 JSON too.
         ServiceConfig::from_json(

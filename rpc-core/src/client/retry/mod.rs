@@ -51,6 +51,9 @@
 //! * **Server pushback.** A status whose trailers carry [`RETRY_PUSHBACK`] (set with
 //!   [`Status::with_retry_pushback`] or [`Status::with_no_retry`]) sets the delay before
 //!   the next attempt, or stops retries.
+//! * **Method settings.** A method's `timeout` bounds its calls (a shorter timeout of the
+//!   call wins); `waitForReady` sets [`WaitForReady`](super::WaitForReady) on calls that do
+//!   not say.
 //! * **The server sees the attempt.** Every attempt after the first carries
 //!   [`PREVIOUS_ATTEMPTS`] in its request metadata.
 //!
@@ -351,6 +354,12 @@ where
             let own = call.request.timeout().filter(|t| *t != Duration::MAX);
             if own.is_none_or(|t| t > limit) {
                 call.request.set_timeout(limit);
+            }
+        }
+        if let Some(wait) = method.as_ref().and_then(|m| m.wait_for_ready) {
+            let extensions = call.request.extensions_mut();
+            if extensions.get::<super::WaitForReady>().is_none() {
+                extensions.insert(super::WaitForReady(wait));
             }
         }
         let deadline = call
