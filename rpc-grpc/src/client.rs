@@ -217,16 +217,14 @@ impl GrpcConnector {
 impl Connector for GrpcConnector {
     type Connection = ClientConn;
 
-    fn connect(&self) -> impl Future<Output = Result<ClientConn, rpc_core::Error>> + Send + '_ {
-        async move {
-            match tokio::time::timeout(self.connect_timeout, self.open()).await {
-                Ok(Ok(conn)) => Ok(conn),
-                Ok(Err(e)) => Err(rpc_core::Error::connect_failed(e)),
-                Err(_) => Err(rpc_core::Error::connect_timed_out(format!(
-                    "connecting to {} timed out",
-                    self.authority
-                ))),
-            }
+    async fn connect(&self) -> Result<ClientConn, rpc_core::Error> {
+        match tokio::time::timeout(self.connect_timeout, self.open()).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(rpc_core::Error::connect_failed(e)),
+            Err(_) => Err(rpc_core::Error::connect_timed_out(format!(
+                "connecting to {} timed out",
+                self.authority
+            ))),
         }
     }
 
@@ -269,38 +267,36 @@ impl Connection for ClientConn {
     type SendStream = ClientSend;
     type RecvStream = ClientRecv;
 
-    fn open_bi(&self) -> impl Future<Output = Result<Bidi, ConnectionError>> + Send + '_ {
-        async move {
-            let mut sender = self.sender.clone();
-            if let Err(e) = std::future::poll_fn(|cx| sender.poll_ready(cx)).await {
-                return Err(self
-                    .reason()
-                    .unwrap_or_else(|| ConnectionError::new(format!("HTTP/2 connection: {e}"))));
-            }
-            let (response_tx, response_rx) = oneshot::channel();
-            let shared = Arc::new(ClientShared {
-                finished: AtomicBool::new(false),
-                gone: CancellationToken::new(),
-            });
-            let send = ClientSend {
-                sender: Some(sender),
-                reader: QrpcReader::new(),
-                events: Vec::new(),
-                response: Some(response_tx),
-                pipe: None,
-                shared: shared.clone(),
-                scheme: self.scheme.clone(),
-                authority: self.authority.clone(),
-                user_agent: self.user_agent.clone(),
-            };
-            let recv = ClientRecv {
-                state: RecvState::Waiting(response_rx),
-                reader: GrpcReader::default(),
-                pending: VecDeque::new(),
-                trailers: false,
-            };
-            Ok((send, recv))
+    async fn open_bi(&self) -> Result<Bidi, ConnectionError> {
+        let mut sender = self.sender.clone();
+        if let Err(e) = std::future::poll_fn(|cx| sender.poll_ready(cx)).await {
+            return Err(self
+                .reason()
+                .unwrap_or_else(|| ConnectionError::new(format!("HTTP/2 connection: {e}"))));
         }
+        let (response_tx, response_rx) = oneshot::channel();
+        let shared = Arc::new(ClientShared {
+            finished: AtomicBool::new(false),
+            gone: CancellationToken::new(),
+        });
+        let send = ClientSend {
+            sender: Some(sender),
+            reader: QrpcReader::new(),
+            events: Vec::new(),
+            response: Some(response_tx),
+            pipe: None,
+            shared: shared.clone(),
+            scheme: self.scheme.clone(),
+            authority: self.authority.clone(),
+            user_agent: self.user_agent.clone(),
+        };
+        let recv = ClientRecv {
+            state: RecvState::Waiting(response_rx),
+            reader: GrpcReader::default(),
+            pending: VecDeque::new(),
+            trailers: false,
+        };
+        Ok((send, recv))
     }
 
     fn accept_bi(&self) -> impl Future<Output = Result<Bidi, ConnectionError>> + Send + '_ {

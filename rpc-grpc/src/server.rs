@@ -392,15 +392,13 @@ impl Connection for ServerConn {
         )))
     }
 
-    fn accept_bi(&self) -> impl Future<Output = Result<Bidi, ConnectionError>> + Send + '_ {
-        async move {
-            let mut calls = self.calls.lock().await;
-            match calls.recv().await {
-                Some(bidi) => Ok(bidi),
-                None => Err(self
-                    .reason()
-                    .unwrap_or_else(|| ConnectionError::new("HTTP connection closed"))),
-            }
+    async fn accept_bi(&self) -> Result<Bidi, ConnectionError> {
+        let mut calls = self.calls.lock().await;
+        match calls.recv().await {
+            Some(bidi) => Ok(bidi),
+            None => Err(self
+                .reason()
+                .unwrap_or_else(|| ConnectionError::new("HTTP connection closed"))),
         }
     }
 
