@@ -22,7 +22,11 @@ pub struct Faults {
 }
 
 pub struct Lossy {
-    inner: Arc<dyn AsyncUdpSocket>,
+    /// The socket datagrams go through now; replaced by [`Lossy::nat_rebind`].
+    inner: Mutex<Arc<dyn AsyncUdpSocket>>,
+    /// Sockets replaced by a NAT rebinding, kept open (a poller may still refer to them)
+    /// but no longer read: what arrives there is lost, as at a NAT's expired mapping.
+    retired: Mutex<Vec<Arc<dyn AsyncUdpSocket>>>,
     /// Out of 1000 datagrams sent, how many to drop.
     loss_per_mille: u64,
     delay: Duration,
@@ -42,12 +46,30 @@ impl Lossy {
         let std = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
         let runtime = rpc_core::transport::quic::quinn::default_runtime().unwrap();
         Arc::new(Lossy {
-            inner: runtime.wrap_udp_socket(std).unwrap(),
+            inner: Mutex::new(runtime.wrap_udp_socket(std).unwrap()),
+            retired: Mutex::default(),
             loss_per_mille,
             delay,
             rng: Mutex::new(seed | 1),
             faults: Arc::default(),
         })
+    }
+
+    fn inner(&self) -> Arc<dyn AsyncUdpSocket> {
+        self.inner.lock().unwrap().clone()
+    }
+
+    /// A NAT rebinding: from now on datagrams leave from (and are read at) a new local port,
+    /// unknown to the QUIC stack above, as when a NAT on the path forgets its mapping and
+    /// picks a new source port. Returns the new address.
+    pub fn nat_rebind(&self) -> SocketAddr {
+        let std = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let runtime = rpc_core::transport::quic::quinn::default_runtime().unwrap();
+        let fresh = runtime.wrap_udp_socket(std).unwrap();
+        let addr = fresh.local_addr().unwrap();
+        let old = std::mem::replace(&mut *self.inner.lock().unwrap(), fresh);
+        self.retired.lock().unwrap().push(old);
+        addr
     }
 
     fn lose(&self) -> bool {
@@ -65,7 +87,7 @@ impl Lossy {
 
 impl AsyncUdpSocket for Lossy {
     fn create_io_poller(self: Arc<Self>) -> Pin<Box<dyn UdpPoller>> {
-        self.inner.clone().create_io_poller()
+        self.inner().create_io_poller()
     }
 
     fn try_send(&self, transmit: &Transmit<'_>) -> io::Result<()> {
@@ -75,9 +97,9 @@ impl AsyncUdpSocket for Lossy {
             return Ok(());
         }
         if self.delay.is_zero() {
-            return self.inner.try_send(transmit);
+            return self.inner().try_send(transmit);
         }
-        let (inner, delay) = (self.inner.clone(), self.delay);
+        let (inner, delay) = (self.inner(), self.delay);
         let (destination, ecn, src_ip) = (transmit.destination, transmit.ecn, transmit.src_ip);
         let contents = transmit.contents.to_vec();
         tokio::spawn(async move {
@@ -101,7 +123,7 @@ impl AsyncUdpSocket for Lossy {
         meta: &mut [RecvMeta],
     ) -> Poll<io::Result<usize>> {
         loop {
-            let n = match self.inner.poll_recv(cx, bufs, meta) {
+            let n = match self.inner().poll_recv(cx, bufs, meta) {
                 Poll::Ready(Ok(n)) => n,
                 other => return other,
             };
@@ -113,7 +135,7 @@ impl AsyncUdpSocket for Lossy {
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
+        self.inner().local_addr()
     }
 
     // One datagram per transmit (no GSO batches), so loss applies per datagram.
@@ -122,10 +144,10 @@ impl AsyncUdpSocket for Lossy {
     }
 
     fn max_receive_segments(&self) -> usize {
-        self.inner.max_receive_segments()
+        self.inner().max_receive_segments()
     }
 
     fn may_fragment(&self) -> bool {
-        self.inner.may_fragment()
+        self.inner().may_fragment()
     }
 }
