@@ -205,3 +205,23 @@ fn tracing_shows_one_trace_over_two_hops() {
         assert!(out.contains(field), "missing {field} in:\n{out}");
     }
 }
+
+#[test]
+fn retries_retries_what_is_safe_and_hedges_the_slow_call() {
+    let out = run(env!("CARGO_BIN_EXE_retries"));
+    for line in [
+        "server: lookup widget attempt 1: UNAVAILABLE",
+        "server: lookup widget attempt 2: UNAVAILABLE, retry in 50 ms",
+        "server: lookup widget attempt 3: 42 in stock",
+        "client: widget: 42 in stock",
+        "server: reserve attempt 1: UNAVAILABLE",
+        "client: reserve failed: Unavailable (not idempotent: not retried)",
+        "server: lookup gadget attempt 1: stuck",
+        "server: lookup gadget attempt 2: 42 in stock",
+        "client: gadget: 42 in stock (the hedge answered, the stuck attempt was cancelled)",
+        "client: service config: methodConfig[0].retryPolicy.maxAttempts: must be 2 or more, got 1",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert!(!out.contains("reserve attempt 2"), "{out}");
+}
