@@ -225,3 +225,22 @@ fn retries_retries_what_is_safe_and_hedges_the_slow_call() {
     }
     assert!(!out.contains("reserve attempt 2"), "{out}");
 }
+
+#[test]
+fn grpc_http2_serves_route_guide_over_quic_and_http2() {
+    let out = run(env!("CARGO_BIN_EXE_grpc_http2"));
+    for name in ["QUIC", "HTTP/2"] {
+        for line in [
+            "GetFeature: Patriots Path".to_owned(),
+            "ListFeatures: 5 features".to_owned(),
+            "RecordRoute: ".to_owned(),
+            "RouteChat: ".to_owned(),
+        ] {
+            let line = format!("{name}: {line}");
+            assert!(out.contains(&line), "missing {line:?} in:\n{out}");
+        }
+    }
+    // One server: the tour over HTTP/2 hears the notes the QUIC tour left at the same point.
+    assert!(out.contains("QUIC: RouteChat: 1 earlier notes"), "{out}");
+    assert!(out.contains("HTTP/2: RouteChat: 5 earlier notes"), "{out}");
+}
