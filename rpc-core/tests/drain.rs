@@ -51,7 +51,7 @@ async fn shutdown_sends_the_drain_frame() {
         .unwrap()
         .unwrap();
     assert_eq!(bytes, [0x03, 0, 0, 0, 0, 0]);
-    assert_eq!(u64::from(control.id().index()), 0);
+    assert_eq!(control.id().index(), 0);
     tokio::time::timeout(GUARD, srv.task)
         .await
         .unwrap()

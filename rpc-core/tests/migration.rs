@@ -39,7 +39,7 @@ fn four_calls(ch: &Channel) -> Vec<(&'static str, JoinHandle<Outcome>)> {
         tokio::spawn(async move {
             let m = Msg {
                 seq: 42,
-                sleep_ms: (N as u64) * STEP.as_millis() as u64,
+                sleep_ms: N * STEP.as_millis() as u64,
                 ..Default::default()
             };
             let r = ch
