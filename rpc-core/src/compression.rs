@@ -216,10 +216,15 @@ pub fn decompress(
         }
         #[cfg(feature = "zstd")]
         CompressionEncoding::Zstd => {
-            // A frame that declares its size says at once whether it fits.
+            // A frame that declares its size says at once whether it fits; one that fits
+            // (what single-shot compressors send) decodes in one pass into a buffer of
+            // exactly that size, which the decoder cannot overrun.
             if let Ok(Some(n)) = zstd::zstd_safe::get_frame_content_size(src) {
                 if n > limit as u64 {
                     return Err(DecompressError::TooLarge { limit });
+                }
+                if let Some(out) = zstd_single_frame(src, n as usize) {
+                    return Ok(out);
                 }
             }
             let mut dec = zstd::stream::read::Decoder::with_buffer(src).map_err(corrupt)?;
@@ -231,6 +236,29 @@ pub fn decompress(
             read_bounded(dec, src.len(), limit)?.map_err(corrupt)
         }
     }
+}
+
+/// Decodes `src` when it is exactly one frame of `size` bytes (declared, and checked against
+/// the limit); `None` otherwise, for the streaming path to decide.
+#[cfg(feature = "zstd")]
+fn zstd_single_frame(src: &[u8], size: usize) -> Option<Bytes> {
+    use std::cell::RefCell;
+    thread_local! {
+        static DCTX: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    }
+    if zstd::zstd_safe::find_frame_compressed_size(src).ok()? != src.len() {
+        return None;
+    }
+    DCTX.with(|dctx| {
+        let mut dctx = dctx.borrow_mut();
+        let dctx = match dctx.as_mut() {
+            Some(d) => d,
+            None => dctx.insert(zstd::bulk::Decompressor::new().ok()?),
+        };
+        let mut out = Vec::with_capacity(size);
+        let n = dctx.decompress_to_buffer(src, &mut out).ok()?;
+        (n == size).then(|| Bytes::from(out))
+    })
 }
 
 /// Reads `r` to its end into a buffer of at most `limit + 1` bytes. The outer error is the
