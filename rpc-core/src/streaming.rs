@@ -29,6 +29,21 @@ pub struct Streaming<T> {
     decoder: BoxDecoder<T>,
     first: Option<Bytes>,
     done: bool,
+    /// Told how the stream ended ([`Streaming::on_end`]); called once.
+    on_end: Option<OnEnd>,
+}
+
+/// An [`Streaming::on_end`] callback; told of a drop before the end by its own `Drop`.
+struct OnEnd(Option<EndFn>);
+
+type EndFn = Box<dyn FnOnce(Option<&Status>) + Send + 'static>;
+
+impl Drop for OnEnd {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f(None);
+        }
+    }
 }
 
 enum Source {
@@ -216,6 +231,7 @@ impl<T> Streaming<T> {
             decoder,
             first,
             done: false,
+            on_end: None,
         }
     }
 
@@ -225,6 +241,7 @@ impl<T> Streaming<T> {
             decoder,
             first: None,
             done: false,
+            on_end: None,
         }
     }
 
@@ -236,6 +253,7 @@ impl<T> Streaming<T> {
             decoder,
             first: None,
             done: true,
+            on_end: None,
         }
     }
 
@@ -247,6 +265,7 @@ impl<T> Streaming<T> {
             decoder,
             first: Some(message),
             done: false,
+            on_end: None,
         }
     }
 
@@ -257,6 +276,24 @@ impl<T> Streaming<T> {
             decoder,
             first: self.first,
             done: self.done,
+            on_end: self.on_end,
+        }
+    }
+
+    /// Calls `f` once when the stream ends: with `None` after its successful end (or when it
+    /// is dropped before the end, which cancels the call), with the status it failed with
+    /// otherwise. For client middleware that follows a call to its very end: a load
+    /// balancer counting calls in flight per connection and measuring their latency. A
+    /// second `on_end` replaces the first.
+    pub fn on_end(mut self, f: impl FnOnce(Option<&Status>) + Send + 'static) -> Self {
+        self.on_end = Some(OnEnd(Some(Box::new(f))));
+        self
+    }
+
+    /// Tells the [`on_end`](Self::on_end) callback, if any, how the stream ended.
+    fn ended(&mut self, failed: Option<&Status>) {
+        if let Some(f) = self.on_end.take().and_then(|mut end| end.0.take()) {
+            f(failed);
         }
     }
 
@@ -301,6 +338,17 @@ impl<T> Streaming<T> {
     }
 
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>> {
+        let item = self.poll_inner(cx);
+        if self.on_end.is_some() && self.done && self.first.is_none() {
+            match &item {
+                Poll::Ready(Some(Err(status))) => self.ended(Some(status)),
+                _ => self.ended(None),
+            }
+        }
+        item
+    }
+
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>> {
         if let Some(b) = self.first.take() {
             return self.decode(b);
         }
@@ -377,6 +425,24 @@ impl<T> Stream for Streaming<T> {
 }
 
 impl<T> Unpin for Streaming<T> {}
+
+impl Streaming<Bytes> {
+    /// A response stream of one encoded message, already ended with `trailers`: what a
+    /// client layer answers without calling the server (a response cache).
+    pub fn from_message(message: Bytes, trailers: MetadataMap) -> Self {
+        Streaming::single(Box::new(Identity), message, trailers)
+    }
+}
+
+/// Hands encoded messages on as they are.
+struct Identity;
+
+impl crate::codec::Decoder for Identity {
+    type Item = Bytes;
+    fn decode(&mut self, src: Bytes) -> Result<Bytes, Status> {
+        Ok(src)
+    }
+}
 
 impl<T> fmt::Debug for Streaming<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
