@@ -350,11 +350,22 @@ fn client(
             }
         });
 
+    // Listed for response caches: only these may be answered without the server.
+    let no_side_effects = service
+        .methods
+        .iter()
+        .filter(|m| m.idempotency == Idempotency::NoSideEffects)
+        .map(|m| service.route(m));
+
     quote! {
         #[doc = #mod_doc]
         #(#mod_attrs)*
         pub mod #mod_name {
             #allow
+
+            /// The paths of this service's methods marked `idempotency_level =
+            /// NO_SIDE_EFFECTS`: a response cache may answer their calls (PROTOCOL.md §17).
+            pub const NO_SIDE_EFFECT_METHODS: &[&str] = &[#(#no_side_effects),*];
 
             #service_docs
             #deprecated

@@ -28,6 +28,9 @@ pub mod greeter_client {
         rustdoc::invalid_html_tags,
         rustdoc::invalid_rust_codeblocks,
     )]
+    /// The paths of this service's methods marked `idempotency_level =
+    /// NO_SIDE_EFFECTS`: a response cache may answer their calls (PROTOCOL.md §17).
+    pub const NO_SIDE_EFFECT_METHODS: &[&str] = &[];
     /// The greeting service definition.
     #[derive(Debug, Clone)]
     pub struct GreeterClient<S = ::rpc_core::codegen::Channel> {

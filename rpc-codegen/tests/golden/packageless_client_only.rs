@@ -29,6 +29,9 @@ pub mod ping_client {
         rustdoc::invalid_html_tags,
         rustdoc::invalid_rust_codeblocks,
     )]
+    /// The paths of this service's methods marked `idempotency_level =
+    /// NO_SIDE_EFFECTS`: a response cache may answer their calls (PROTOCOL.md §17).
+    pub const NO_SIDE_EFFECT_METHODS: &[&str] = &[];
     #[derive(Debug, Clone)]
     pub struct PingClient<S = crate::rt::codegen::Channel> {
         inner: S,

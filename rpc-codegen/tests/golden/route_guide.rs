@@ -28,6 +28,9 @@ pub mod route_guide_client {
         rustdoc::invalid_html_tags,
         rustdoc::invalid_rust_codeblocks,
     )]
+    /// The paths of this service's methods marked `idempotency_level =
+    /// NO_SIDE_EFFECTS`: a response cache may answer their calls (PROTOCOL.md §17).
+    pub const NO_SIDE_EFFECT_METHODS: &[&str] = &["/routeguide.RouteGuide/GetFeature"];
     /// Interface exported by the server.
     #[derive(Debug, Clone)]
     pub struct RouteGuideClient<S = ::rpc_core::codegen::Channel> {
