@@ -133,6 +133,27 @@ fn client_with(channel: Channel, config: ServiceConfig) -> (Client, Retry<Channe
 }
 
 #[tokio::test(start_paused = true)]
+async fn committed_calls_are_never_retried() {
+    let (ch, srv, _) = start_mem(0).await;
+    let json = retry_config(5, "0.01s", "0.1s", r#""UNAVAILABLE""#);
+    let (client, _) = make_client(ch, &RetryLayer::from_service_config(&json).unwrap());
+    // A failure before the response head: retried (the method is idempotent).
+    let mut stream = guard(client.watch(failing(1))).await.unwrap().into_inner();
+    assert_eq!(guard(stream.message()).await.unwrap().unwrap().call, 1);
+    assert_eq!(srv.calls(), 2);
+    // After the response head the call is committed: its failure is the outcome.
+    let ask = Ask {
+        fail_first: u32::MAX,
+        fail_in_stream: true,
+        ..Default::default()
+    };
+    let mut stream = guard(client.watch(ask)).await.unwrap().into_inner();
+    let err = guard(stream.message()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert_eq!(srv.calls(), 3, "one run: not retried");
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_deadline_covers_every_attempt() {
     let (ch, srv, _) = start_mem(0).await;
     let layer =

@@ -38,6 +38,9 @@ pub struct Ask {
     pub slow_ms: u64,
     #[prost(bytes = "vec", tag = "7")]
     pub payload: Vec<u8>,
+    /// Watch: fail inside the response stream, after the response head (committed).
+    #[prost(bool, tag = "8")]
+    pub fail_in_stream: bool,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -60,7 +63,19 @@ pub trait Flaky {
     /// Idempotent, with a request stream: the first message says what to do.
     #[rpc(idempotent)]
     async fn upload(&self, request: Request<Streaming<Ask>>) -> Result<Response<Answer>, Status>;
+    /// Idempotent, with a response stream of one answer.
+    #[rpc(idempotent)]
+    async fn watch(
+        &self,
+        request: Request<Ask>,
+    ) -> Result<
+        Response<impl futures_util::Stream<Item = Result<Answer, Status>> + Send + 'static>,
+        Status,
+    >;
 }
+
+pub type AnswerStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Answer, Status>> + Send + 'static>>;
 
 pub const GET: &str = "/retry.test.Flaky/Get";
 pub const PUT: &str = "/retry.test.Flaky/Put";
@@ -183,6 +198,23 @@ impl Flaky for Server {
             first.get_or_insert(ask);
         }
         self.handle(&md, first.unwrap_or_default(), messages).await
+    }
+
+    type WatchStream = AnswerStream;
+
+    async fn watch(&self, request: Request<Ask>) -> Result<Response<AnswerStream>, Status> {
+        let md = request.metadata().clone();
+        let ask = request.into_inner();
+        let in_stream = ask.fail_in_stream;
+        let answer = match self.handle(&md, ask, 1).await {
+            Ok(answer) => Ok(answer.into_inner()),
+            // Committed: the response head goes out before this error.
+            Err(status) if in_stream => Err(status),
+            Err(status) => return Err(status),
+        };
+        Ok(Response::new(Box::pin(futures_util::stream::iter([
+            answer,
+        ]))))
     }
 }
 
