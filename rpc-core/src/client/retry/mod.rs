@@ -44,7 +44,9 @@
 //!   attempts every `hedgingDelay` and keeps the first answer that is not a non-fatal
 //!   failure, cancelling the others (their server handlers are dropped, PROTOCOL.md §9).
 //!   Attempts stop at `maxAttempts` (at most 5) and at the call's deadline, which covers
-//!   every attempt: each attempt is sent with the time that is left.
+//!   every attempt: each attempt is sent with the time that is left. (A call without a
+//!   timeout of its own or of its method gets the channel's default,
+//!   [`Endpoint::timeout`](crate::Endpoint::timeout), per attempt.)
 //! * **Throttling.** With `retryThrottling`, a token bucket per channel (per
 //!   [`RetryLayer::layer`] call) stops retries and hedges while failures outnumber
 //!   successes, as in gRPC A6.
