@@ -188,9 +188,11 @@ impl GrpcConnector {
             .await
             .map_err(|e| format!("HTTP/2 handshake with {}: {e}", self.authority))?;
         let close = CancellationToken::new();
+        let ended = CancellationToken::new();
         let reason = Arc::new(Mutex::new(None));
         let driver_reason = reason.clone();
         let driver_close = close.clone();
+        let driver_ended = ended.clone().drop_guard();
         tokio::spawn(async move {
             let message = tokio::select! {
                 res = conn => match res {
@@ -201,10 +203,12 @@ impl GrpcConnector {
             };
             let mut reason = driver_reason.lock().unwrap_or_else(|e| e.into_inner());
             reason.get_or_insert_with(|| ConnectionError::new(message));
+            drop(driver_ended);
         });
         Ok(ClientConn {
             sender,
             close,
+            ended,
             reason,
             remote,
             scheme: self.scheme.clone(),
@@ -237,6 +241,8 @@ impl Connector for GrpcConnector {
 pub struct ClientConn {
     sender: hyper::client::conn::http2::SendRequest<PipeBody>,
     close: CancellationToken,
+    /// Cancelled when the connection's driver ended.
+    ended: CancellationToken,
     reason: Arc<Mutex<Option<ConnectionError>>>,
     remote: Option<SocketAddr>,
     scheme: http::uri::Scheme,
@@ -325,6 +331,10 @@ impl Connection for ClientConn {
 
     fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote
+    }
+
+    async fn closed(&self) {
+        self.ended.cancelled().await
     }
 }
 

@@ -316,10 +316,12 @@ where
 {
     let (calls_tx, calls_rx) = mpsc::channel(config.max_concurrent_streams.max(1) as usize);
     let close = CancellationToken::new();
+    let drain = CancellationToken::new();
     let reason = Arc::new(Mutex::new(None));
     let conn = ServerConn {
         calls: tokio::sync::Mutex::new(calls_rx),
         close: close.clone(),
+        drain: drain.clone(),
         reason: reason.clone(),
         remote,
     };
@@ -340,6 +342,11 @@ where
             res = conn.as_mut() => break res,
             _ = &mut shutdown, if !draining => {
                 // GOAWAY: the client sends no new calls; those in flight finish.
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = drain.cancelled(), if !draining => {
+                // The server drains this connection (its maximum age): GOAWAY too.
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
@@ -369,6 +376,8 @@ struct ConnCtx {
 struct ServerConn {
     calls: tokio::sync::Mutex<mpsc::Receiver<Bidi>>,
     close: CancellationToken,
+    /// Sends `GOAWAY`: no new calls, those in flight finish.
+    drain: CancellationToken,
     reason: Arc<Mutex<Option<ConnectionError>>>,
     remote: SocketAddr,
 }
@@ -416,6 +425,12 @@ impl Connection for ServerConn {
 
     fn remote_addr(&self) -> Option<SocketAddr> {
         Some(self.remote)
+    }
+
+    fn send_drain(&self) -> bool {
+        // HTTP/2's GOAWAY says it (PROTOCOL.md §16.5).
+        self.drain.cancel();
+        true
     }
 }
 

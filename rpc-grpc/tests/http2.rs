@@ -23,6 +23,7 @@ pub struct Msg {
 pub trait Echo {
     async fn unary(&self, request: Request<Msg>) -> Result<Response<Msg>, Status>;
     async fn sleep(&self, request: Request<Msg>) -> Result<Response<Msg>, Status>;
+    async fn slow(&self, request: Request<Msg>) -> Result<Response<Msg>, Status>;
 }
 
 #[derive(Default)]
@@ -76,6 +77,12 @@ impl Echo for EchoImpl {
         Ok(response)
     }
 
+    async fn slow(&self, request: Request<Msg>) -> Result<Response<Msg>, Status> {
+        self.0.sleeping.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(Response::new(request.into_inner()))
+    }
+
     async fn sleep(&self, _request: Request<Msg>) -> Result<Response<Msg>, Status> {
         let _count = DropCount(self.0.clone());
         self.0.sleeping.fetch_add(1, Ordering::SeqCst);
@@ -90,6 +97,7 @@ struct Running {
     cert: SelfSigned,
     counters: Arc<Counters>,
     handle: rpc_core::server::ServerHandle,
+    serving: tokio::task::JoinHandle<()>,
 }
 
 async fn start(tls: bool, web: bool) -> Running {
@@ -112,9 +120,9 @@ async fn start(tls: bool, web: bool) -> Running {
         cert,
         counters,
         handle: server.handle(),
+        serving: tokio::spawn(server.serve()),
     };
     tokio::spawn(http.serve());
-    tokio::spawn(server.serve());
     running
 }
 
@@ -628,4 +636,38 @@ async fn grpc_web_binary_and_text_over_http1_with_cors() {
     assert_eq!(h["access-control-allow-headers"], "content-type,x-grpc-web");
     let _ = response.into_body().collect().await;
     running.handle.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_calls_in_flight_then_closes() {
+    let running = start(false, false).await;
+    let channel = rpc_grpc::GrpcConnector::new(format!("http://{}", running.http))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let client = echo_client::EchoClient::new(channel);
+    let in_flight = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .slow(Msg {
+                    text: "s".into(),
+                    data: vec![],
+                })
+                .await
+        })
+    };
+    wait_for(|| running.counters.sleeping.load(Ordering::SeqCst) == 1).await;
+    running.handle.shutdown();
+    // The call in flight finishes normally (GOAWAY lets it), then the server stops.
+    let reply = in_flight.await.unwrap().unwrap();
+    assert_eq!(reply.get_ref().text, "s");
+    tokio::time::timeout(Duration::from_secs(5), running.serving)
+        .await
+        .expect("the server stops")
+        .unwrap();
+    // Nothing serves the HTTP port any more.
+    let status = client.unary(Msg::default()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 }
