@@ -56,6 +56,15 @@ impl CompressionEncoding {
         Self::ALL.iter().copied().find(|e| e.as_str() == name)
     }
 
+    /// [`from_name`](Self::from_name) of a name as received (no UTF-8 check needed: every
+    /// known name is ASCII).
+    pub(crate) fn from_wire(name: &[u8]) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|e| e.as_str().as_bytes() == name)
+    }
+
     fn bit(self) -> u8 {
         match self {
             #[cfg(feature = "gzip")]

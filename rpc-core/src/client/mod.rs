@@ -612,10 +612,16 @@ impl Channel {
         codec: &mut C,
         timeout: Option<Duration>,
     ) -> Result<(bytes::Bytes, bool), Status> {
-        let send = self.send_compression(request.send_compressed());
+        let mut send = self.send_compression(request.send_compressed());
         let (md, message, _, idempotent) = request.into_parts();
         let mut encoder = codec.encoder();
-        let extra = wire::frame::FRAME_HEADER_LEN + encoder.size_hint(&message);
+        let hint = encoder.size_hint(&message);
+        // The one message is below the threshold: the head names no algorithm (§15.2), and
+        // the call is byte for byte an uncompressed one.
+        if hint < send.threshold {
+            send.encoding = None;
+        }
+        let extra = wire::frame::FRAME_HEADER_LEN + hint;
         let mut buf = self.head(path, md, timeout, idempotent, send, extra);
         encode_frame(&mut encoder, &message, &mut buf, self.inner.max_send, send)?;
         Ok((buf.freeze(), idempotent))

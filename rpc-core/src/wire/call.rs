@@ -260,14 +260,15 @@ impl ServerRecv {
                     let decoded = head::decode_request_head(frame.payload)?;
                     self.compression.accept = decoded.accept;
                     if !decoded.encoding.is_empty() {
-                        let known = CompressionEncoding::from_name(&decoded.encoding);
+                        let known = CompressionEncoding::from_wire(&decoded.encoding);
                         match known.filter(|&e| self.accept.contains(e)) {
                             Some(e) => self.compression.encoding = Some(e),
                             None => {
+                                let name = String::from_utf8_lossy(&decoded.encoding);
                                 return Err(CallError::UnsupportedEncoding {
-                                    name: decoded.encoding,
+                                    name: name.into_owned(),
                                     accepted: self.accept,
-                                })
+                                });
                             }
                         }
                     }

@@ -83,10 +83,12 @@ struct RequestHeadPb {
     flags: u32,
     #[prost(message, repeated, tag = "4")]
     metadata: Vec<EntryPb>,
-    #[prost(string, tag = "5")]
-    encoding: String,
-    #[prost(string, repeated, tag = "6")]
-    accept_encoding: Vec<String>,
+    // `string` on the wire; read as bytes, so that no name is copied: names are only
+    // compared with the known ones (an invalid UTF-8 name is just unknown).
+    #[prost(bytes = "bytes", tag = "5")]
+    encoding: Bytes,
+    #[prost(bytes = "bytes", repeated, tag = "6")]
+    accept_encoding: Vec<Bytes>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -214,7 +216,7 @@ pub(crate) fn encode_request_head(
 pub(crate) struct DecodedRequestHead {
     pub(crate) head: RequestHead,
     /// The `encoding` name, empty for none (or `identity`).
-    pub(crate) encoding: String,
+    pub(crate) encoding: Bytes,
     /// The `accept_encoding` names this build knows; the others are ignored.
     pub(crate) accept: EncodingSet,
 }
@@ -225,10 +227,10 @@ pub(crate) fn decode_request_head(payload: Bytes) -> Result<DecodedRequestHead, 
     let accept = pb
         .accept_encoding
         .iter()
-        .filter_map(|n| CompressionEncoding::from_name(n))
+        .filter_map(|n| CompressionEncoding::from_wire(n))
         .fold(EncodingSet::empty(), EncodingSet::with);
     let mut encoding = std::mem::take(&mut pb.encoding);
-    if encoding == IDENTITY {
+    if encoding == IDENTITY.as_bytes() {
         encoding.clear();
     }
     Ok(DecodedRequestHead {
@@ -437,7 +439,7 @@ mod tests {
                     value: v.clone(),
                 })
                 .collect(),
-            encoding: String::new(),
+            encoding: Bytes::new(),
             accept_encoding: Vec::new(),
         };
         assert_eq!(&buf[..], &pb.encode_to_vec()[..]);
@@ -528,13 +530,19 @@ mod tests {
             );
             let pb = RequestHeadPb {
                 path: "/a.B/C".into(),
-                encoding: e.as_str().into(),
-                accept_encoding: all.iter().map(|e| e.as_str().to_owned()).collect(),
+                encoding: e.as_str().as_bytes().to_vec().into(),
+                accept_encoding: all
+                    .iter()
+                    .map(|e| Bytes::from_static(e.as_str().as_bytes()))
+                    .collect(),
                 ..Default::default()
             };
             assert_eq!(&buf[..], &pb.encode_to_vec()[..]);
             let back = decode_request_head(buf.freeze()).unwrap();
-            assert_eq!((back.encoding.as_str(), back.accept), (e.as_str(), all));
+            assert_eq!(
+                (&back.encoding[..], back.accept),
+                (e.as_str().as_bytes(), all)
+            );
 
             let mut buf = BytesMut::new();
             encode_response_head(&md(), Some(e), &mut buf);
