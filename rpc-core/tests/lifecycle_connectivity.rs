@@ -251,3 +251,35 @@ async fn wait_for_ready_waits_out_the_backoff() {
     assert_eq!(guard(waiting).await.unwrap().unwrap().seq, 1);
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
 }
+
+/// Maximum connection age with a client that cannot be told (the in-memory transport has no
+/// control stream, like a client that predates the drain notice): its calls are still
+/// served after the connection's age (9 to 11 s here), none refused, until the grace period
+/// (5 s) ends; then the connection is closed, and the next call reconnects.
+#[tokio::test(start_paused = true)]
+async fn max_connection_age_without_a_drain_notice_serves_until_the_grace_ends() {
+    let (connector, listener) = mem::listener();
+    let builder = Server::builder()
+        .max_connection_age(Duration::from_secs(10))
+        .max_connection_age_grace(Duration::from_secs(5));
+    let srv = memtest::serve(builder, listener, std::future::pending());
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let ch = Endpoint::from_connector(CountingConnector {
+        target: Arc::new(Mutex::new(connector)),
+        attempts: attempts.clone(),
+    })
+    .connect()
+    .await
+    .unwrap();
+    let start = Instant::now();
+    // Past the age (at most 11 s), within the grace (at least 9 + 5 s): served.
+    tokio::time::sleep_until(start + Duration::from_secs(12)).await;
+    assert_eq!(call(&ch).await.unwrap().seq, 1);
+    assert_eq!(srv.handle.active_connections(), 1);
+    // Past age and grace (at most 16 s): closed by the server; the next call reconnects.
+    tokio::time::sleep_until(start + Duration::from_millis(16_100)).await;
+    assert_eq!(ch.state(), ConnectivityState::Idle);
+    assert_eq!(call(&ch).await.unwrap().seq, 1);
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(srv.calls.dispatched(), 2);
+}

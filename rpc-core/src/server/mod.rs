@@ -802,16 +802,17 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
         // A dead client is noticed at the keep-alive timeout: its handlers are dropped.
         tokio::spawn(watching);
     }
-    let aged_at = shared
-        .max_age
-        .map(|(age, _)| Instant::now() + jittered_age(age));
-    let mut aged = std::pin::pin!(async move {
-        match aged_at {
-            Some(at) => tokio::time::sleep_until(at).await,
-            None => std::future::pending().await,
-        }
-    });
+    // Maximum connection age (PROTOCOL.md §12.2): drained once old; a client that cannot be
+    // told (it predates the drain notice) is served on until the grace period ends instead,
+    // then its connection is closed: refusing its calls meanwhile would fail them all.
+    let mut aging = shared.max_age.is_some();
+    let mut aged = std::pin::pin!(tokio::time::sleep(
+        shared
+            .max_age
+            .map_or(Duration::ZERO, |(age, _)| jittered_age(age))
+    ));
     let mut old = false;
+    let mut closing = false;
     let mut stack = shared
         .layers
         .as_ref()
@@ -828,9 +829,21 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
             },
             Some(call) = next_late(&mut stack), if layered => Next::Late(call),
             _ = &mut shutdown => break,
-            () = &mut aged => {
-                old = true;
-                break;
+            () = &mut aged, if aging => {
+                let grace = shared.max_age.map_or(Duration::ZERO, |(_, grace)| grace);
+                if closing {
+                    conn.close(ErrorCode::NO_ERROR, b"");
+                    aging = false;
+                    continue;
+                }
+                if conn.send_drain() {
+                    old = true;
+                    break;
+                }
+                tracing::debug!("connection past its maximum age, client without drain notice");
+                closing = true;
+                aged.as_mut().reset(Instant::now() + grace);
+                continue;
             }
         };
         let call = match call {
@@ -850,7 +863,9 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
     }
     // Draining (shutting down, or the connection is old): the client is told, so it makes
     // its next calls elsewhere (PROTOCOL.md §12); calls it sent meanwhile are refused.
-    let told = conn.send_drain();
+    if !old {
+        conn.send_drain();
+    }
     let refusing = async {
         while let Ok(stream) = conn.accept_bi().await {
             refuse(stream);
@@ -858,7 +873,7 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
     };
     match shared.max_age {
         Some((_, grace)) if old => {
-            tracing::debug!(told, "connection past its maximum age: draining");
+            tracing::debug!("connection past its maximum age: draining");
             // The client closes the connection after its last call on it; else at the end
             // of the grace period, the server does.
             if tokio::time::timeout(grace, refusing).await.is_err() {
