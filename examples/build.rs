@@ -12,5 +12,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out_dir.join("routeguide.bin"))
         .compile_protos(&["../proto/route_guide.proto"], &["../proto"])?;
     rpc_codegen::compile_protos("../proto/chat.proto")?;
+    // helloworld again for the compression example: its client compresses SayHello's
+    // requests with zstd whatever the channel says (a per-method setting, PROTOCOL.md §15).
+    let compressed = out_dir.join("compressed");
+    std::fs::create_dir_all(&compressed)?;
+    rpc_codegen::configure()
+        .out_dir(&compressed)
+        .send_compressed(
+            "helloworld.Greeter/SayHello",
+            rpc_codegen::Compression::Zstd,
+        )
+        .compile_protos(&["../proto/helloworld.proto"], &["../proto"])?;
     Ok(())
 }

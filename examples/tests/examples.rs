@@ -244,3 +244,18 @@ fn grpc_http2_serves_route_guide_over_quic_and_http2() {
     assert!(out.contains("QUIC: RouteChat: 1 earlier notes"), "{out}");
     assert!(out.contains("HTTP/2: RouteChat: 5 earlier notes"), "{out}");
 }
+
+#[test]
+fn compression_negotiates_and_refuses_a_bomb() {
+    let out = run(env!("CARGO_BIN_EXE_compression"));
+    assert!(out.contains("small reply: 57 bytes"), "{out}");
+    assert!(
+        out.contains("large reply: 21007 bytes, starts \"Hello world, world, \""),
+        "{out}"
+    );
+    assert!(out.contains("bomb: ResourceExhausted"), "{out}");
+    assert!(
+        out.contains("compressed message inflates past the server's limit"),
+        "{out}"
+    );
+}
