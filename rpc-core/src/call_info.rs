@@ -222,13 +222,22 @@ pub(crate) fn server_timing_start(metadata: &MetadataMap) -> Option<Instant> {
 }
 
 /// Adds the handler's time since `started` to a single response's trailers (or the status's).
+#[inline]
 pub(crate) fn add_server_timing<T>(
     started: Option<Instant>,
+    result: Result<Response<T>, Status>,
+) -> Result<Response<T>, Status> {
+    match started {
+        None => result,
+        Some(started) => with_server_timing(started, result),
+    }
+}
+
+#[cold]
+fn with_server_timing<T>(
+    started: Instant,
     mut result: Result<Response<T>, Status>,
 ) -> Result<Response<T>, Status> {
-    let Some(started) = started else {
-        return result;
-    };
     let value = format!(
         "handler;dur={:.3}",
         started.elapsed().as_secs_f64() * 1000.0

@@ -713,7 +713,7 @@ impl Channel {
                     let again = self.resend_unary(&mut slot, data, deadline, &mut codec);
                     Box::pin(again).await
                 }
-                (Ok(mut response), _) => {
+                (Ok(mut response), _) if probe.is_some() => {
                     let trailers = std::mem::take(response.trailers_mut());
                     self.attach(probe.take(), &mut response, &trailers);
                     *response.trailers_mut() = trailers;
