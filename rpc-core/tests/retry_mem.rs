@@ -238,6 +238,40 @@ async fn requests_over_the_buffer_limit_are_not_retried() {
     assert_eq!(srv.calls(), 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_endpoint_service_config_retries_generated_clients_over_a_plain_channel() {
+    let json = r#"{"methodConfig": [{
+        "name": [{"service": "retry.test.Flaky"}],
+        "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.01s", "maxBackoff": "0.1s",
+          "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}],
+      "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}}"#;
+    let (ch, srv, _) = start_mem_with(0, |e| e.service_config(json).unwrap()).await;
+    // The client's type is unchanged: FlakyClient<Channel>.
+    let client: flaky_client::FlakyClient<Channel> = flaky_client::FlakyClient::new(ch.clone());
+    let answer = guard(client.get(failing(2))).await.unwrap().into_inner();
+    assert_eq!(answer.call, 2);
+    assert_eq!(
+        previous(&srv.seen()),
+        [None, Some("1".into()), Some("2".into())]
+    );
+    // Not idempotent: once.
+    let before = srv.calls();
+    guard(client.put(failing(u32::MAX))).await.unwrap_err();
+    assert_eq!(srv.calls() - before, 1);
+    // The channel's own throttle: 2 failures of Get, 1 success (Put's failure was never a
+    // candidate for a retry: no token).
+    assert_eq!(ch.retry_tokens(), Some(8.1));
+    // A bad config is refused when the endpoint is built.
+    let err = rpc_core::Endpoint::new("localhost:1")
+        .unwrap()
+        .service_config(r#"{"methodConfig": [{"name": [{"service": "a"}], "timeout": "-1s"}]}"#)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "service config: methodConfig[0].timeout: \"-1s\" is negative"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Throttling
 // ---------------------------------------------------------------------------------------

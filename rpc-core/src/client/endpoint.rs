@@ -49,6 +49,8 @@ pub struct Endpoint {
     pub(crate) backoff: BackoffConfig,
     /// Whether calls wait for a connection by default (`WaitForReady`).
     pub(crate) wait_for_ready: bool,
+    /// Retry and hedging policies for generated clients' calls (`service_config`).
+    pub(crate) retry: Option<super::retry::ChannelRetry>,
 }
 
 impl Endpoint {
@@ -96,6 +98,7 @@ impl Endpoint {
             connector: None,
             backoff: BackoffConfig::default(),
             wait_for_ready: false,
+            retry: None,
         }
     }
 
@@ -207,6 +210,32 @@ impl Endpoint {
         self
     }
 
+    /// Retries and hedges, by method, the calls generated clients make over this endpoint's
+    /// channels, as gRPC's service config JSON says (see [`retry`](super::retry)): what
+    /// `FooClient::new(ServiceBuilder::new().layer(RetryLayer::from_service_config(json)?)
+    /// .service(channel))` does, with the client's type unchanged (`FooClient<Channel>`).
+    /// The config is checked now: a bad one is an error here, not at a call. Each channel
+    /// has its own retry throttle. Calls made with [`Channel`]'s own methods
+    /// ([`Channel::unary`]...) are not retried.
+    pub fn service_config(self, json: &str) -> Result<Self, super::retry::ConfigError> {
+        Ok(self.retry_layer(super::retry::RetryLayer::from_service_config(json)?))
+    }
+
+    /// The same with a [`RetryLayer`](super::retry::RetryLayer) built in code.
+    pub fn retry_layer(mut self, layer: super::retry::RetryLayer) -> Self {
+        self.retry = Some(layer.for_channel());
+        self
+    }
+
+    /// A copy for a new channel: its own retry throttle.
+    fn for_channel(&self) -> Endpoint {
+        let mut config = self.clone();
+        if let Some(retry) = &mut config.retry {
+            *retry = retry.fresh();
+        }
+        config
+    }
+
     pub(crate) fn has_own_socket(&self) -> bool {
         self.socket.is_some()
     }
@@ -233,7 +262,7 @@ impl Endpoint {
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the connection attempt.
     pub async fn connect(&self) -> Result<Channel, Error> {
-        let channel = Channel::new(self.clone());
+        let channel = Channel::new(self.for_channel());
         channel.connect_now().await?;
         Ok(channel)
     }
@@ -242,7 +271,7 @@ impl Endpoint {
     /// created before the server is up. Connection errors then surface as `Unavailable`
     /// statuses of the calls.
     pub fn connect_lazy(&self) -> Channel {
-        Channel::new(self.clone())
+        Channel::new(self.for_channel())
     }
 }
 

@@ -370,6 +370,19 @@ where
     response
 }
 
+/// `call` through `svc`, or through the channel's built-in retry layer (`retrying`,
+/// [`Endpoint::service_config`](crate::Endpoint::service_config)).
+fn call_via<S: CallService>(
+    svc: &S,
+    retrying: Option<super::retry::Retry<Channel>>,
+    call: CallRequest,
+) -> BoxFuture<Result<CallResponse, Status>> {
+    match retrying {
+        Some(stack) => stack.call_boxed(call),
+        None => svc.call_boxed(call),
+    }
+}
+
 /// A unary call through `svc` (generated clients call this).
 pub fn unary<'a, S: CallService, C: Codec>(
     svc: &'a S,
@@ -377,11 +390,15 @@ pub fn unary<'a, S: CallService, C: Codec>(
     request: Request<C::Encode>,
     mut codec: C,
 ) -> impl Future<Output = Result<Response<C::Decode>, Status>> + Send + 'a {
+    let mut retrying = None;
     if let Some(channel) = direct(svc) {
-        return Either::Left(channel.unary(path, request, codec));
+        retrying = channel.retrying();
+        if retrying.is_none() {
+            return Either::Left(channel.unary(path, request, codec));
+        }
     }
     let call = encoded_request(request, &mut codec)
-        .map(|r| svc.call_boxed(CallRequest::new(path, MethodKind::Unary, r)));
+        .map(|r| call_via(svc, retrying, CallRequest::new(path, MethodKind::Unary, r)));
     Either::Right(Box::pin(async move {
         single_response(call?.await?, codec.decoder()).await
     }))
@@ -394,11 +411,17 @@ pub fn server_streaming<'a, S: CallService, C: Codec>(
     request: Request<C::Encode>,
     mut codec: C,
 ) -> impl Future<Output = Result<Response<Streaming<C::Decode>>, Status>> + Send + 'a {
+    let mut retrying = None;
     if let Some(channel) = direct(svc) {
-        return Either::Left(channel.server_streaming(path, request, codec));
+        retrying = channel.retrying();
+        if retrying.is_none() {
+            return Either::Left(channel.server_streaming(path, request, codec));
+        }
     }
-    let call = encoded_request(request, &mut codec)
-        .map(|r| svc.call_boxed(CallRequest::new(path, MethodKind::ServerStreaming, r)));
+    let call = encoded_request(request, &mut codec).map(|r| {
+        let call = CallRequest::new(path, MethodKind::ServerStreaming, r);
+        call_via(svc, retrying, call)
+    });
     Either::Right(Box::pin(async move {
         Ok(decoded_stream(call?.await?, codec.decoder()))
     }))
@@ -416,11 +439,16 @@ where
     C: Codec,
     St: Stream<Item = C::Encode> + Send + 'static,
 {
+    let mut retrying = None;
     if let Some(channel) = direct(svc) {
-        return Either::Left(channel.client_streaming(path, request, codec));
+        retrying = channel.retrying();
+        if retrying.is_none() {
+            return Either::Left(channel.client_streaming(path, request, codec));
+        }
     }
     let request = encoded_stream(request, &mut codec);
-    let call = svc.call_boxed(CallRequest::new(path, MethodKind::ClientStreaming, request));
+    let call = CallRequest::new(path, MethodKind::ClientStreaming, request);
+    let call = call_via(svc, retrying, call);
     Either::Right(Box::pin(async move {
         single_response(call.await?, codec.decoder()).await
     }))
@@ -438,11 +466,16 @@ where
     C: Codec,
     St: Stream<Item = C::Encode> + Send + 'static,
 {
+    let mut retrying = None;
     if let Some(channel) = direct(svc) {
-        return Either::Left(channel.streaming(path, request, codec));
+        retrying = channel.retrying();
+        if retrying.is_none() {
+            return Either::Left(channel.streaming(path, request, codec));
+        }
     }
     let request = encoded_stream(request, &mut codec);
-    let call = svc.call_boxed(CallRequest::new(path, MethodKind::Streaming, request));
+    let call = CallRequest::new(path, MethodKind::Streaming, request);
+    let call = call_via(svc, retrying, call);
     Either::Right(Box::pin(async move {
         Ok(decoded_stream(call.await?, codec.decoder()))
     }))

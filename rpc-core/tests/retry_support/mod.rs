@@ -303,6 +303,14 @@ impl rpc_core::transport::Connector for Fixed {
 /// An in-memory server of [`Flaky`] that refuses its next `refuse` streams (see
 /// [`Refusing`]), and a channel to it.
 pub async fn start_mem(refuse: usize) -> (rpc_core::Channel, Server, Arc<AtomicUsize>) {
+    start_mem_with(refuse, |e| e).await
+}
+
+/// The same, with the endpoint's settings changed by `f`.
+pub async fn start_mem_with(
+    refuse: usize,
+    f: impl FnOnce(rpc_core::Endpoint) -> rpc_core::Endpoint,
+) -> (rpc_core::Channel, Server, Arc<AtomicUsize>) {
     let (client, server_end) = rpc_core::transport::mem::pair();
     let refuse = Arc::new(AtomicUsize::new(refuse));
     let flaky = Server::default();
@@ -314,7 +322,7 @@ pub async fn start_mem(refuse: usize) -> (rpc_core::Channel, Server, Arc<AtomicU
         .add_service(flaky.service())
         .listen(listener);
     tokio::spawn(server.serve_with_shutdown(std::future::pending()));
-    let channel = rpc_core::Endpoint::from_connector(Fixed(client))
+    let channel = f(rpc_core::Endpoint::from_connector(Fixed(client)))
         .connect()
         .await
         .expect("in-memory connect");

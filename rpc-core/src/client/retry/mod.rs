@@ -246,6 +246,63 @@ impl RetryLayerBuilder {
     }
 }
 
+/// A [`RetryLayer`] built into a channel ([`Endpoint::service_config`](crate::Endpoint::service_config)):
+/// the policies, and the channel's own throttle.
+#[derive(Clone)]
+pub(crate) struct ChannelRetry {
+    shared: Arc<Shared>,
+    throttle: Option<Arc<Throttle>>,
+}
+
+impl fmt::Debug for ChannelRetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelRetry")
+            .field("config", &self.shared.config)
+            .field("retry_tokens", &self.throttle.as_ref().map(|t| t.tokens()))
+            .finish()
+    }
+}
+
+impl RetryLayer {
+    /// The layer's policies for one channel, with a throttle of its own.
+    pub(crate) fn for_channel(&self) -> ChannelRetry {
+        let Retry {
+            shared, throttle, ..
+        } = self.layer(());
+        ChannelRetry { shared, throttle }
+    }
+}
+
+impl ChannelRetry {
+    /// The same policies with a fresh throttle, for another channel.
+    pub(crate) fn fresh(&self) -> ChannelRetry {
+        RetryLayer {
+            shared: self.shared.clone(),
+        }
+        .for_channel()
+    }
+}
+
+impl super::Channel {
+    /// The channel behind its built-in retry layer, when its endpoint has one.
+    #[inline]
+    pub(crate) fn retrying(&self) -> Option<Retry<super::Channel>> {
+        let retry = self.inner.config.retry.as_ref()?;
+        Some(Retry {
+            inner: self.clone(),
+            shared: retry.shared.clone(),
+            throttle: retry.throttle.clone(),
+        })
+    }
+
+    /// The tokens left in the retry throttle of the channel's built-in retry layer
+    /// ([`Endpoint::service_config`](crate::Endpoint::service_config)), when it throttles.
+    pub fn retry_tokens(&self) -> Option<f64> {
+        let retry = self.inner.config.retry.as_ref()?;
+        retry.throttle.as_ref().map(|t| t.tokens())
+    }
+}
+
 impl<S> Layer<S> for RetryLayer {
     type Service = Retry<S>;
 
