@@ -73,22 +73,90 @@ struct EntryPb {
     value: Bytes,
 }
 
-#[derive(Clone, PartialEq, prost::Message)]
+/// `RequestHead` as decoded. `Message` by hand rather than derived, for the compression
+/// fields (§15.2): their names are compared with the known ones where they lie in the
+/// payload and `accept_encoding` folds into a set, so a head offering compression costs no
+/// allocation more than one that does not (an invalid UTF-8 name is merely unknown).
+#[derive(Clone, Debug, Default, PartialEq)]
 struct RequestHeadPb {
-    #[prost(string, tag = "1")]
     path: String,
-    #[prost(uint64, optional, tag = "2")]
     timeout_micros: Option<u64>,
-    #[prost(uint32, tag = "3")]
     flags: u32,
-    #[prost(message, repeated, tag = "4")]
     metadata: Vec<EntryPb>,
-    // `string` on the wire; read as bytes, so that no name is copied: names are only
-    // compared with the known ones (an invalid UTF-8 name is just unknown).
-    #[prost(bytes = "bytes", tag = "5")]
     encoding: Bytes,
-    #[prost(bytes = "bytes", repeated, tag = "6")]
-    accept_encoding: Vec<Bytes>,
+    accept: EncodingSet,
+}
+
+impl Message for RequestHeadPb {
+    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
+        if !self.path.is_empty() {
+            encoding::string::encode(1, &self.path, buf);
+        }
+        if let Some(t) = &self.timeout_micros {
+            encoding::uint64::encode(2, t, buf);
+        }
+        if self.flags != 0 {
+            encoding::uint32::encode(3, &self.flags, buf);
+        }
+        encoding::message::encode_repeated(4, &self.metadata, buf);
+        if !self.encoding.is_empty() {
+            encoding::bytes::encode(5, &self.encoding, buf);
+        }
+        for e in self.accept.iter() {
+            encoding::bytes::encode(6, &Bytes::from_static(e.as_str().as_bytes()), buf);
+        }
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl bytes::Buf,
+        ctx: encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        match tag {
+            1 => encoding::string::merge(wire_type, &mut self.path, buf, ctx),
+            2 => {
+                let t = self.timeout_micros.get_or_insert(0);
+                encoding::uint64::merge(wire_type, t, buf, ctx)
+            }
+            3 => encoding::uint32::merge(wire_type, &mut self.flags, buf, ctx),
+            4 => encoding::message::merge_repeated(wire_type, &mut self.metadata, buf, ctx),
+            5 => encoding::bytes::merge(wire_type, &mut self.encoding, buf, ctx),
+            6 => {
+                let mut name = Bytes::new();
+                encoding::bytes::merge(wire_type, &mut name, buf, ctx)?;
+                if let Some(e) = CompressionEncoding::from_wire(&name) {
+                    self.accept = self.accept.with(e);
+                }
+                Ok(())
+            }
+            _ => encoding::skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        let name = |e: CompressionEncoding| 2 + e.as_str().len();
+        let mut n = 0;
+        if !self.path.is_empty() {
+            n += encoding::string::encoded_len(1, &self.path);
+        }
+        if let Some(t) = &self.timeout_micros {
+            n += encoding::uint64::encoded_len(2, t);
+        }
+        if self.flags != 0 {
+            n += encoding::uint32::encoded_len(3, &self.flags);
+        }
+        n += encoding::message::encoded_len_repeated(4, &self.metadata);
+        if !self.encoding.is_empty() {
+            n += encoding::bytes::encoded_len(5, &self.encoding);
+        }
+        n + self.accept.iter().map(name).sum::<usize>()
+    }
+
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -224,11 +292,7 @@ pub(crate) struct DecodedRequestHead {
 /// Decodes a request head with its compression fields (PROTOCOL.md §15.2).
 pub(crate) fn decode_request_head(payload: Bytes) -> Result<DecodedRequestHead, HeadError> {
     let mut pb = RequestHeadPb::decode(payload)?;
-    let accept = pb
-        .accept_encoding
-        .iter()
-        .filter_map(|n| CompressionEncoding::from_wire(n))
-        .fold(EncodingSet::empty(), EncodingSet::with);
+    let accept = pb.accept;
     let mut encoding = std::mem::take(&mut pb.encoding);
     if encoding == IDENTITY.as_bytes() {
         encoding.clear();
@@ -440,7 +504,7 @@ mod tests {
                 })
                 .collect(),
             encoding: Bytes::new(),
-            accept_encoding: Vec::new(),
+            accept: EncodingSet::empty(),
         };
         assert_eq!(&buf[..], &pb.encode_to_vec()[..]);
         let back = RequestHead::decode(buf.freeze()).unwrap();
@@ -531,10 +595,7 @@ mod tests {
             let pb = RequestHeadPb {
                 path: "/a.B/C".into(),
                 encoding: e.as_str().as_bytes().to_vec().into(),
-                accept_encoding: all
-                    .iter()
-                    .map(|e| Bytes::from_static(e.as_str().as_bytes()))
-                    .collect(),
+                accept: all,
                 ..Default::default()
             };
             assert_eq!(&buf[..], &pb.encode_to_vec()[..]);
