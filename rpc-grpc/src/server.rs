@@ -116,6 +116,9 @@ pub struct GrpcServer {
     handshake_timeout: Duration,
 }
 
+/// TLS handshakes in progress at once on one port; connections beyond are dropped.
+const MAX_HANDSHAKES: usize = 256;
+
 /// Default for [`GrpcServer::max_pending_accept_reset_streams`].
 pub const DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 /// Default for [`GrpcServer::max_local_error_reset_streams`].
@@ -271,6 +274,7 @@ impl BoundGrpcServer {
     pub async fn serve(self) {
         let shutdown = self.config.handle.shutdown_started();
         let mut shutdown = std::pin::pin!(shutdown);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         loop {
             let (tcp, remote) = tokio::select! {
                 _ = &mut shutdown => return,
@@ -287,12 +291,22 @@ impl BoundGrpcServer {
             let _ = tcp.set_nodelay(true);
             let config = self.config.clone();
             let tls = self.tls.clone();
+            // Handshakes in progress are capped: each holds TLS state until it completes or
+            // times out, for a peer that has proven nothing yet.
+            let Ok(ticket) = handshakes.clone().try_acquire_owned() else {
+                tracing::debug!("too many TLS handshakes in progress; connection dropped");
+                continue;
+            };
             tokio::spawn(async move {
                 match tls {
-                    None => serve_tcp(tcp, remote, config).await,
+                    None => {
+                        drop(ticket);
+                        serve_tcp(tcp, remote, config).await
+                    }
                     Some(tls) => {
                         let handshake =
                             tokio::time::timeout(config.handshake_timeout, tls.accept(tcp)).await;
+                        drop(ticket);
                         match handshake {
                             Ok(Ok(stream)) => serve_tcp(stream, remote, config).await,
                             Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),

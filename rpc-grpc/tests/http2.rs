@@ -194,7 +194,9 @@ async fn raw_call(
     body: Bytes,
 ) -> Raw {
     let (response, mut stream) = send.send_request(req, false).unwrap();
-    stream.send_data(body, true).unwrap();
+    // The server may have answered (and closed the stream) already: a refusal does not wait
+    // for the body.
+    let _ = stream.send_data(body, true);
     let response = tokio::time::timeout(Duration::from_secs(10), response)
         .await
         .expect("a response")
