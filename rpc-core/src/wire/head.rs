@@ -124,6 +124,20 @@ impl Message for RequestHeadPb {
             4 => encoding::message::merge_repeated(wire_type, &mut self.metadata, buf, ctx),
             5 => encoding::bytes::merge(wire_type, &mut self.encoding, buf, ctx),
             6 => {
+                // A short name (length < 128) lying in the current chunk, as every known one
+                // does, is read in place: no `Bytes` is split off (which would allocate
+                // once to share the payload). Anything else takes prost's checked path.
+                let chunk = buf.chunk();
+                if let (WireType::LengthDelimited, Some(&len)) = (wire_type, chunk.first()) {
+                    let len = usize::from(len);
+                    if len < 0x80 && chunk.len() > len {
+                        if let Some(e) = CompressionEncoding::from_wire(&chunk[1..=len]) {
+                            self.accept = self.accept.with(e);
+                        }
+                        buf.advance(1 + len);
+                        return Ok(());
+                    }
+                }
                 let mut name = Bytes::new();
                 encoding::bytes::merge(wire_type, &mut name, buf, ctx)?;
                 if let Some(e) = CompressionEncoding::from_wire(&name) {
@@ -639,5 +653,25 @@ mod tests {
         let zstd = Some(CompressionEncoding::Zstd);
         crate::wire::encode::response_head_with(&MetadataMap::new(), zstd, &mut buf);
         assert_eq!(&buf[..], b"\x01\x00\x00\x00\x00\x06\x12\x04zstd");
+    }
+
+    #[test]
+    fn accept_names_long_short_unknown_and_truncated() {
+        use prost::encoding as pb;
+        let mut buf = BytesMut::new();
+        pb::string::encode(1, &"/a.B/C".to_string(), &mut buf);
+        pb::string::encode(6, &"x".repeat(200), &mut buf);
+        pb::string::encode(6, &"br".to_string(), &mut buf);
+        for &e in CompressionEncoding::ALL {
+            pb::string::encode(6, &e.as_str().to_string(), &mut buf);
+        }
+        let decoded = decode_request_head(buf.clone().freeze()).unwrap();
+        assert_eq!(decoded.accept, EncodingSet::all());
+        // A name cut short by the end of the payload is malformed, not read past the end.
+        buf.extend_from_slice(b"\x32\x04zs");
+        assert!(matches!(
+            decode_request_head(buf.freeze()),
+            Err(HeadError::Malformed(_))
+        ));
     }
 }
