@@ -8,7 +8,7 @@ mod common;
 use common::mem as memtest;
 use common::{msg, Codec, Msg};
 use rpc_core::client::{BackoffConfig, ConnectivityState, WaitForReady};
-use rpc_core::transport::mem::{self, MemConnection, MemConnector};
+use rpc_core::transport::mem::{self, MemConfig, MemConnection, MemConnector};
 use rpc_core::transport::Connector;
 use rpc_core::{Channel, Code, Endpoint, Request, Server, Status};
 use std::future::Future;
@@ -252,13 +252,13 @@ async fn wait_for_ready_waits_out_the_backoff() {
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
 }
 
-/// Maximum connection age with a client that cannot be told (the in-memory transport has no
-/// control stream, like a client that predates the drain notice): its calls are still
+/// Maximum connection age with a client that cannot be told (one that predates the drain
+/// notice, `MemConfig::drain_notice(false)`): its calls are still
 /// served after the connection's age (9 to 11 s here), none refused, until the grace period
 /// (5 s) ends; then the connection is closed, and the next call reconnects.
 #[tokio::test(start_paused = true)]
 async fn max_connection_age_without_a_drain_notice_serves_until_the_grace_ends() {
-    let (connector, listener) = mem::listener();
+    let (connector, listener) = MemConfig::default().drain_notice(false).listener();
     let builder = Server::builder()
         .max_connection_age(Duration::from_secs(10))
         .max_connection_age_grace(Duration::from_secs(5));
@@ -282,4 +282,60 @@ async fn max_connection_age_without_a_drain_notice_serves_until_the_grace_ends()
     assert_eq!(call(&ch).await.unwrap().seq, 1);
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
     assert_eq!(srv.calls.dispatched(), 2);
+}
+
+/// Maximum connection age with a client that takes the drain notice: at the age (9 to 11 s)
+/// the client is told; its next call goes to a new connection (nothing refused) while the
+/// call in flight (30 s) completes on the old one, which the client then closes, long before
+/// the server's grace period (60 s) would.
+#[tokio::test(start_paused = true)]
+async fn max_connection_age_drains_to_a_new_connection() {
+    let (connector, listener) = mem::listener();
+    let builder = Server::builder()
+        .max_connection_age(Duration::from_secs(10))
+        .max_connection_age_grace(Duration::from_secs(60));
+    let srv = memtest::serve(builder, listener, std::future::pending());
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let ch = Endpoint::from_connector(CountingConnector {
+        target: Arc::new(Mutex::new(connector)),
+        attempts: attempts.clone(),
+    })
+    .connect()
+    .await
+    .unwrap();
+    let start = Instant::now();
+    let long = {
+        let ch = ch.clone();
+        tokio::spawn(async move {
+            let m = Msg {
+                seq: 30,
+                sleep_ms: 30_000,
+                ..Default::default()
+            };
+            ch.unary(UNARY, Request::new(m), Codec::new()).await
+        })
+    };
+    let mut state = ch.watch_state();
+    guard(state.wait_for(|s| *s == ConnectivityState::Idle))
+        .await
+        .unwrap();
+    let drained_at = start.elapsed();
+    assert!(
+        drained_at >= Duration::from_secs(9) && drained_at <= Duration::from_secs(11),
+        "drained after {drained_at:?}"
+    );
+    assert_eq!(call(&ch).await.unwrap().seq, 1);
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(srv.handle.active_connections(), 2);
+    let done = guard(long).await.unwrap().unwrap();
+    assert_eq!(done.into_inner().seq, 30);
+    assert_eq!(start.elapsed(), Duration::from_secs(30));
+    // The old connection is closed once its last call ended, by the client (the server's
+    // grace runs for a minute more); the second one, drained in turn at its age without a
+    // call, was closed by the client at once.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(srv.handle.active_connections(), 0);
+    assert_eq!(start.elapsed(), Duration::from_secs(30));
 }

@@ -16,7 +16,10 @@
 //! * each end may have [`MemConfig::max_streams`] streams open; a stream counts until both of
 //!   its directions are over (read to the end, reset or stopped) or all its halves are dropped;
 //! * closing one end, or dropping every handle of it, fails every operation on both ends with
-//!   the errors quinn reports.
+//!   the errors quinn reports;
+//! * the server end's drain notice (PROTOCOL.md §12.1, [`Connection::send_drain`]) reaches
+//!   the client end at once, unless [`MemConfig::drain_notice`] is off (a client that
+//!   predates it).
 //!
 //! Unlike quinn, a stream can be accepted as soon as it is opened (quinn waits for its first
 //! byte), data still unread when the connection closes is lost, and there is no
@@ -72,6 +75,7 @@ use std::task::{Context, Poll, Waker};
 pub struct MemConfig {
     max_streams: usize,
     stream_window: usize,
+    drain_notice: bool,
 }
 
 impl Default for MemConfig {
@@ -79,6 +83,7 @@ impl Default for MemConfig {
         MemConfig {
             max_streams: 1024,
             stream_window: 1 << 20,
+            drain_notice: true,
         }
     }
 }
@@ -96,6 +101,15 @@ impl MemConfig {
     pub fn stream_window(mut self, bytes: usize) -> Self {
         // A zero window would block every write forever.
         self.stream_window = bytes.max(1);
+        self
+    }
+
+    /// Whether the client end takes the server's drain notice (PROTOCOL.md §12.1), as a
+    /// client that allows the control stream does (default `true`). `false` stands for a
+    /// client that predates it: [`Connection::send_drain`] then says the notice did not go
+    /// out.
+    pub fn drain_notice(mut self, enabled: bool) -> Self {
+        self.drain_notice = enabled;
         self
     }
 
@@ -279,6 +293,10 @@ struct State {
     ends: PerSide<End>,
     streams: HashMap<u64, Stream>,
     next_id: u64,
+    /// The server sent its drain notice.
+    drained: bool,
+    /// Tasks waiting for the close or the drain notice.
+    watching: Waiters,
 }
 
 impl State {
@@ -292,6 +310,8 @@ impl State {
             ends,
             streams: HashMap::new(),
             next_id: 0,
+            drained: false,
+            watching: Waiters::default(),
         }
     }
 
@@ -362,6 +382,7 @@ impl State {
             return;
         }
         self.closed = Some(close_errors(by, error_code, reason));
+        self.watching.wake_all(wake);
         for side in [Side::Client, Side::Server] {
             let end = &mut self.ends[side];
             end.accepting.wake_all(wake);
@@ -700,6 +721,41 @@ impl Connection for MemConnection {
 
     fn close_reason(&self) -> Option<ConnectionError> {
         self.shared.update(|st, _| st.error(self.side))
+    }
+
+    fn closed(&self) -> impl Future<Output = ()> + Send + '_ {
+        poll_fn(move |cx| {
+            self.shared.update(|st, _| {
+                if st.closed.is_some() {
+                    return Poll::Ready(());
+                }
+                st.watching.park(cx.waker());
+                Poll::Pending
+            })
+        })
+    }
+
+    fn send_drain(&self) -> bool {
+        self.shared.update(|st, wake| {
+            if self.side != Side::Server || !st.config.drain_notice || st.closed.is_some() {
+                return false;
+            }
+            st.drained = true;
+            st.watching.wake_all(wake);
+            true
+        })
+    }
+
+    fn drained(&self) -> impl Future<Output = ()> + Send + '_ {
+        poll_fn(move |cx| {
+            self.shared.update(|st, _| {
+                if st.drained && self.side == Side::Client {
+                    return Poll::Ready(());
+                }
+                st.watching.park(cx.waker());
+                Poll::Pending
+            })
+        })
     }
 }
 

@@ -301,9 +301,7 @@ pub(crate) fn describe_connection_error(e: &quinn::ConnectionError) -> String {
             )
         }
         E::TimedOut => "connection timed out (no answer from the peer)".to_owned(),
-        E::LocallyClosed => "the connection was closed locally (the channel was closed, or \
-                             nothing came from the peer within the keep-alive timeout)"
-            .to_owned(),
+        E::LocallyClosed => "the connection was closed locally".to_owned(),
         E::Reset => "the peer reset the connection (it may have restarted)".to_owned(),
         other => format!("connection lost: {other}"),
     }
