@@ -301,14 +301,22 @@ impl BoundGrpcServer {
                 match tls {
                     None => {
                         drop(ticket);
-                        serve_tcp(tcp, remote, config).await
+                        serve_tcp(tcp, remote, None, config).await
                     }
                     Some(tls) => {
                         let handshake =
                             tokio::time::timeout(config.handshake_timeout, tls.accept(tcp)).await;
                         drop(ticket);
                         match handshake {
-                            Ok(Ok(stream)) => serve_tcp(stream, remote, config).await,
+                            Ok(Ok(stream)) => {
+                                // The client's certificate, verified in the handshake (mutual
+                                // TLS): the calls' peer identity, as over QUIC.
+                                let identity =
+                                    stream.get_ref().1.peer_certificates().and_then(|chain| {
+                                        rpc_core::tls::PeerIdentity::from_chain(chain.to_vec()).ok()
+                                    });
+                                serve_tcp(stream, remote, identity, config).await
+                            }
                             Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
                             Err(_) => tracing::debug!("TLS handshake timed out"),
                         }
@@ -324,8 +332,12 @@ type Bidi = (ServerSend, ServerRecv);
 
 /// Serves one TCP (or TLS) connection: hyper drives HTTP, the rpc-core server serves the
 /// calls.
-async fn serve_tcp<I>(io: I, remote: SocketAddr, config: Arc<GrpcServer>)
-where
+async fn serve_tcp<I>(
+    io: I,
+    remote: SocketAddr,
+    identity: Option<rpc_core::tls::PeerIdentity>,
+    config: Arc<GrpcServer>,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (calls_tx, calls_rx) = mpsc::channel(config.max_concurrent_streams.max(1) as usize);
@@ -338,6 +350,7 @@ where
         drain: drain.clone(),
         reason: reason.clone(),
         remote,
+        identity,
     };
     tokio::spawn(config.handle.serve_connection(conn));
     let ctx = Arc::new(ConnCtx {
@@ -394,6 +407,7 @@ struct ServerConn {
     drain: CancellationToken,
     reason: Arc<Mutex<Option<ConnectionError>>>,
     remote: SocketAddr,
+    identity: Option<rpc_core::tls::PeerIdentity>,
 }
 
 impl ServerConn {
@@ -439,6 +453,10 @@ impl Connection for ServerConn {
 
     fn remote_addr(&self) -> Option<SocketAddr> {
         Some(self.remote)
+    }
+
+    fn peer_identity(&self) -> Option<rpc_core::tls::PeerIdentity> {
+        self.identity.clone()
     }
 
     fn send_drain(&self) -> bool {

@@ -49,6 +49,11 @@ impl Echo for EchoImpl {
             None => "quic".to_owned(),
         };
         let bin = request.metadata().get_bin("x-echo-bin").cloned();
+        let who = request
+            .peer_identity()
+            .and_then(|id| id.common_name())
+            .map(|cn| format!(" from {cn}"))
+            .unwrap_or_default();
         let deadline = request.remaining().is_some();
         let msg = request.into_inner();
         if msg.text == "fail" {
@@ -61,7 +66,7 @@ impl Echo for EchoImpl {
             return Err(status);
         }
         let mut response = Response::new(Msg {
-            text: format!("{} via {transport} deadline={deadline}", msg.text),
+            text: format!("{} via {transport} deadline={deadline}{who}", msg.text),
             data: msg.data,
         });
         response
@@ -672,4 +677,65 @@ async fn graceful_shutdown_finishes_calls_in_flight_then_closes() {
     // Nothing serves the HTTP port any more.
     let status = client.unary(Msg::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_gives_calls_the_peer_identity() {
+    use rpc_core::tls::dev::DevCa;
+    let ca = DevCa::generate("test ca").unwrap();
+    let server_cert = ca.issue("server", &["localhost"]).unwrap();
+    let client_cert = ca.issue("alice", &[]).unwrap();
+    let tls = rpc_core::tls::ServerTlsConfig::new(server_cert.identity().unwrap())
+        .client_ca_root(ca.certificate());
+    let server = Server::builder()
+        .tls_config(tls.clone())
+        .add_service(echo_server::EchoServer::new(EchoImpl(Arc::default())))
+        .bind("127.0.0.1:0".parse().unwrap())
+        .unwrap();
+    let http = rpc_grpc::GrpcServer::new(server.handle())
+        .tls_config(tls)
+        .bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let port = http.local_addr().port();
+    let handle = server.handle();
+    tokio::spawn(http.serve());
+    tokio::spawn(server.serve());
+    let client_tls = rpc_core::tls::ClientTlsConfig::new()
+        .with_webpki_roots(false)
+        .ca_certificate(ca.certificate());
+    let channel = rpc_grpc::GrpcConnector::new(format!("https://localhost:{port}"))
+        .unwrap()
+        .tls_config(client_tls.clone().identity(client_cert.identity().unwrap()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let reply = echo_client::EchoClient::new(channel)
+        .unary(Msg {
+            text: "m".into(),
+            data: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.get_ref().text,
+        "m via Grpc HTTP/2.0 deadline=false from alice"
+    );
+    // Without a certificate: refused in the handshake.
+    let refused = rpc_grpc::GrpcConnector::new(format!("https://localhost:{port}"))
+        .unwrap()
+        .tls_config(client_tls)
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(channel) = refused {
+        // TLS 1.3 reports the refusal after the client's handshake finished: the first call.
+        let status = echo_client::EchoClient::new(channel)
+            .unary(Msg::default())
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    }
+    handle.shutdown();
 }
