@@ -84,7 +84,13 @@ impl Node {
 
 impl Who for Node {
     async fn who(&self, request: Request<Ask>) -> Result<Response<Answer>, Status> {
-        Ok(Response::new(self.answer(request.get_ref()).await))
+        let ask = request.into_inner();
+        let mut response = Response::new(self.answer(&ask).await);
+        // Allowed or not, a client never caches it: the method is not side-effect-free.
+        if ask.cache_secs > 0 {
+            rpc_balance::cache::allow_caching(&mut response, Duration::from_secs(ask.cache_secs));
+        }
+        Ok(response)
     }
 
     async fn lookup(&self, request: Request<Ask>) -> Result<Response<Answer>, Status> {
