@@ -23,6 +23,8 @@ use crate::metadata::MetadataMap;
 use crate::request::{Request, Response};
 use crate::status::Status;
 use crate::transport::ConnectionStats;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -123,9 +125,97 @@ impl CallInfo {
     }
 }
 
-/// A client call's measurements while it runs; boxed, and only for calls that asked.
+/// What runs when a [`CallBytes`] is dropped: the bytes sent and received.
+type Report = Box<dyn FnOnce(u64, u64) + Send>;
+
+/// Counts the bytes of one call's stream, both ways, as they cross the transport: heads,
+/// message frames (after compression) and trailers. For metrics layers: put one in a
+/// client request's extensions (as `Arc<CallBytes>`) or hand it to
+/// [`ServerCall::count_bytes`](crate::server::ServerCall::count_bytes); read it when the
+/// call is over, or let [`CallBytes::on_end`] report when the call's streams are gone.
+#[derive(Default)]
+pub struct CallBytes {
+    sent: AtomicU64,
+    received: AtomicU64,
+    report: Mutex<Option<Report>>,
+}
+
+impl std::fmt::Debug for CallBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallBytes")
+            .field("sent", &self.sent())
+            .field("received", &self.received())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallBytes {
+    /// A counter at zero.
+    pub fn new() -> Arc<Self> {
+        Arc::default()
+    }
+
+    /// A counter that calls `report(sent, received)` once its last reference is dropped:
+    /// after the call's streams are gone (and whoever else holds it has let go).
+    pub fn on_end(report: impl FnOnce(u64, u64) + Send + 'static) -> Arc<Self> {
+        Arc::new(CallBytes {
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            report: Mutex::new(Some(Box::new(report))),
+        })
+    }
+
+    /// Bytes handed to the transport so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Bytes received from the transport so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_sent(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_received(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.received.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// The counter a client request carries in its extensions, if any.
+    #[inline]
+    pub(crate) fn of<T>(request: &Request<T>) -> Option<Arc<CallBytes>> {
+        let extensions = request.extensions();
+        if extensions.is_empty() {
+            return None;
+        }
+        extensions.get::<Arc<CallBytes>>().cloned()
+    }
+}
+
+impl Drop for CallBytes {
+    fn drop(&mut self) {
+        let report = self
+            .report
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(report) = report {
+            report(self.sent(), self.received());
+        }
+    }
+}
+
+/// A client call's measurements while it runs; boxed, and only for calls that asked: for
+/// their [`CallInfo`] (`timed`), their [`CallBytes`], or both.
 #[derive(Debug)]
 pub(crate) struct Probe {
+    timed: bool,
+    pub(crate) bytes: Option<Arc<CallBytes>>,
     start: Instant,
     encoded: Option<Instant>,
     opened: Option<Instant>,
@@ -143,8 +233,15 @@ impl Probe {
     /// A probe for `request`'s call, started now, if it asked for one.
     #[inline]
     pub(crate) fn wanted<T>(request: &Request<T>) -> MaybeProbe {
-        if !request.extensions().is_empty() && CallInfo::is_collected(request) {
+        if request.extensions().is_empty() {
+            return None;
+        }
+        let timed = CallInfo::is_collected(request);
+        let bytes = CallBytes::of(request);
+        if timed || bytes.is_some() {
             return Some(Box::new(Probe {
+                timed,
+                bytes,
                 start: Instant::now(),
                 encoded: None,
                 opened: None,
@@ -158,8 +255,15 @@ impl Probe {
         None
     }
 
+    /// Whether the call collects its [`CallInfo`].
+    pub(crate) fn timed(&self) -> bool {
+        self.timed
+    }
+
     pub(crate) fn encoded(&mut self) {
-        self.encoded = Some(Instant::now());
+        if self.timed {
+            self.encoded = Some(Instant::now());
+        }
     }
 
     /// The call's stream is open: `stream_id` on a connection with `stats` so far.
@@ -178,11 +282,15 @@ impl Probe {
     }
 
     pub(crate) fn sent(&mut self) {
-        self.sent.get_or_insert_with(Instant::now);
+        if self.timed {
+            self.sent.get_or_insert_with(Instant::now);
+        }
     }
 
     pub(crate) fn first_byte(&mut self) {
-        self.first_byte.get_or_insert_with(Instant::now);
+        if self.timed {
+            self.first_byte.get_or_insert_with(Instant::now);
+        }
     }
 
     pub(crate) fn add_decode(&mut self, since: Instant) {

@@ -135,6 +135,14 @@ pub(crate) struct ClientCall {
 }
 
 impl ClientCall {
+    /// Counts the bytes of this call's stream, both ways, in `bytes`.
+    pub(crate) fn count_bytes(&mut self, bytes: std::sync::Arc<crate::call_info::CallBytes>) {
+        if let Some(send) = &mut self.send {
+            send.count_bytes(bytes.clone());
+        }
+        self.recv.count_bytes(bytes);
+    }
+
     /// Carries out the stream actions the state machine owes (usually none: checked inline).
     #[inline]
     fn apply(&mut self) {

@@ -75,8 +75,10 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, call: CallRequest) -> Self::Future {
+    fn call(&mut self, mut call: CallRequest) -> Self::Future {
         let guard = CallGuard::start(self.registry.method(call.path()));
+        let bytes = guard.byte_counter();
+        call.request_mut().extensions_mut().insert(bytes);
         // A single message is in plain sight; a stream's messages are not (see crate docs).
         if let Some(message) = call.request().get_ref().as_single() {
             guard.method().record_request_size(Bytes::len(message));

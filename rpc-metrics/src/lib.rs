@@ -17,6 +17,8 @@
 //! | `rpc.SIDE.duration` | histogram, seconds | `rpc.grpc.status_code` | call latency |
 //! | `rpc.SIDE.calls_in_flight` | gauge | | calls begun and not ended |
 //! | `rpc.client.request.size` | histogram, bytes | | encoded request message (client) |
+//! | `rpc.SIDE.bytes_sent` | counter, bytes | | bytes the calls' streams sent |
+//! | `rpc.SIDE.bytes_received` | counter, bytes | | bytes the calls' streams received |
 //!
 //! `rpc.grpc.status_code` is the code's number (`"0"` for OK, `"1"` for CANCELLED...), as
 //! OpenTelemetry records it. A prometheus exporter writes the names with `_` for `.`
@@ -35,10 +37,13 @@
 //! side counts a call whose future is dropped before it ends (the caller gave up, the
 //! connection closed) as CANCELLED; the in-flight gauge goes down in every case.
 //!
-//! **Bytes.** The client records the size of each request sent as a single message
-//! (unary and server-streaming calls), which it sees without copying. Message sizes of
-//! request streams, of responses and on the server are not visible to a tower layer and are
-//! not recorded.
+//! **Bytes.** Both sides count every call's bytes on the wire, each way: what its stream
+//! carried (head, message frames after compression, trailers), counted by rpc-core as they
+//! cross the transport ([`CallBytes`](rpc_core::call_info::CallBytes)) and added to the
+//! `bytes_*` counters when the call's streams are gone, so a streamed response counts in
+//! full even though the client's layer sees only its head. The client also records the size
+//! of each request sent as a single message (unary and server-streaming calls), which it
+//! sees without copying.
 //!
 //! **Cost.** Each layer registers a method's handles on its first call and keeps them by
 //! path (a read lock and a hash per call, no label set built), so a call costs a few
@@ -145,6 +150,8 @@ pub(crate) struct Names {
     pub(crate) in_flight: &'static str,
     /// `None` on the server, whose layer sees no message.
     pub(crate) request_size: Option<&'static str>,
+    pub(crate) bytes_sent: &'static str,
+    pub(crate) bytes_received: &'static str,
 }
 
 /// Which side a layer records.
@@ -169,6 +176,8 @@ const SERVER: Names = Names {
     duration: "rpc.server.duration",
     in_flight: "rpc.server.calls_in_flight",
     request_size: None,
+    bytes_sent: "rpc.server.bytes_sent",
+    bytes_received: "rpc.server.bytes_received",
 };
 
 const CLIENT: Names = Names {
@@ -177,6 +186,8 @@ const CLIENT: Names = Names {
     duration: "rpc.client.duration",
     in_flight: "rpc.client.calls_in_flight",
     request_size: Some("rpc.client.request.size"),
+    bytes_sent: "rpc.client.bytes_sent",
+    bytes_received: "rpc.client.bytes_received",
 };
 
 /// The code of the status an error out of a stack ends the call with, as

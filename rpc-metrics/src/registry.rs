@@ -4,6 +4,7 @@
 
 use crate::Side;
 use metrics::{Counter, Gauge, Histogram, Label};
+use rpc_core::call_info::CallBytes;
 use rpc_core::Code;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -37,6 +38,8 @@ pub(crate) struct MethodMetrics {
     in_flight: Gauge,
     /// Client only: the server layer sees no message.
     request_size: Option<Histogram>,
+    bytes_sent: Counter,
+    bytes_received: Counter,
     /// By status code, registered on first use: most methods only ever end with a few.
     finished: [OnceLock<Finished>; 17],
 }
@@ -55,6 +58,8 @@ impl MethodMetrics {
             request_size: names
                 .request_size
                 .map(|name| metrics::histogram!(name, labels.iter())),
+            bytes_sent: metrics::counter!(names.bytes_sent, labels.iter()),
+            bytes_received: metrics::counter!(names.bytes_received, labels.iter()),
             labels,
             finished: Default::default(),
         }
@@ -75,6 +80,12 @@ impl MethodMetrics {
                 duration: metrics::histogram!(names.duration, labels()),
             }
         })
+    }
+
+    /// A call's bytes on the wire, each way.
+    pub(crate) fn record_bytes(&self, sent: u64, received: u64) {
+        self.bytes_sent.increment(sent);
+        self.bytes_received.increment(received);
     }
 
     /// Size of a request message, in bytes.
@@ -159,6 +170,12 @@ impl CallGuard {
 
     pub(crate) fn method(&self) -> &MethodMetrics {
         &self.method
+    }
+
+    /// A counter of the call's bytes that records them when the call's streams are gone.
+    pub(crate) fn byte_counter(&self) -> Arc<CallBytes> {
+        let method = self.method.clone();
+        CallBytes::on_end(move |sent, received| method.record_bytes(sent, received))
     }
 
     /// The call ended with `code`.

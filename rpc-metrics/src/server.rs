@@ -72,8 +72,9 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, call: ServerCall) -> Self::Future {
+    fn call(&mut self, mut call: ServerCall) -> Self::Future {
         let guard = CallGuard::start(self.registry.method(call.path()));
+        call.count_bytes(guard.byte_counter());
         ServerFuture {
             inner: self.inner.call(call),
             guard,

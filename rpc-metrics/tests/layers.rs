@@ -165,6 +165,18 @@ fn check(seen: &Seen) {
         assert_eq!(seen.samples(&name("duration"), "Say", Some("0")), 3);
         assert_eq!(seen.samples(&name("duration"), "Fail", Some("5")), 1);
     }
+    // Every byte one side's streams sent, the other's received: the same stream bytes,
+    // counted on each side as they crossed the transport (heads, frames, trailers).
+    for method in ["Say", "Fail"] {
+        let sent = seen.value("rpc.client.bytes_sent", method, None);
+        let answered = seen.value("rpc.server.bytes_sent", method, None);
+        assert!(sent > 0.0 && answered > 0.0, "{method}: {sent} {answered}");
+        assert_eq!(seen.value("rpc.server.bytes_received", method, None), sent);
+        assert_eq!(
+            seen.value("rpc.client.bytes_received", method, None),
+            answered
+        );
+    }
     // One request message per call, seen on the client only.
     assert_eq!(seen.samples("rpc.client.request.size", "Say", None), 3);
     assert_eq!(seen.samples("rpc.client.request.size", "Slow", None), 1);

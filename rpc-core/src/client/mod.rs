@@ -10,7 +10,7 @@ pub mod service;
 pub use connectivity::{BackoffConfig, ConnectivityState, WaitForReady};
 pub use endpoint::Endpoint;
 
-use crate::call_info::{MaybeProbe, Probe};
+use crate::call_info::{CallBytes, MaybeProbe, Probe};
 use crate::codec::{encode_frame, BoxDecoder, Codec, Decoder, Encoder};
 use crate::compression::{CompressionConfig, SendCompression};
 use crate::config::Settings;
@@ -644,10 +644,16 @@ impl Channel {
         let (call, early) = self.open(single_response, deadline, early_ok).await?;
         let call = slot.insert(call);
         let kept = early.then(|| data.clone());
-        let send = call.send.as_mut().expect("fresh call has a send half");
         if let Some(probe) = probe {
-            self.opened(probe, send.stream_id(), early);
+            if let Some(bytes) = &probe.bytes {
+                call.count_bytes(bytes.clone());
+            }
+            if probe.timed() {
+                let send = call.send.as_ref().expect("fresh call has a send half");
+                self.opened(probe, send.stream_id(), early);
+            }
         }
+        let send = call.send.as_mut().expect("fresh call has a send half");
         // A write error (the server stopped reading) is not the outcome: the trailers are.
         // The stream usually takes the request at once; waiting for room is boxed, so the
         // write future takes no space in every call's state.
@@ -669,7 +675,7 @@ impl Channel {
 
     /// Attaches `probe`'s findings to `response`, answered with `trailers`.
     fn attach<T>(&self, probe: MaybeProbe, response: &mut Response<T>, trailers: &MetadataMap) {
-        if let Some(probe) = probe {
+        if let Some(probe) = probe.filter(|p| p.timed()) {
             let info = probe.finish(trailers, self.connection_stats());
             response.extensions_mut().insert(info);
         }
@@ -858,10 +864,14 @@ impl Channel {
             within(deadline, self.ready()).await??;
         }
         let send = self.send_compression(request.send_compressed());
+        let bytes = CallBytes::of(&request);
         let (md, stream, _, idempotent) = request.into_parts();
         let head = self.head(path, md, timeout, idempotent, send, 256);
         // A request stream never goes in 0-RTT data (PROTOCOL.md §3.5).
         let (mut call, _) = within(deadline, self.open(true, deadline, false)).await??;
+        if let Some(bytes) = bytes {
+            call.count_bytes(bytes);
+        }
         let max_send = self.inner.max_send;
         let compress = send;
         let exchange = async {
@@ -926,9 +936,13 @@ impl Channel {
             within(deadline, self.ready()).await??;
         }
         let compress = self.send_compression(request.send_compressed());
+        let bytes = CallBytes::of(&request);
         let (md, stream, _, idempotent) = request.into_parts();
         let head = self.head(path, md, timeout, idempotent, compress, 256);
         let (mut call, _) = within(deadline, self.open(false, deadline, false)).await??;
+        if let Some(bytes) = bytes {
+            call.count_bytes(bytes);
+        }
         let send = call.send.take().expect("fresh call has a send half");
         let max_send = self.inner.max_send;
         let mut codec = codec;

@@ -142,6 +142,13 @@ impl ServerCall {
     pub fn extensions_mut(&mut self) -> &mut http::Extensions {
         &mut self.meta.extensions
     }
+
+    /// Counts the bytes of this call's stream, both ways, in `bytes` (for metrics layers:
+    /// see [`CallBytes::on_end`](crate::call_info::CallBytes::on_end)).
+    pub fn count_bytes(&mut self, bytes: std::sync::Arc<crate::call_info::CallBytes>) {
+        self.send.count_bytes(bytes.clone());
+        self.recv.count_bytes(bytes);
+    }
 }
 
 impl CallMeta {

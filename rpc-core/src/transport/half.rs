@@ -2,6 +2,7 @@
 //! state machine, the send half is never silently finished when abandoned.
 
 use super::{AnyRecv, AnySend, StreamError};
+use crate::call_info::CallBytes;
 use crate::codec::{encode_frame, Encoder};
 use crate::status::Status;
 use crate::wire::{CallError, ClientEvent, ClientRecv, ErrorCode, ServerEvent, ServerRecv};
@@ -9,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_util::{FutureExt, StreamExt};
 use std::future::{poll_fn, Future};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 /// The other side of a call, as status messages name it (one byte where a `&str` takes
@@ -77,6 +79,10 @@ pub(crate) struct RecvHalf<R> {
     eof: bool,
     stopped: bool,
     peer: Peer,
+    /// Counts what arrives, when a metrics layer asked.
+    bytes: Option<Arc<CallBytes>>,
+    /// Bytes read so far: a server reads a call's head before its layers see the call.
+    read: u64,
 }
 
 impl<R: Receiver> RecvHalf<R> {
@@ -87,7 +93,15 @@ impl<R: Receiver> RecvHalf<R> {
             eof: false,
             stopped: false,
             peer,
+            bytes: None,
+            read: 0,
         }
+    }
+
+    /// Counts the bytes received in `bytes`, those already read included.
+    pub(crate) fn count_bytes(&mut self, bytes: Arc<CallBytes>) {
+        bytes.add_received(self.read as usize);
+        self.bytes = Some(bytes);
     }
 
     /// The next event; `Ok(None)` once the stream has ended and every event was taken.
@@ -111,7 +125,13 @@ impl<R: Receiver> RecvHalf<R> {
                 return Poll::Ready(Ok(None));
             }
             match ready!(self.stream.poll_read(cx)) {
-                Ok(Some(chunk)) => self.rx.push(chunk),
+                Ok(Some(chunk)) => {
+                    self.read += chunk.len() as u64;
+                    if let Some(bytes) = &self.bytes {
+                        bytes.add_received(chunk.len());
+                    }
+                    self.rx.push(chunk)
+                }
                 Ok(None) => {
                     self.eof = true;
                     self.rx.handle_fin();
@@ -178,6 +198,8 @@ pub(crate) struct SendHalf {
     peer: Peer,
     /// Where the stream goes if dropped unfinished, for a call run through server layers.
     home: Option<std::sync::Arc<crate::server::layer::Home>>,
+    /// Counts what is sent, when a metrics layer asked.
+    bytes: Option<Arc<CallBytes>>,
 }
 
 impl SendHalf {
@@ -187,7 +209,13 @@ impl SendHalf {
             closed: false,
             peer,
             home: None,
+            bytes: None,
         }
+    }
+
+    /// Counts the bytes sent from now on in `bytes`.
+    pub(crate) fn count_bytes(&mut self, bytes: Arc<CallBytes>) {
+        self.bytes = Some(bytes);
     }
 
     /// Hands the stream to `home` instead of resetting it if dropped unfinished.
@@ -201,7 +229,12 @@ impl SendHalf {
         data: &mut Bytes,
     ) -> Poll<Result<(), Status>> {
         while !data.is_empty() {
-            if let Err(e) = ready!(self.stream.poll_write(cx, data)) {
+            let before = data.len();
+            let written = ready!(self.stream.poll_write(cx, data));
+            if let Some(bytes) = &self.bytes {
+                bytes.add_sent(before - data.len());
+            }
+            if let Err(e) = written {
                 return Poll::Ready(Err(e.to_status(self.peer.name())));
             }
         }
