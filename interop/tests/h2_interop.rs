@@ -456,3 +456,110 @@ async fn our_http2_channel_runs_the_interop_cases_against_tonic() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tonic_client_calls_the_http2_port() {
+    use tonic_server::pb::test_service_client::TestServiceClient;
+    use tonic_server::pb::*;
+    let running = start().await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", running.h2))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = TestServiceClient::new(channel);
+
+    // large_unary, with custom metadata echoed (initial ASCII, trailing binary).
+    let mut request = tonic::Request::new(SimpleRequest {
+        response_size: 314_159,
+        payload: Some(Payload {
+            r#type: 0,
+            body: vec![0; 271_828],
+        }),
+        ..SimpleRequest::default()
+    });
+    request
+        .metadata_mut()
+        .insert("x-grpc-test-echo-initial", "hello".parse().unwrap());
+    request.metadata_mut().insert_bin(
+        "x-grpc-test-echo-trailing-bin",
+        tonic::metadata::MetadataValue::from_bytes(b"\xab\xab"),
+    );
+    request.set_timeout(Duration::from_secs(5));
+    let response = client.unary_call(request).await.unwrap();
+    assert_eq!(
+        response.metadata().get("x-grpc-test-echo-initial").unwrap(),
+        "hello"
+    );
+    assert_eq!(
+        response.get_ref().payload.as_ref().unwrap().body.len(),
+        314_159
+    );
+    // tonic merges a unary call's trailers into its response metadata.
+    let trailing = response.metadata().get_bin("x-grpc-test-echo-trailing-bin");
+    assert_eq!(trailing.unwrap().to_bytes().unwrap().as_ref(), b"\xab\xab");
+
+    // server_streaming.
+    let request = StreamingOutputCallRequest {
+        response_parameters: [31_415, 9, 2_653, 58_979]
+            .map(|size| ResponseParameters {
+                size,
+                ..ResponseParameters::default()
+            })
+            .to_vec(),
+        ..StreamingOutputCallRequest::default()
+    };
+    let mut stream = client
+        .streaming_output_call(request)
+        .await
+        .unwrap()
+        .into_inner();
+    let mut sizes = Vec::new();
+    while let Some(r) = stream.message().await.unwrap() {
+        sizes.push(r.payload.unwrap().body.len());
+    }
+    assert_eq!(sizes, [31_415, 9, 2_653, 58_979]);
+
+    // client_streaming.
+    let requests = [27_182, 8, 1_828, 45_904].map(|n| StreamingInputCallRequest {
+        payload: Some(Payload {
+            r#type: 0,
+            body: vec![0; n],
+        }),
+        ..StreamingInputCallRequest::default()
+    });
+    let reply = client
+        .streaming_input_call(tokio_stream::iter(requests))
+        .await
+        .unwrap();
+    assert_eq!(reply.get_ref().aggregated_payload_size, 74_922);
+
+    // A status and its message; an unimplemented method; a deadline.
+    let status = client
+        .unary_call(SimpleRequest {
+            response_status: Some(EchoStatus {
+                code: 2,
+                message: interop::client::SPECIAL_STATUS_MESSAGE.into(),
+            }),
+            ..SimpleRequest::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unknown);
+    assert_eq!(status.message(), interop::client::SPECIAL_STATUS_MESSAGE);
+    let status = client.unimplemented_call(Empty {}).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tx.send(StreamingOutputCallRequest::default())
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+    request.set_timeout(Duration::from_millis(20));
+    let outcome = match client.full_duplex_call(request).await {
+        Ok(response) => response.into_inner().message().await.map(|_| ()),
+        Err(status) => Err(status),
+    };
+    assert_eq!(outcome.unwrap_err().code(), tonic::Code::DeadlineExceeded);
+    drop(tx);
+    running.stop().await;
+}
