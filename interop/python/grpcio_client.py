@@ -54,6 +54,17 @@ def large_unary(stub, _channel):
     ensure(len(reply.payload.body) == LARGE_RESPONSE, "wrong response size")
 
 
+def gzip_requests(stub, _channel):
+    """Not one of gRPC's cases: large_unary and client_streaming with gzip-compressed
+    requests, which the server decompresses."""
+    req = messages_pb2.SimpleRequest(response_size=LARGE_RESPONSE, payload=payload(LARGE_REQUEST))
+    reply = stub.UnaryCall(req, timeout=TIMEOUT, compression=grpc.Compression.Gzip)
+    ensure(len(reply.payload.body) == LARGE_RESPONSE, "wrong response size")
+    reqs = (messages_pb2.StreamingInputCallRequest(payload=payload(n)) for n in REQUEST_SIZES)
+    reply = stub.StreamingInputCall(reqs, timeout=TIMEOUT, compression=grpc.Compression.Gzip)
+    ensure(reply.aggregated_payload_size == sum(REQUEST_SIZES), "wrong aggregated size")
+
+
 def client_streaming(stub, _channel):
     reqs = (messages_pb2.StreamingInputCallRequest(payload=payload(n)) for n in REQUEST_SIZES)
     reply = stub.StreamingInputCall(reqs, timeout=TIMEOUT)
@@ -204,7 +215,7 @@ CASES = [
     empty_unary, large_unary, client_streaming, server_streaming, ping_pong, empty_stream,
     custom_metadata, status_code_and_message, special_status_message, unimplemented_method,
     unimplemented_service, timeout_on_sleeping_server, cancel_after_begin,
-    cancel_after_first_response,
+    cancel_after_first_response, gzip_requests,
 ]
 
 

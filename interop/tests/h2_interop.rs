@@ -139,11 +139,10 @@ async fn grpcio_runs_the_interop_cases_against_the_http2_port() {
         out.status.success(),
         "grpcio interop cases failed:\n{stdout}"
     );
-    for case in CASES {
+    for case in CASES.iter().map(|c| c.name()).chain(["gzip_requests"]) {
         assert!(
-            stdout.contains(&format!("PASS {} (", case.name())),
-            "{} did not pass:\n{stdout}",
-            case.name()
+            stdout.contains(&format!("PASS {case} (")),
+            "{case} did not pass:\n{stdout}"
         );
     }
     // Cancelled and expired calls ended on the server too.

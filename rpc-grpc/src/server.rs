@@ -525,12 +525,21 @@ async fn handle(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<Pi
         },
         None => None,
     };
+    // Compressed request messages are decompressed by the server, as over QUIC (§15);
+    // responses over HTTP/2 are never compressed (PROTOCOL.md §16.6).
+    let mut compression = wire::head::HeadCompression::default();
     if let Some(enc) = parts.headers.get("grpc-encoding") {
-        if enc.as_bytes() != b"identity" {
-            return reply(Status::unimplemented(format!(
-                "grpc-encoding {:?} is not supported",
-                String::from_utf8_lossy(enc.as_bytes())
-            )));
+        let name = enc.to_str().unwrap_or("");
+        if name != "identity" {
+            match rpc_core::CompressionEncoding::from_name(name) {
+                Some(encoding) => compression.encoding = Some(encoding),
+                None => {
+                    return reply(Status::unimplemented(format!(
+                        "grpc-encoding {:?} is not supported",
+                        String::from_utf8_lossy(enc.as_bytes())
+                    )))
+                }
+            }
         }
     }
     let metadata = match mapping::metadata_from_headers(&parts.headers) {
@@ -538,8 +547,6 @@ async fn handle(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<Pi
         Err(status) => return reply(status),
     };
     let mut head = BytesMut::new();
-    // Compression is not bridged (PROTOCOL.md §16.6): `grpc-encoding` was refused above.
-    let compression = wire::head::HeadCompression::default();
     wire::encode::request_head_parts(
         parts.uri.path(),
         timeout,
@@ -673,6 +680,15 @@ fn response_headers(protocol: Protocol, origin: Option<&HeaderValue>) -> Respons
         CONTENT_TYPE,
         HeaderValue::from_static(protocol.content_type()),
     );
+    // What the server decompresses in requests (PROTOCOL-HTTP2 `grpc-accept-encoding`).
+    let accepted: Vec<&str> = rpc_core::CompressionEncoding::ALL
+        .iter()
+        .map(|e| e.as_str())
+        .chain(["identity"])
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&accepted.join(",")) {
+        h.insert("grpc-accept-encoding", v);
+    }
     if protocol != Protocol::Grpc {
         put_cors(h, origin);
     }

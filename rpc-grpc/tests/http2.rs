@@ -415,6 +415,43 @@ async fn bad_input_gets_a_clear_status_or_refusal() {
     .await;
     assert_eq!(raw.grpc_status(), Some(Code::Unimplemented as u32));
 
+    // gzip-compressed request messages are decompressed (PROTOCOL.md §15).
+    let plain = prost::Message::encode_to_vec(&Msg {
+        text: "zipped".into(),
+        data: vec![7; 4096],
+    });
+    let mut zipped = BytesMut::new();
+    rpc_core::compression::compress(rpc_core::CompressionEncoding::Gzip, &plain, &mut zipped)
+        .unwrap();
+    let mut frame = BytesMut::new();
+    frame.put_u8(1);
+    frame.put_u32(zipped.len() as u32);
+    frame.put_slice(&zipped);
+    let headers = [GRPC[0], GRPC[1], ("grpc-encoding", "gzip")];
+    let raw = raw_call(
+        &mut send,
+        request(addr, "/test.Echo/Unary", &headers),
+        frame.freeze(),
+    )
+    .await;
+    assert_eq!(raw.grpc_status(), Some(0), "{}", raw.grpc_message());
+    let reply: Msg = prost::Message::decode(&raw.body[5..]).unwrap();
+    assert_eq!(reply.text, "zipped via Grpc HTTP/2.0 deadline=false");
+    assert!(raw.headers["grpc-accept-encoding"]
+        .to_str()
+        .unwrap()
+        .contains("gzip"));
+    // The compressed flag without an encoding: INTERNAL.
+    let mut flagged = body.to_vec();
+    flagged[0] = 1;
+    let raw = raw_call(
+        &mut send,
+        request(addr, "/test.Echo/Unary", &GRPC),
+        Bytes::from(flagged),
+    )
+    .await;
+    assert_eq!(raw.grpc_status(), Some(Code::Internal as u32));
+
     // Unknown method; malformed binary metadata.
     let raw = raw_call(
         &mut send,
