@@ -370,113 +370,153 @@ where
     response
 }
 
-/// `call` through `svc`, or through the channel's built-in retry layer (`retrying`,
-/// [`Endpoint::service_config`](crate::Endpoint::service_config)).
-fn call_via<S: CallService>(
-    svc: &S,
-    retrying: Option<super::retry::Retry<Channel>>,
-    call: CallRequest,
-) -> BoxFuture<Result<CallResponse, Status>> {
-    match retrying {
+/// `call` through `svc`, or through its channel's built-in retry layer
+/// ([`Endpoint::service_config`](crate::Endpoint::service_config)). Out of line: the plain
+/// channel's path stays as small as it was.
+#[inline(never)]
+fn call_via<S: CallService>(svc: &S, call: CallRequest) -> BoxFuture<Result<CallResponse, Status>> {
+    match direct(svc).and_then(Channel::retrying) {
         Some(stack) => stack.call_boxed(call),
         None => svc.call_boxed(call),
     }
 }
 
+/// The boxed future of a call that goes through a tower stack.
+type CallFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Status>> + Send + 'a>>;
+
 /// A unary call through `svc` (generated clients call this).
+#[inline]
 pub fn unary<'a, S: CallService, C: Codec>(
     svc: &'a S,
     path: &'static str,
     request: Request<C::Encode>,
-    mut codec: C,
+    codec: C,
 ) -> impl Future<Output = Result<Response<C::Decode>, Status>> + Send + 'a {
-    let mut retrying = None;
     if let Some(channel) = direct(svc) {
-        retrying = channel.retrying();
-        if retrying.is_none() {
+        if !channel.has_retry() {
             return Either::Left(channel.unary(path, request, codec));
         }
     }
-    let call = encoded_request(request, &mut codec)
-        .map(|r| call_via(svc, retrying, CallRequest::new(path, MethodKind::Unary, r)));
-    Either::Right(Box::pin(async move {
-        single_response(call?.await?, codec.decoder()).await
-    }))
+    Either::Right(unary_stack(svc, path, request, codec))
 }
 
-/// A server-streaming call through `svc` (generated clients call this).
-pub fn server_streaming<'a, S: CallService, C: Codec>(
+/// [`unary`] through the stack; out of line, so that the plain channel's path stays small.
+#[inline(never)]
+fn unary_stack<'a, S: CallService, C: Codec>(
     svc: &'a S,
     path: &'static str,
     request: Request<C::Encode>,
     mut codec: C,
+) -> CallFuture<'a, Response<C::Decode>> {
+    let call = encoded_request(request, &mut codec)
+        .map(|r| call_via(svc, CallRequest::new(path, MethodKind::Unary, r)));
+    Box::pin(async move { single_response(call?.await?, codec.decoder()).await })
+}
+
+/// A server-streaming call through `svc` (generated clients call this).
+#[inline]
+pub fn server_streaming<'a, S: CallService, C: Codec>(
+    svc: &'a S,
+    path: &'static str,
+    request: Request<C::Encode>,
+    codec: C,
 ) -> impl Future<Output = Result<Response<Streaming<C::Decode>>, Status>> + Send + 'a {
-    let mut retrying = None;
     if let Some(channel) = direct(svc) {
-        retrying = channel.retrying();
-        if retrying.is_none() {
+        if !channel.has_retry() {
             return Either::Left(channel.server_streaming(path, request, codec));
         }
     }
+    Either::Right(server_streaming_stack(svc, path, request, codec))
+}
+
+#[inline(never)]
+fn server_streaming_stack<'a, S: CallService, C: Codec>(
+    svc: &'a S,
+    path: &'static str,
+    request: Request<C::Encode>,
+    mut codec: C,
+) -> CallFuture<'a, Response<Streaming<C::Decode>>> {
     let call = encoded_request(request, &mut codec).map(|r| {
         let call = CallRequest::new(path, MethodKind::ServerStreaming, r);
-        call_via(svc, retrying, call)
+        call_via(svc, call)
     });
-    Either::Right(Box::pin(async move {
-        Ok(decoded_stream(call?.await?, codec.decoder()))
-    }))
+    Box::pin(async move { Ok(decoded_stream(call?.await?, codec.decoder())) })
 }
 
 /// A client-streaming call through `svc` (generated clients call this).
+#[inline]
 pub fn client_streaming<'a, S, C, St>(
     svc: &'a S,
     path: &'static str,
     request: Request<St>,
-    mut codec: C,
+    codec: C,
 ) -> impl Future<Output = Result<Response<C::Decode>, Status>> + Send + 'a
 where
     S: CallService,
     C: Codec,
     St: Stream<Item = C::Encode> + Send + 'static,
 {
-    let mut retrying = None;
     if let Some(channel) = direct(svc) {
-        retrying = channel.retrying();
-        if retrying.is_none() {
+        if !channel.has_retry() {
             return Either::Left(channel.client_streaming(path, request, codec));
         }
     }
-    let request = encoded_stream(request, &mut codec);
-    let call = CallRequest::new(path, MethodKind::ClientStreaming, request);
-    let call = call_via(svc, retrying, call);
-    Either::Right(Box::pin(async move {
-        single_response(call.await?, codec.decoder()).await
-    }))
+    Either::Right(client_streaming_stack(svc, path, request, codec))
 }
 
-/// A bidirectional call through `svc` (generated clients call this).
-pub fn streaming<'a, S, C, St>(
+#[inline(never)]
+fn client_streaming_stack<'a, S, C, St>(
     svc: &'a S,
     path: &'static str,
     request: Request<St>,
     mut codec: C,
+) -> CallFuture<'a, Response<C::Decode>>
+where
+    S: CallService,
+    C: Codec,
+    St: Stream<Item = C::Encode> + Send + 'static,
+{
+    let request = encoded_stream(request, &mut codec);
+    let call = CallRequest::new(path, MethodKind::ClientStreaming, request);
+    let call = call_via(svc, call);
+    Box::pin(async move { single_response(call.await?, codec.decoder()).await })
+}
+
+/// A bidirectional call through `svc` (generated clients call this).
+#[inline]
+pub fn streaming<'a, S, C, St>(
+    svc: &'a S,
+    path: &'static str,
+    request: Request<St>,
+    codec: C,
 ) -> impl Future<Output = Result<Response<Streaming<C::Decode>>, Status>> + Send + 'a
 where
     S: CallService,
     C: Codec,
     St: Stream<Item = C::Encode> + Send + 'static,
 {
-    let mut retrying = None;
     if let Some(channel) = direct(svc) {
-        retrying = channel.retrying();
-        if retrying.is_none() {
+        if !channel.has_retry() {
             return Either::Left(channel.streaming(path, request, codec));
         }
     }
+    Either::Right(streaming_stack(svc, path, request, codec))
+}
+
+#[inline(never)]
+fn streaming_stack<'a, S, C, St>(
+    svc: &'a S,
+    path: &'static str,
+    request: Request<St>,
+    mut codec: C,
+) -> CallFuture<'a, Response<Streaming<C::Decode>>>
+where
+    S: CallService,
+    C: Codec,
+    St: Stream<Item = C::Encode> + Send + 'static,
+{
     let request = encoded_stream(request, &mut codec);
     let call = CallRequest::new(path, MethodKind::Streaming, request);
-    let call = call_via(svc, retrying, call);
-    Either::Right(Box::pin(async move {
-        Ok(decoded_stream(call.await?, codec.decoder()))
-    }))
+    let call = call_via(svc, call);
+    Box::pin(async move { Ok(decoded_stream(call.await?, codec.decoder())) })
 }

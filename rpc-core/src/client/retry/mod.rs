@@ -284,8 +284,13 @@ impl ChannelRetry {
 }
 
 impl super::Channel {
-    /// The channel behind its built-in retry layer, when its endpoint has one.
+    /// Whether the channel's endpoint has a built-in retry layer.
     #[inline]
+    pub(crate) fn has_retry(&self) -> bool {
+        self.inner.config.retry.is_some()
+    }
+
+    /// The channel behind its built-in retry layer, when its endpoint has one.
     pub(crate) fn retrying(&self) -> Option<Retry<super::Channel>> {
         let retry = self.inner.config.retry.as_ref()?;
         Some(Retry {
