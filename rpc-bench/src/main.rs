@@ -40,11 +40,12 @@ struct Cli {
     #[arg(long)]
     breakdown: bool,
     /// Trace every call with rpc-tracing: ServerTraceLayer on the in-process server,
-    /// ClientTraceLayer over the client's channels, to a tracing-subscriber `fmt` subscriber
-    /// at INFO that formats every closed span into a sink (what spans cost is what this
-    /// measures).
-    #[arg(long)]
-    tracing: bool,
+    /// ClientTraceLayer over the client's channels, to a tracing-subscriber at INFO (what
+    /// spans cost is what this measures): `fmt` (the default) formats each span's fields
+    /// into a sink; `fmt-close` also writes a line per closed span; `registry` only keeps
+    /// the spans (the cost of the instrumentation itself).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "fmt")]
+    tracing: Option<TraceMode>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,11 +139,22 @@ fn print_call_counts(recorder: &PrometheusHandle) {
     }
 }
 
+/// The subscriber of `--tracing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TraceMode {
+    /// A registry keeping spans, no output.
+    Registry,
+    /// `tracing_subscriber::fmt`, span fields formatted, output to a sink.
+    Fmt,
+    /// The same, plus a line for every closed span.
+    FmtClose,
+}
+
 /// What a run adds to the plain calls.
 #[derive(Debug, Clone, Copy)]
 struct Extras {
     metrics: bool,
-    tracing: bool,
+    tracing: Option<TraceMode>,
     breakdown: bool,
 }
 
@@ -173,14 +185,26 @@ where
     rpc_bench::run_plans(driver, plans, load.workers, load.server_pid)
 }
 
-/// A `tracing` subscriber at INFO formatting every closed span, into a sink.
-fn install_subscriber() -> Result<(), BoxError> {
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(std::io::sink)
-        .with_max_level(tracing::Level::INFO)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber)?;
+/// The `tracing` subscriber of `mode`, at INFO, writing to a sink.
+fn install_subscriber(mode: TraceMode) -> Result<(), BoxError> {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    use tracing_subscriber::layer::SubscriberExt;
+    let level = tracing_subscriber::filter::LevelFilter::INFO;
+    let fmt = |events| {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_max_level(level)
+            .with_span_events(events)
+            .finish()
+    };
+    match mode {
+        TraceMode::Registry => {
+            let registry = tracing_subscriber::registry().with(level);
+            tracing::subscriber::set_global_default(registry)?
+        }
+        TraceMode::Fmt => tracing::subscriber::set_global_default(fmt(FmtSpan::NONE))?,
+        TraceMode::FmtClose => tracing::subscriber::set_global_default(fmt(FmtSpan::CLOSE))?,
+    }
     Ok(())
 }
 
@@ -190,8 +214,8 @@ fn bench(load: LoadArgs, net: NetOptions, extras: Extras) -> Result<(), BoxError
         tracing,
         breakdown,
     } = extras;
-    if tracing {
-        install_subscriber()?;
+    if let Some(mode) = tracing {
+        install_subscriber(mode)?;
     }
     // Options clap cannot check alone (a ramp with -n...) are usage errors all the same.
     let plans = load.try_plans().unwrap_or_else(|e| {
@@ -214,7 +238,7 @@ fn bench(load: LoadArgs, net: NetOptions, extras: Extras) -> Result<(), BoxError
             if metrics {
                 builder = builder.layer(ServerMetricsLayer::new());
             }
-            if tracing {
+            if tracing.is_some() {
                 builder = builder.layer(ServerTraceLayer::new());
             }
             let server = BackgroundServer::start_with("127.0.0.1:0".parse()?, builder)?;
@@ -253,7 +277,7 @@ fn bench(load: LoadArgs, net: NetOptions, extras: Extras) -> Result<(), BoxError
     // Two driver types: without --metrics the client keeps the plain Channel (direct path).
     let phases = breakdown.then(|| Arc::new(Breakdown::new()));
     // Without layers the client keeps the plain Channel (direct path).
-    let reports = match (metrics, tracing) {
+    let reports = match (metrics, tracing.is_some()) {
         (false, false) => run_layered(endpoint, NoLayer::new(), phases.clone(), &plans, &load),
         (true, false) => run_layered(
             endpoint,
