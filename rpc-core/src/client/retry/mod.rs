@@ -23,6 +23,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Or built into a channel, so that `FooClient<Channel>` retries as it is:
+//! [`Endpoint::service_config`](crate::Endpoint::service_config) (or
+//! [`Endpoint::retry_layer`](crate::Endpoint::retry_layer) for a layer built in code).
+//!
 //! What is retried, and when:
 //!
 //! * **Only calls not committed.** An attempt is committed, and its outcome final, once the
@@ -59,7 +63,8 @@
 //! * **The server sees the attempt.** Every attempt after the first carries
 //!   [`PREVIOUS_ATTEMPTS`] in its request metadata.
 //!
-//! A channel without this layer pays nothing for it.
+//! A channel without this layer pays nothing for it (measured with callgrind: the same
+//! instructions per call).
 
 mod config;
 mod decide;
