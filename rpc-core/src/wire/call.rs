@@ -192,7 +192,6 @@ pub struct ServerRecv {
     state: ServerState,
     fin: bool,
     count: Count,
-    max_message: usize,
     /// What this server decompresses.
     accept: EncodingSet,
     /// From the request head.
@@ -208,7 +207,6 @@ impl ServerRecv {
             state: ServerState::AwaitHead,
             fin: false,
             count: Count::default(),
-            max_message: limits.max_message,
             accept: EncodingSet::all(),
             compression: HeadCompression::default(),
         }
@@ -257,14 +255,15 @@ impl ServerRecv {
             Some(frame) => match (self.state, frame.kind) {
                 (ServerState::AwaitHead, FrameKind::Headers) => {
                     self.state = ServerState::Messages;
-                    let decoded = head::decode_request_head(frame.payload)?;
-                    self.compression.accept = decoded.accept;
-                    if !decoded.encoding.is_empty() {
-                        let known = CompressionEncoding::from_wire(&decoded.encoding);
+                    let mut sent = head::SentCompression::default();
+                    let head = head::decode_request_head(frame.payload, &mut sent)?;
+                    self.compression.accept = sent.accept;
+                    if !sent.encoding.is_empty() {
+                        let known = CompressionEncoding::from_wire(&sent.encoding);
                         match known.filter(|&e| self.accept.contains(e)) {
                             Some(e) => self.compression.encoding = Some(e),
                             None => {
-                                let name = String::from_utf8_lossy(&decoded.encoding);
+                                let name = String::from_utf8_lossy(&sent.encoding);
                                 return Err(CallError::UnsupportedEncoding {
                                     name: name.into_owned(),
                                     accepted: self.accept,
@@ -272,12 +271,13 @@ impl ServerRecv {
                             }
                         }
                     }
-                    Ok(Some(ServerEvent::Head(decoded.head)))
+                    Ok(Some(ServerEvent::Head(head)))
                 }
                 (ServerState::Messages, FrameKind::Message) => {
                     self.count.message()?;
                     let enc = self.compression.encoding;
-                    let payload = message_payload(frame, enc, self.max_message)?;
+                    let limit = self.dec.limits().max_message;
+                    let payload = message_payload(frame, enc, limit)?;
                     Ok(Some(ServerEvent::Message(payload)))
                 }
                 (ServerState::AwaitHead, kind) => Err(CallError::UnexpectedFrame {
@@ -329,7 +329,6 @@ pub struct ClientRecv {
     state: ClientState,
     fin: bool,
     count: Count,
-    max_message: usize,
     /// What the client offered in its request head.
     offered: EncodingSet,
     /// From the response head.
@@ -344,7 +343,6 @@ impl ClientRecv {
             state: ClientState::Start,
             fin: false,
             count: Count::default(),
-            max_message: limits.max_message,
             offered: EncodingSet::empty(),
             encoding: None,
         }
@@ -403,7 +401,8 @@ impl ClientRecv {
                     (ClientState::Start | ClientState::Messages, FrameKind::Message) => {
                         self.state = ClientState::Messages;
                         self.count.message()?;
-                        let payload = message_payload(frame, self.encoding, self.max_message)?;
+                        let limit = self.dec.limits().max_message;
+                        let payload = message_payload(frame, self.encoding, limit)?;
                         return Ok(Some(ClientEvent::Message(payload)));
                     }
                     (ClientState::Start | ClientState::Messages, FrameKind::Trailers) => {

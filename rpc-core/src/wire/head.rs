@@ -293,29 +293,27 @@ pub(crate) fn encode_request_head(
     put_compression(compression, dst);
 }
 
-/// A request head as a server reads it: the head, and the compression fields as sent.
-#[derive(Debug)]
-pub(crate) struct DecodedRequestHead {
-    pub(crate) head: RequestHead,
+/// The compression fields of a request head as sent (PROTOCOL.md §15.2).
+#[derive(Debug, Default)]
+pub(crate) struct SentCompression {
     /// The `encoding` name, empty for none (or `identity`).
     pub(crate) encoding: Bytes,
     /// The `accept_encoding` names this build knows; the others are ignored.
     pub(crate) accept: EncodingSet,
 }
 
-/// Decodes a request head with its compression fields (PROTOCOL.md §15.2).
-pub(crate) fn decode_request_head(payload: Bytes) -> Result<DecodedRequestHead, HeadError> {
+/// Decodes a request head, and its compression fields into `sent` (written in place: the
+/// head goes straight into the server's event, on every call).
+pub(crate) fn decode_request_head(
+    payload: Bytes,
+    sent: &mut SentCompression,
+) -> Result<RequestHead, HeadError> {
     let mut pb = RequestHeadPb::decode(payload)?;
-    let accept = pb.accept;
-    let mut encoding = std::mem::take(&mut pb.encoding);
-    if encoding == IDENTITY.as_bytes() {
-        encoding.clear();
+    sent.accept = pb.accept;
+    if !pb.encoding.is_empty() && pb.encoding != IDENTITY.as_bytes() {
+        sent.encoding = std::mem::take(&mut pb.encoding);
     }
-    Ok(DecodedRequestHead {
-        head: RequestHead::from_pb(pb)?,
-        encoding,
-        accept,
-    })
+    RequestHead::from_pb(pb)
 }
 
 impl RequestHead {
@@ -613,7 +611,8 @@ mod tests {
                 ..Default::default()
             };
             assert_eq!(&buf[..], &pb.encode_to_vec()[..]);
-            let back = decode_request_head(buf.freeze()).unwrap();
+            let mut back = SentCompression::default();
+            decode_request_head(buf.freeze(), &mut back).unwrap();
             assert_eq!(
                 (&back.encoding[..], back.accept),
                 (e.as_str().as_bytes(), all)
@@ -665,12 +664,13 @@ mod tests {
         for &e in CompressionEncoding::ALL {
             pb::string::encode(6, &e.as_str().to_string(), &mut buf);
         }
-        let decoded = decode_request_head(buf.clone().freeze()).unwrap();
-        assert_eq!(decoded.accept, EncodingSet::all());
+        let mut sent = SentCompression::default();
+        decode_request_head(buf.clone().freeze(), &mut sent).unwrap();
+        assert_eq!(sent.accept, EncodingSet::all());
         // A name cut short by the end of the payload is malformed, not read past the end.
         buf.extend_from_slice(b"\x32\x04zs");
         assert!(matches!(
-            decode_request_head(buf.freeze()),
+            decode_request_head(buf.freeze(), &mut sent),
             Err(HeadError::Malformed(_))
         ));
     }
