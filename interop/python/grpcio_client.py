@@ -223,10 +223,17 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
     parser.add_argument("--case", action="append")
+    parser.add_argument("--tls_ca", help="PEM certificate to trust: TLS (ALPN h2) instead of h2c")
     args = parser.parse_args()
     cases = [c for c in CASES if not args.case or c.__name__ in args.case]
     failed = 0
-    with grpc.insecure_channel(args.server) as channel:
+    if args.tls_ca:
+        with open(args.tls_ca, "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        channel = grpc.secure_channel(args.server, creds)
+    else:
+        channel = grpc.insecure_channel(args.server)
+    with channel:
         grpc.channel_ready_future(channel).result(timeout=TIMEOUT)
         stub = test_pb2_grpc.TestServiceStub(channel)
         for case in cases:

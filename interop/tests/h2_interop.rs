@@ -150,6 +150,67 @@ async fn grpcio_runs_the_interop_cases_against_the_http2_port() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcio_calls_the_http2_port_over_tls() {
+    let python = tokio::task::spawn_blocking(grpcio_python).await.unwrap();
+    let cert = SelfSigned::generate(&["localhost"]).unwrap();
+    let bound = server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        cert.server_config().unwrap(),
+    )
+    .unwrap();
+    let h2 = rpc_grpc::GrpcServer::new(bound.handle.clone())
+        .tls_config(cert.server_config().unwrap())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let port = h2.local_addr().port();
+    tokio::spawn(h2.serve());
+    let serving = tokio::spawn(bound.server.serve());
+    let ca = std::env::temp_dir().join(format!("rpc-grpc-ca-{}-{port}.pem", std::process::id()));
+    std::fs::write(&ca, cert.cert_pem()).unwrap();
+    let root = workspace_root();
+    let stubs = python.parent().unwrap().parent().unwrap().join("stubs");
+    let ca_arg = ca.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(&python)
+            .arg(root.join("interop/python/grpcio_client.py"))
+            .args(["--server", &format!("localhost:{port}")])
+            .arg("--tls_ca")
+            .arg(ca_arg)
+            .args([
+                "--case",
+                "empty_unary",
+                "--case",
+                "large_unary",
+                "--case",
+                "ping_pong",
+            ])
+            .args([
+                "--case",
+                "custom_metadata",
+                "--case",
+                "cancel_after_first_response",
+            ])
+            .env("PYTHONPATH", stubs)
+            .output()
+            .expect("run the grpcio client")
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(ca);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "grpcio over TLS failed:\n{stdout}");
+    assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
+    bound.handle.shutdown();
+    tokio::time::timeout(Duration::from_secs(15), serving)
+        .await
+        .expect("server stops")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_http2_channel_runs_the_interop_cases_against_our_http2_port() {
     let running = start().await;
     let endpoint = rpc_grpc::GrpcConnector::new(format!("http://{}", running.h2))
