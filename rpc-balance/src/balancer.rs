@@ -466,11 +466,12 @@ impl BalancedChannel {
     }
 
     /// Waits until at least `n` endpoints are connected (or as many as were resolved, if
-    /// fewer).
+    /// fewer): `true`. `false` as soon as that cannot happen without a retry: the
+    /// resolution failed, or every endpoint's first connection attempt is over.
     ///
     /// # Cancel safety
     /// Cancel safe.
-    pub async fn ready(&self, n: usize) {
+    pub async fn ready(&self, n: usize) -> bool {
         loop {
             let changed = self.shared.changed.notified();
             let mut changed = std::pin::pin!(changed);
@@ -478,8 +479,13 @@ impl BalancedChannel {
             let now_ms = self.shared.millis(Instant::now());
             let all = self.shared.endpoints.load();
             let up = all.iter().filter(|e| e.pickable(now_ms)).count();
-            if self.shared.resolved.load(Ordering::Acquire) && up >= n.min(all.len().max(1)) {
-                return;
+            if self.shared.resolved.load(Ordering::Acquire) {
+                if up >= n.min(all.len().max(1)) {
+                    return true;
+                }
+                if !all.iter().any(|e| e.is_connecting()) {
+                    return false;
+                }
             }
             tokio::select! {
                 () = changed => {}

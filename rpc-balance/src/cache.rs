@@ -228,7 +228,10 @@ impl State {
     }
 
     fn key(&self, call: &CallRequest) -> Option<Key> {
-        if call.kind() != MethodKind::Unary || !self.methods.contains(call.path()) {
+        if self.methods.is_empty()
+            || call.kind() != MethodKind::Unary
+            || !self.methods.contains(call.path())
+        {
             return None;
         }
         let request = call.request().get_ref().as_single()?.clone();
@@ -395,7 +398,12 @@ where
         if let Some(key) = &key {
             if let Some(hit) = state.get(key) {
                 state.hits.fetch_add(1, Ordering::Relaxed);
-                return Box::pin(std::future::ready(Ok(hit)));
+                return Box::pin(async move {
+                    // Always ready: without this, a loop of hits would never let the other
+                    // tasks of its thread run.
+                    tokio::task::coop::consume_budget().await;
+                    Ok(hit)
+                });
             }
             state.misses.fetch_add(1, Ordering::Relaxed);
         }

@@ -49,7 +49,7 @@ async fn p2c_spreads_calls_evenly_over_equal_servers() {
         .addrs(servers.iter().map(|s| s.addr))
         .build()
         .unwrap();
-    balanced.ready(3).await;
+    assert!(balanced.ready(3).await);
     let client = WhoClient::new(balanced.clone());
     assert_eq!(load(&client, 3000, 16).await, 0);
     let counts = counts(&servers);
@@ -70,7 +70,7 @@ async fn p2c_spreads_calls_evenly_over_equal_servers() {
         .addrs(servers.iter().map(|s| s.addr))
         .build()
         .unwrap();
-    rr.ready(3).await;
+    assert!(rr.ready(3).await);
     assert_eq!(load(&WhoClient::new(rr.clone()), 300, 1).await, 0);
     let per: Vec<u64> = rr.endpoints().iter().map(|e| e.calls).collect();
     assert_eq!(per, [100, 100, 100]);
@@ -81,7 +81,7 @@ async fn p2c_spreads_calls_evenly_over_equal_servers() {
         .addrs(servers.iter().map(|s| s.addr))
         .build()
         .unwrap();
-    first.ready(3).await;
+    assert!(first.ready(3).await);
     assert_eq!(load(&WhoClient::new(first.clone()), 100, 4).await, 0);
     let per: Vec<u64> = first.endpoints().iter().map(|e| e.calls).collect();
     assert_eq!(per, [100, 0, 0]);
@@ -97,7 +97,7 @@ async fn a_slow_server_gets_markedly_less() {
             .addrs(servers.iter().map(|s| s.addr))
             .build()
             .unwrap();
-        balanced.ready(3).await;
+        assert!(balanced.ready(3).await);
         let client = WhoClient::new(balanced.clone());
         let total = 1500;
         assert_eq!(load(&client, total, 16).await, 0);
@@ -167,7 +167,7 @@ async fn a_killed_server_is_ejected_and_calls_fail_over() {
         .addrs(servers.iter().map(|s| s.addr))
         .build()
         .unwrap();
-    balanced.ready(3).await;
+    assert!(balanced.ready(3).await);
     let stack = tower::ServiceBuilder::new()
         .layer(retries())
         .service(balanced.clone());
@@ -263,7 +263,7 @@ async fn a_killed_server_is_ejected_and_calls_fail_over() {
 async fn five_thousand_calls_in_flight_get_extra_connections() {
     let server = serve(SocketAddr::from(([127, 0, 0, 2], 0)));
     let balanced = builder().addrs([server.addr]).build().unwrap();
-    balanced.ready(1).await;
+    assert!(balanced.ready(1).await);
     let client = WhoClient::new(balanced.clone());
     let n = 5000;
     let mut tasks = Vec::new();

@@ -23,7 +23,7 @@ async fn repeats_of_a_cacheable_call_are_served_from_the_cache() {
         .addrs(servers.iter().map(|s| s.addr))
         .build()
         .unwrap();
-    balanced.ready(2).await;
+    assert!(balanced.ready(2).await);
     let cache = CacheLayer::new(1 << 20)
         .methods(NO_SIDE_EFFECT_METHODS.iter().copied())
         .key_metadata(["authorization"]);

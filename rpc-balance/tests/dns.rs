@@ -135,7 +135,7 @@ async fn dns_answer_changes_are_picked_up_without_a_restart() {
         .resolver(resolver)
         .build()
         .unwrap();
-    balanced.ready(2).await;
+    assert!(balanced.ready(2).await);
     let client = WhoClient::new(balanced.clone());
     for i in 0..100 {
         client.who(ask(i)).await.unwrap();
@@ -157,7 +157,7 @@ async fn dns_answer_changes_are_picked_up_without_a_restart() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(addrs_of(&balanced), want);
-    balanced.ready(2).await;
+    assert!(balanced.ready(2).await);
     let removed = servers[0].node.calls();
     for i in 0..100 {
         client.who(ask(i)).await.unwrap();
@@ -202,7 +202,7 @@ async fn srv_records_and_absurd_answers() {
     );
     assert!(!found.addrs.is_empty());
     let balanced = builder().resolver(srv.clone()).build().unwrap();
-    balanced.ready(0).await;
+    assert!(balanced.ready(0).await);
     assert!(balanced.endpoints().len() <= rpc_balance::MAX_SRV_RECORDS);
 }
 
