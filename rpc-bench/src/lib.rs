@@ -24,6 +24,7 @@
 //! [`write_outputs`].
 #![deny(missing_docs)]
 
+pub mod balance;
 pub mod breakdown;
 mod chart;
 pub mod cli;

@@ -46,6 +46,9 @@ struct Cli {
     /// the spans (the cost of the instrumentation itself).
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "fmt")]
     tracing: Option<TraceMode>,
+    /// Balanced runs: a list or DNS --target, --policy, --cache (rpc_bench::balance).
+    #[command(flatten)]
+    balance: rpc_bench::balance::BalanceArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +63,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.command {
         Some(Command::Serve(args)) => serve(args),
+        None if cli.balance.wanted(&cli.load) => {
+            rpc_bench::balance::bench(cli.load, cli.net, cli.balance)
+        }
         None => {
             let extras = Extras::from(&cli);
             bench(cli.load, cli.net, extras)

@@ -44,11 +44,20 @@ pub type ResponseStream = Pin<Box<dyn Stream<Item = Result<EchoResponse, Status>
 
 impl Echo for EchoService {
     async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
+        // `rpc-bench --cache` asks for its answers to be cacheable (crate::balance::CACHE_ASK).
+        let cache = request
+            .metadata()
+            .get(crate::balance::CACHE_ASK)
+            .and_then(|v| v.parse().ok());
         let req = request.into_inner();
-        Ok(Response::new(EchoResponse {
+        let mut response = Response::new(EchoResponse {
             payload: self.payload(req.response_size, &req.payload),
             received: 1,
-        }))
+        });
+        if let Some(secs) = cache {
+            rpc_balance::cache::allow_caching(&mut response, std::time::Duration::from_secs(secs));
+        }
+        Ok(response)
     }
 
     type ServerStreamStream = ResponseStream;
