@@ -655,6 +655,30 @@ async fn grpc_web_binary_and_text_over_http1_with_cors() {
     assert!(trailers.contains("grpc-status: 5\r\n"), "{trailers:?}");
     assert!(trailers.contains("x-why: because\r\n"));
 
+    // gRPC-Web over HTTP/2 (h2c), no `te`: the status is in the body too.
+    let mut send = raw_h2(addr).await;
+    let headers = [("content-type", "application/grpc-web")];
+    let raw = raw_call(
+        &mut send,
+        request(addr, "/test.Echo/Unary", &headers),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(raw.status, StatusCode::OK);
+    assert!(raw.trailers.is_none());
+    let (messages, trailers) = web_frames(&raw.body);
+    let msg: Msg = prost::Message::decode(&messages[0][..]).unwrap();
+    assert_eq!(msg.text, "web via GrpcWeb HTTP/2.0 deadline=false");
+    assert!(trailers.contains("grpc-status: 0\r\n"));
+    // Standard gRPC still works on the same port.
+    let raw = raw_call(
+        &mut send,
+        request(addr, "/test.Echo/Unary", &GRPC),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(raw.grpc_status(), Some(0));
+
     // CORS preflight.
     use http_body_util::{BodyExt, Empty};
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
