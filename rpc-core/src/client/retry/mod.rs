@@ -492,6 +492,7 @@ where
             if transparent && status.never_processed() {
                 // Refused before any handler saw it: once more, at once (gRPC's
                 // transparent retry), not counted, not throttled.
+                tracing::debug!(path = %template.path, %status, "transparent retry");
                 transparent = false;
                 continue;
             }
@@ -511,6 +512,14 @@ where
             match next {
                 Next::Stop => return Err(status),
                 Next::After { delay, pushback } => {
+                    tracing::debug!(
+                        path = %template.path,
+                        attempt = counted,
+                        ?delay,
+                        pushback,
+                        %status,
+                        "retrying"
+                    );
                     since_pushback = if pushback { 0 } else { since_pushback + 1 };
                     let at = Instant::now() + delay;
                     if deadline.is_some_and(|d| at >= d) {
@@ -545,6 +554,9 @@ where
             if may_send(counted, stopped) && Instant::now() >= next_at {
                 match template.attempt(sent, deadline) {
                     Ok(request) => {
+                        if counted > 0 {
+                            tracing::debug!(path = %template.path, attempt = counted, "hedging");
+                        }
                         running.push(self.attempt(request));
                         sent += 1;
                         counted += 1;
