@@ -39,7 +39,7 @@ fn json_like(len: usize) -> Bytes {
         let line = format!(
             "{{\"id\":{i},\"name\":\"user {i}\",\"email\":\"user{i}@example.com\",\
              \"active\":{},\"score\":{},\"tags\":[\"a{}\",\"b{}\"]}},",
-            i % 3 == 0,
+            i.is_multiple_of(3),
             (i * 7919) % 1000,
             i % 17,
             i % 5
