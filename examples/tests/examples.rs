@@ -259,3 +259,22 @@ fn compression_negotiates_and_refuses_a_bomb() {
         "{out}"
     );
 }
+
+#[test]
+fn balancing_spreads_calls_and_survives_a_server_going_away() {
+    let out = run(env!("CARGO_BIN_EXE_balancing"));
+    assert!(out.contains("reply: Hello world from 127.0.0."), "{out}");
+    assert!(
+        out.contains("300 calls over three servers, 0 failed:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("went away; 600 more calls, 0 failed:"),
+        "{out}"
+    );
+    // Every server got calls before one went away.
+    let before = out.split("went away").next().unwrap_or_default();
+    for ip in ["127.0.0.2:", "127.0.0.3:", "127.0.0.4:"] {
+        assert!(before.contains(ip), "{ip} missing in:\n{out}");
+    }
+}
