@@ -247,47 +247,54 @@ impl Shared {
         let now = Instant::now();
         let now_ms = self.millis(now);
         let all = self.endpoints.load();
-        let mut candidates: Vec<&Arc<Ep>> = all
-            .iter()
-            .filter(|e| e.pickable(now_ms) && !excluded.contains(&e.addr))
-            .collect();
-        if candidates.is_empty() && !excluded.is_empty() {
-            // Nothing else: the excluded ones are better than failing.
-            candidates = all.iter().filter(|e| e.pickable(now_ms)).collect();
-        }
-        if candidates.is_empty() {
-            let connecting = all.iter().any(|e| e.is_connecting());
-            if connecting || !self.resolved.load(Ordering::Acquire) {
-                return Pick::Wait(None);
+        let usable = |e: &Arc<Ep>| e.pickable(now_ms) && !excluded.contains(&e.addr);
+        // The common case, every endpoint usable, picks over the table as it is.
+        let ep = if !all.is_empty() && all.iter().all(usable) {
+            self.choose(all.len(), |i| &all[i], now)
+        } else {
+            let mut candidates: Vec<&Arc<Ep>> = all.iter().filter(|e| usable(e)).collect();
+            if candidates.is_empty() && !excluded.is_empty() {
+                // Nothing else: the excluded ones are better than failing.
+                candidates = all.iter().filter(|e| e.pickable(now_ms)).collect();
             }
-            return Pick::Fail(self.unavailable(&all));
-        }
-        let ep = self.choose(&candidates, now);
+            if candidates.is_empty() {
+                let connecting = all.iter().any(|e| e.is_connecting());
+                if connecting || !self.resolved.load(Ordering::Acquire) {
+                    return Pick::Wait(None);
+                }
+                return Pick::Fail(self.unavailable(&all));
+            }
+            self.choose(candidates.len(), |i| candidates[i], now)
+        };
         match ep.reserve(&self.config) {
             Ok(conn) => Pick::Got(ep.clone(), conn),
             Err(_) => Pick::Wait(Some(ep.clone())),
         }
     }
 
-    fn choose<'a>(&self, candidates: &[&'a Arc<Ep>], now: Instant) -> &'a Arc<Ep> {
-        let n = candidates.len();
+    /// The policy's choice among `n` candidates, the `i`th being `get(i)`.
+    fn choose<'a>(
+        &self,
+        n: usize,
+        get: impl Fn(usize) -> &'a Arc<Ep>,
+        now: Instant,
+    ) -> &'a Arc<Ep> {
         if n == 1 {
-            return candidates[0];
+            return get(0);
         }
         let config = &self.config;
         match config.policy {
-            Policy::PickFirst => candidates[0],
+            Policy::PickFirst => get(0),
             Policy::RoundRobin => {
                 // Slow start: a new endpoint's turn is skipped in proportion to its weight.
                 for _ in 0..n {
-                    let i = self.rr.fetch_add(1, Ordering::Relaxed) % n;
-                    let ep = candidates[i];
+                    let ep = get(self.rr.fetch_add(1, Ordering::Relaxed) % n);
                     let w = ep.weight(config, now);
                     if w >= 1.0 || fastrand::f64() < w {
                         return ep;
                     }
                 }
-                candidates[self.rr.fetch_add(1, Ordering::Relaxed) % n]
+                get(self.rr.fetch_add(1, Ordering::Relaxed) % n)
             }
             Policy::PowerOfTwoChoices | Policy::PeakEwma => {
                 let i = fastrand::usize(..n);
@@ -295,7 +302,7 @@ impl Shared {
                 if j >= i {
                     j += 1;
                 }
-                let (a, b) = (candidates[i], candidates[j]);
+                let (a, b) = (get(i), get(j));
                 let (la, lb) = (self.load(a, now), self.load(b, now));
                 if la < lb || (la == lb && fastrand::bool()) {
                     a
@@ -558,6 +565,12 @@ async fn pick(
     deadline: Option<Instant>,
 ) -> Result<(Arc<Ep>, Arc<Conn>), Status> {
     loop {
+        // Most calls pick at once, without registering for a wake-up.
+        match shared.try_pick(excluded) {
+            Pick::Got(ep, conn) => return Ok((ep, conn)),
+            Pick::Fail(status) => return Err(status),
+            Pick::Wait(_) => {}
+        }
         let changed = shared.changed.notified();
         let mut changed = std::pin::pin!(changed);
         changed.as_mut().enable();

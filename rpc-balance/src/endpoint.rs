@@ -106,17 +106,22 @@ struct Health {
 pub(crate) struct Ep {
     pub(crate) addr: SocketAddr,
     pub(crate) conns: Mutex<Vec<Arc<Conn>>>,
+    /// `conns.len()`, read by every pick without the lock.
+    live: AtomicUsize,
     pub(crate) in_flight: AtomicUsize,
     /// Calls waiting for a connection with room (A105).
     pub(crate) waiting: AtomicUsize,
     /// Asks the endpoint's task for one more connection.
     more: Notify,
     health: Mutex<Health>,
+    /// Whether `health` has anything to reset after a success (failures counted, or a
+    /// probe): successes skip its lock otherwise.
+    unhealthy: AtomicBool,
     /// Milliseconds since the channel's epoch until which it is ejected; 0: not.
     ejected_until: AtomicU64,
     ewma: Mutex<Ewma>,
     /// Weight ramp start (slow start), for endpoints added after the first resolution.
-    slow_start_from: Mutex<Option<Instant>>,
+    slow_start_from: std::sync::OnceLock<Instant>,
     slow_start: bool,
     connecting: AtomicBool,
     pub(crate) calls: AtomicU64,
@@ -131,17 +136,19 @@ impl Ep {
         Ep {
             addr,
             conns: Mutex::new(Vec::new()),
+            live: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
             more: Notify::new(),
             health: Mutex::new(Health::default()),
+            unhealthy: AtomicBool::new(false),
             ejected_until: AtomicU64::new(0),
             ewma: Mutex::new(Ewma {
                 estimate_ns: 0.0,
                 at: Instant::now(),
                 sampled: false,
             }),
-            slow_start_from: Mutex::new(None),
+            slow_start_from: std::sync::OnceLock::new(),
             slow_start,
             connecting: AtomicBool::new(true),
             calls: AtomicU64::new(0),
@@ -157,7 +164,7 @@ impl Ep {
     }
 
     pub(crate) fn has_connection(&self) -> bool {
-        !self.conns().is_empty()
+        self.live.load(Ordering::Acquire) > 0
     }
 
     pub(crate) fn is_ejected(&self, now_ms: u64) -> bool {
@@ -178,11 +185,7 @@ impl Ep {
         if !self.slow_start || config.slow_start.is_zero() {
             return 1.0;
         }
-        let from = *self
-            .slow_start_from
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        match from {
+        match self.slow_start_from.get().copied() {
             None => 1.0,
             Some(from) => {
                 let ramp = now.saturating_duration_since(from).as_secs_f64()
@@ -242,12 +245,16 @@ impl Ep {
                 now,
                 shared.config.decay,
             );
+            if !self.unhealthy.load(Ordering::Acquire) {
+                return;
+            }
             let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
             health.consecutive = 0;
             if health.probing {
                 health.probing = false;
                 health.ejections = health.ejections.saturating_sub(1);
             }
+            self.unhealthy.store(false, Ordering::Release);
         }
     }
 
@@ -257,6 +264,7 @@ impl Ep {
         let config = &shared.config.ejection;
         let now_ms = shared.millis(now);
         let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        self.unhealthy.store(true, Ordering::Release);
         health.consecutive = health.consecutive.saturating_add(1);
         let until = self.ejected_until.load(Ordering::Relaxed);
         if until != 0 {
@@ -378,13 +386,11 @@ pub(crate) async fn run(ep: Arc<Ep>, shared: Arc<crate::Shared>, make: crate::Ma
                 let first = {
                     let mut conns = ep.conns();
                     conns.push(conn.clone());
+                    ep.live.store(conns.len(), Ordering::Release);
                     conns.len() == 1
                 };
                 if first && ep.slow_start {
-                    let mut from = ep.slow_start_from.lock().unwrap_or_else(|e| e.into_inner());
-                    if from.is_none() {
-                        *from = Some(Instant::now());
-                    }
+                    let _ = ep.slow_start_from.set(Instant::now());
                 }
                 ep.connecting.store(false, Ordering::Relaxed);
                 watch(ep.clone(), conn, lost.clone(), shared.clone());
@@ -409,6 +415,7 @@ pub(crate) async fn run(ep: Arc<Ep>, shared: Arc<crate::Shared>, make: crate::Ma
     }
     // Removed: calls in flight keep their connection (their guards hold it) and end there.
     ep.conns().clear();
+    ep.live.store(0, Ordering::Release);
 }
 
 /// Takes `conn` out of the pool as soon as it stops being `Ready` (lost, drained by the
@@ -424,6 +431,7 @@ fn watch(ep: Arc<Ep>, conn: Arc<Conn>, lost: Arc<Notify>, shared: Arc<crate::Sha
         let empty = {
             let mut conns = ep.conns();
             conns.retain(|c| !Arc::ptr_eq(c, &conn));
+            ep.live.store(conns.len(), Ordering::Release);
             conns.is_empty()
         };
         if empty {
