@@ -358,7 +358,7 @@ pub(crate) struct CompressionConfig {
     pub(crate) threshold: usize,
 }
 
-/// Default [`CompressionConfig::threshold`]: below 1 KiB compression saves little and
+/// Default `compression_threshold` of both builders: below 1 KiB compression saves little and
 /// costs a compressor's setup.
 pub const DEFAULT_COMPRESSION_THRESHOLD: usize = 1024;
 
