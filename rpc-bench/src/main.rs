@@ -6,6 +6,7 @@ use rpc_bench::breakdown::Breakdown;
 use rpc_bench::driver::{failure_reason, split_failure, RpcDriver};
 use rpc_bench::server::{self, BackgroundServer};
 use rpc_bench::{LoadArgs, NetOptions, RunError, ServeArgs};
+use rpc_core::client::service::CallRequest;
 use rpc_core::tls::dev::SelfSigned;
 use rpc_core::tls::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 use rpc_core::Endpoint;
@@ -46,6 +47,10 @@ struct Cli {
     /// the spans (the cost of the instrumentation itself).
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "fmt")]
     tracing: Option<TraceMode>,
+    /// Send the client's calls through a tower layer that does nothing: what leaving the
+    /// plain channel's direct path costs (the base that --metrics and --tracing add to).
+    #[arg(long)]
+    pass_through_layer: bool,
     /// Balanced runs: a list or DNS --target, --policy, --cache (rpc_bench::balance).
     #[command(flatten)]
     balance: rpc_bench::balance::BalanceArgs,
@@ -162,6 +167,7 @@ struct Extras {
     metrics: bool,
     tracing: Option<TraceMode>,
     breakdown: bool,
+    pass_through: bool,
 }
 
 impl From<&Cli> for Extras {
@@ -170,6 +176,7 @@ impl From<&Cli> for Extras {
             metrics: cli.metrics,
             tracing: cli.tracing,
             breakdown: cli.breakdown,
+            pass_through: cli.pass_through_layer,
         }
     }
 }
@@ -219,6 +226,7 @@ fn bench(load: LoadArgs, net: NetOptions, extras: Extras) -> Result<(), BoxError
         metrics,
         tracing,
         breakdown,
+        pass_through,
     } = extras;
     if let Some(mode) = tracing {
         install_subscriber(mode)?;
@@ -284,6 +292,10 @@ fn bench(load: LoadArgs, net: NetOptions, extras: Extras) -> Result<(), BoxError
     let phases = breakdown.then(|| Arc::new(Breakdown::new()));
     // Without layers the client keeps the plain Channel (direct path).
     let reports = match (metrics, tracing.is_some()) {
+        (false, false) if pass_through => {
+            let nothing = tower::util::MapRequestLayer::new(|call: CallRequest| call);
+            run_layered(endpoint, nothing, phases.clone(), &plans, &load)
+        }
         (false, false) => run_layered(endpoint, NoLayer::new(), phases.clone(), &plans, &load),
         (true, false) => run_layered(
             endpoint,

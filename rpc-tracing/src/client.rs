@@ -170,12 +170,12 @@ fn call_span(path: &str, context: &TraceContext, parent: Option<&TraceContext>) 
         rpc.time.queue_us = Empty,
         rpc.time.network_us = Empty,
         rpc.time.server_us = Empty,
-        trace_id = context.trace_id(),
-        span_id = context.span_id(),
+        trace_id = context.trace_id_field(),
+        span_id = context.span_id_field(),
         parent_span_id = Empty,
     );
     if let Some(parent) = parent {
-        span.record("parent_span_id", parent.span_id());
+        span.record("parent_span_id", parent.span_id_field());
     }
     span
 }

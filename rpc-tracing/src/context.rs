@@ -114,7 +114,38 @@ impl TraceContext {
     pub fn flags(&self) -> u8 {
         self.flags
     }
+
+    /// The trace id as a span field: written out only if a subscriber formats it.
+    pub(crate) fn trace_id_field(&self) -> tracing::field::DisplayValue<Hex<'_>> {
+        tracing::field::display(Hex(&self.trace_id))
+    }
+
+    /// The span id as a span field, likewise.
+    pub(crate) fn span_id_field(&self) -> tracing::field::DisplayValue<Hex<'_>> {
+        tracing::field::display(Hex(&self.span_id))
+    }
 }
+
+/// Bytes displayed as lowercase hex digits, without an allocation.
+pub(crate) struct Hex<'a>(&'a [u8]);
+
+impl std::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = [0u8; 32];
+        for chunk in self.0.chunks(16) {
+            let digits = &mut buf[..2 * chunk.len()];
+            for (pair, b) in digits.chunks_exact_mut(2).zip(chunk) {
+                pair[0] = DIGITS[usize::from(b >> 4)];
+                pair[1] = DIGITS[usize::from(b & 0xf)];
+            }
+            // Only ASCII digits were written.
+            f.write_str(std::str::from_utf8(digits).map_err(|_| std::fmt::Error)?)?;
+        }
+        Ok(())
+    }
+}
+
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Random bytes, not all zero (an all-zero id is invalid).
 fn nonzero_id<const N: usize>() -> [u8; N] {
@@ -157,7 +188,6 @@ fn to_hex(bytes: &[u8]) -> String {
 
 /// Appends `bytes` as lowercase hex digits, two per byte.
 fn push_hex(s: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         s.push(char::from(DIGITS[usize::from(b >> 4)]));
         s.push(char::from(DIGITS[usize::from(b & 0xf)]));
@@ -196,6 +226,13 @@ mod tests {
         ] {
             assert_eq!(TraceContext::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn hex_fields_match_the_strings() {
+        let ctx = TraceContext::parse(VALID).unwrap();
+        assert_eq!(ctx.trace_id_field().to_string(), ctx.trace_id());
+        assert_eq!(ctx.span_id_field().to_string(), ctx.span_id());
     }
 
     #[test]

@@ -104,8 +104,8 @@ fn call_span(call: &ServerCall, parent: Option<&TraceContext>) -> Span {
         span.record("client.port", addr.port());
     }
     if let Some(parent) = parent {
-        span.record("trace_id", parent.trace_id());
-        span.record("parent_span_id", parent.span_id());
+        span.record("trace_id", parent.trace_id_field());
+        span.record("parent_span_id", parent.span_id_field());
     }
     span
 }
