@@ -209,8 +209,11 @@ fn options() -> ResolverOpts {
     opts.ip_strategy = hickory_resolver::config::LookupIpStrategy::Ipv4AndIpv6;
     opts.timeout = Duration::from_secs(2);
     opts.attempts = 2;
-    // The balancer re-resolves on its own schedule: a small cache is enough.
+    // The balancer re-resolves on its own schedule: a small cache that never keeps an answer
+    // longer than the balancer's default upper bound (a TTL of years changes nothing).
     opts.cache_size = 32;
+    opts.positive_max_ttl = Some(Duration::from_secs(30));
+    opts.negative_max_ttl = Some(Duration::from_secs(1));
     opts
 }
 
@@ -227,5 +230,7 @@ fn system_resolver() -> Result<TokioResolver, ResolveError> {
     let ours = options();
     opts.ip_strategy = ours.ip_strategy;
     opts.cache_size = ours.cache_size;
+    opts.positive_max_ttl = ours.positive_max_ttl;
+    opts.negative_max_ttl = ours.negative_max_ttl;
     Ok(build(config, opts))
 }

@@ -348,6 +348,9 @@ impl Ep {
 pub(crate) async fn run(ep: Arc<Ep>, shared: Arc<crate::Shared>, make: crate::MakeEndpoint) {
     let mut backoff = shared.config.reconnect_base;
     let lost = Arc::new(Notify::new());
+    // When the last connection came up: one lost within a second (a server that drains or
+    // closes each new connection) is followed by a pause, not by another at once.
+    let mut up_since: Option<Instant> = None;
     loop {
         if ep.cancel.is_cancelled() {
             break;
@@ -356,7 +359,22 @@ pub(crate) async fn run(ep: Arc<Ep>, shared: Arc<crate::Shared>, make: crate::Ma
             // Wait for a loss or a request for one more connection.
             tokio::select! {
                 () = ep.cancel.cancelled() => break,
-                () = lost.notified() => continue,
+                () = lost.notified() => {
+                    if !ep.has_connection() {
+                        let lived = up_since.is_some_and(|t| t.elapsed() >= Duration::from_secs(1));
+                        if lived {
+                            backoff = shared.config.reconnect_base;
+                        } else {
+                            let pause = backoff.mul_f64(0.8 + 0.4 * fastrand::f64());
+                            backoff = backoff.mul_f64(1.6).min(shared.config.reconnect_max);
+                            tokio::select! {
+                                () = ep.cancel.cancelled() => break,
+                                () = tokio::time::sleep(pause) => {}
+                            }
+                        }
+                    }
+                    continue;
+                }
                 () = ep.more.notified() => {}
             }
             let conns = ep.conns().len();
@@ -377,7 +395,7 @@ pub(crate) async fn run(ep: Arc<Ep>, shared: Arc<crate::Shared>, make: crate::Ma
         };
         match connected {
             Ok(channel) => {
-                backoff = shared.config.reconnect_base;
+                up_since = Some(Instant::now());
                 let conn = Arc::new(Conn {
                     channel,
                     in_flight: AtomicUsize::new(0),

@@ -299,3 +299,55 @@ async fn five_thousand_calls_in_flight_get_extra_connections() {
         t.await.unwrap().unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_server_gets_no_new_calls_and_finishes_its_own() {
+    let graceful = rpc_core::Server::builder().shutdown_grace_period(Duration::from_secs(30));
+    let a = common::serve_with(
+        SocketAddr::from(([127, 0, 0, 2], 0)),
+        graceful,
+        common::Node::default(),
+    );
+    let b = serve(SocketAddr::from(([127, 0, 0, 3], 0)));
+    b.node.gate.send_replace(true);
+    let balanced = builder()
+        .policy(Policy::RoundRobin)
+        .addrs([a.addr, b.addr])
+        .build()
+        .unwrap();
+    assert!(balanced.ready(2).await);
+    let client = WhoClient::new(balanced.clone());
+
+    // Calls held in A's handlers (B answers its share at once).
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        let client = client.clone();
+        held.push(tokio::spawn(async move {
+            let mut ask = ask(1);
+            ask.hold = true;
+            client.who(ask).await
+        }));
+    }
+    for _ in 0..400 {
+        if a.handle.active_calls() == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(a.handle.active_calls(), 5);
+
+    // A drains (PROTOCOL.md §12.1): no new call goes there, its own calls finish.
+    a.handle.shutdown();
+    wait_for_state(&balanced, a.addr, |s| s != EndpointState::Ready).await;
+    let on_a = a.node.calls();
+    for i in 0..100 {
+        let answer = client.who(ask(i)).await.unwrap().into_inner();
+        assert_eq!(answer.server, b.addr.to_string());
+    }
+    assert_eq!(a.node.calls(), on_a);
+    a.node.gate.send_replace(true);
+    for call in held {
+        call.await.unwrap().unwrap();
+    }
+    println!("drained: {:?}", balanced.endpoints());
+}

@@ -124,7 +124,8 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Kills it: no grace for the calls in flight, which fail with the connection.
+    /// Stops it; a server from [`serve`] has no grace for the calls in flight, which fail
+    /// with the connection.
     pub async fn kill(self) {
         self.handle.shutdown();
         let _ = self.task.await;
@@ -133,13 +134,13 @@ impl TestServer {
 
 /// A server at `addr` (port 0: any).
 pub fn serve(addr: SocketAddr) -> TestServer {
-    serve_with(addr, Server::builder(), Node::default())
+    let builder = Server::builder().shutdown_grace_period(Duration::ZERO);
+    serve_with(addr, builder, Node::default())
 }
 
 pub fn serve_with(addr: SocketAddr, builder: rpc_core::ServerBuilder, node: Node) -> TestServer {
     let server = builder
         .tls_config(cert().server_config().unwrap())
-        .shutdown_grace_period(Duration::ZERO)
         .add_service(who_server::WhoServer::new(node.clone()))
         .bind(addr)
         .unwrap();
