@@ -35,7 +35,10 @@ enum Query {
 #[derive(Clone)]
 pub struct DnsResolver {
     query: Query,
-    resolver: Arc<TokioResolver>,
+    /// The DNS server to ask; `None`: the system's.
+    nameserver: Option<SocketAddr>,
+    /// Built on the first resolution (reading the system's configuration then, not before).
+    resolver: Arc<std::sync::OnceLock<Result<Arc<TokioResolver>, ResolveError>>>,
 }
 
 impl std::fmt::Debug for DnsResolver {
@@ -51,20 +54,37 @@ impl DnsResolver {
     pub fn new(host: impl Into<String>, port: u16) -> Result<Self, ResolveError> {
         let name = host.into();
         check_name(&name)?;
-        Ok(DnsResolver {
-            query: Query::Host { name, port },
-            resolver: Arc::new(system_resolver()?),
-        })
+        Ok(DnsResolver::with_query(Query::Host { name, port }))
     }
 
     /// SRV records of `service` (`_qrpc._udp.example.com`).
     pub fn srv(service: impl Into<String>) -> Result<Self, ResolveError> {
         let name = service.into();
         check_name(&name)?;
-        Ok(DnsResolver {
-            query: Query::Srv { name },
-            resolver: Arc::new(system_resolver()?),
-        })
+        Ok(DnsResolver::with_query(Query::Srv { name }))
+    }
+
+    fn with_query(query: Query) -> Self {
+        DnsResolver {
+            query,
+            nameserver: None,
+            resolver: Arc::default(),
+        }
+    }
+
+    /// The resolver, built on first use.
+    fn resolver(&self) -> Result<Arc<TokioResolver>, ResolveError> {
+        self.resolver
+            .get_or_init(|| match self.nameserver {
+                None => system_resolver().map(Arc::new),
+                Some(addr) => {
+                    let servers =
+                        NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
+                    let config = ResolverConfig::from_parts(None, vec![], servers);
+                    Ok(Arc::new(build(config, options())))
+                }
+            })
+            .clone()
     }
 
     /// Parses a target: `dns:///host:port` or `host:port` (A/AAAA), `dns+srv:///service`
@@ -88,9 +108,8 @@ impl DnsResolver {
     /// Asks the DNS server at `addr` (over UDP, and TCP for long answers) instead of the
     /// system's resolvers.
     pub fn nameserver(mut self, addr: SocketAddr) -> Self {
-        let servers = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
-        let config = ResolverConfig::from_parts(None, vec![], servers);
-        self.resolver = Arc::new(build(config, options()));
+        self.nameserver = Some(addr);
+        self.resolver = Arc::default();
         self
     }
 
@@ -150,10 +169,10 @@ impl DnsResolver {
 
 impl Resolve for DnsResolver {
     fn resolve(&self) -> ResolveFuture {
-        Box::pin(DnsResolver::lookup(
-            self.query.clone(),
-            self.resolver.clone(),
-        ))
+        match self.resolver() {
+            Ok(resolver) => Box::pin(DnsResolver::lookup(self.query.clone(), resolver)),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
     }
 
     fn describe(&self) -> String {
