@@ -29,6 +29,8 @@ pub struct Streaming<T> {
     decoder: BoxDecoder<T>,
     first: Option<Bytes>,
     done: bool,
+    /// Messages received so far (the id of the last one's `message` event).
+    received: u32,
     /// Told how the stream ended ([`Streaming::on_end`]); called once.
     on_end: Option<OnEnd>,
 }
@@ -95,8 +97,10 @@ impl Sender {
             half,
             code: code.clone(),
         };
+        // The requests' message events belong to the call's span, if it has one.
+        let task = tracing::Instrument::in_current_span(write(send));
         Sender {
-            task: Some(tokio::spawn(write(send))),
+            task: Some(tokio::spawn(task)),
             code,
         }
     }
@@ -240,6 +244,7 @@ impl<T> Streaming<T> {
             first,
             done: false,
             on_end: None,
+            received: 0,
         }
     }
 
@@ -250,6 +255,7 @@ impl<T> Streaming<T> {
             first: None,
             done: false,
             on_end: None,
+            received: 0,
         }
     }
 
@@ -262,6 +268,7 @@ impl<T> Streaming<T> {
             first: None,
             done: true,
             on_end: None,
+            received: 0,
         }
     }
 
@@ -274,6 +281,7 @@ impl<T> Streaming<T> {
             first: Some(message),
             done: false,
             on_end: None,
+            received: 0,
         }
     }
 
@@ -285,6 +293,7 @@ impl<T> Streaming<T> {
             first: self.first,
             done: self.done,
             on_end: self.on_end,
+            received: self.received,
         }
     }
 
@@ -327,6 +336,8 @@ impl<T> Streaming<T> {
     }
 
     fn decode(&mut self, b: Bytes) -> Poll<Option<Result<T, Status>>> {
+        self.received = self.received.wrapping_add(1);
+        received_event(self.received, b.len());
         match self.decoder.decode(b) {
             Ok(m) => Poll::Ready(Some(Ok(m))),
             Err(s) => {
@@ -458,4 +469,35 @@ impl<T> fmt::Debug for Streaming<T> {
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
+}
+
+/// OpenTelemetry's RPC message event for a received message, at DEBUG in the current span
+/// (the server's call span for request streams).
+#[inline]
+fn received_event(id: u32, size: usize) {
+    tracing::event!(
+        target: "rpc_core::message",
+        tracing::Level::DEBUG,
+        rpc.message.type = "RECEIVED",
+        rpc.message.id = id,
+        rpc.message.compressed_size = size,
+        "message"
+    );
+}
+
+/// `stream`, each item announced as it is taken to be sent: OpenTelemetry's RPC message
+/// event, at DEBUG in the current span (the call's span, where the call has one).
+pub(crate) fn announce_sent<S: Stream>(stream: S) -> impl Stream<Item = S::Item> {
+    let mut id = 0u32;
+    futures_util::StreamExt::map(stream, move |item| {
+        id = id.wrapping_add(1);
+        tracing::event!(
+            target: "rpc_core::message",
+            tracing::Level::DEBUG,
+            rpc.message.type = "SENT",
+            rpc.message.id = id,
+            "message"
+        );
+        item
+    })
 }

@@ -14,6 +14,13 @@
 //! OpenTelemetry counts as an error on that side. The server's span also carries
 //! `client.address` and `client.port` when the transport knows them.
 //!
+//! Streamed messages are events in the call's span, at `DEBUG` (target
+//! `rpc_core::message`, emitted by rpc-core): `rpc.message.type` (`SENT` or `RECEIVED`),
+//! `rpc.message.id` (counting from 1 each way) and, for received messages,
+//! `rpc.message.compressed_size`. The server's span holds its request and response
+//! streams' events and the client's span its request stream's; a client's response stream
+//! is read after its span ended (see below), so those events land in the caller's span.
+//!
 //! A call ends as in `rpc-metrics`: on the server with its outcome (a stream reset under
 //! the code the client sees), on the client when the stack's future resolves (for
 //! streaming responses, at the response head); a future dropped first ends as CANCELLED.

@@ -28,6 +28,12 @@ impl NamedService for Echo {
 
 impl Service for Echo {
     fn call(&self, call: ServerCall) -> CallFuture {
+        if call.method() == "Chat" {
+            // Echoes every request.
+            return rpc_core::server::streaming(call, Codec::new(), |req| async move {
+                Ok(Response::new(req.into_inner()))
+            });
+        }
         let method = call.method().to_owned();
         rpc_core::server::unary(call, Codec::new(), move |req| async move {
             match method.as_str() {
@@ -50,11 +56,12 @@ impl Service for Echo {
     }
 }
 
-/// A closed span: its name and fields, as strings.
+/// A closed span: its name and fields, as strings, and the events recorded in it.
 #[derive(Debug, Clone)]
 struct Captured {
     name: &'static str,
     fields: HashMap<String, String>,
+    events: Vec<HashMap<String, String>>,
 }
 
 impl Captured {
@@ -86,6 +93,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Ca
         let mut captured = Captured {
             name: attrs.metadata().name(),
             fields: HashMap::new(),
+            events: Vec::new(),
         };
         attrs.record(&mut captured);
         ctx.span(id).unwrap().extensions_mut().insert(captured);
@@ -96,6 +104,22 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Ca
         let mut extensions = span.extensions_mut();
         if let Some(captured) = extensions.get_mut::<Captured>() {
             values.record(captured);
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        let mut fields = Captured {
+            name: "event",
+            fields: HashMap::new(),
+            events: Vec::new(),
+        };
+        event.record(&mut fields);
+        let mut extensions = span.extensions_mut();
+        if let Some(captured) = extensions.get_mut::<Captured>() {
+            captured.events.push(fields.fields);
         }
     }
 
@@ -345,4 +369,47 @@ fn quic_facts_and_the_time_breakdown_are_span_fields() {
         }
         assert_eq!(span.get("quic.zero_rtt"), Some("false"));
     }
+}
+
+/// The `message` events of `span` of one type, as their ids.
+fn message_ids(span: &Captured, kind: &str) -> Vec<String> {
+    span.events
+        .iter()
+        .filter(|e| e.get("rpc.message.type").map(String::as_str) == Some(kind))
+        .map(|e| e["rpc.message.id"].clone())
+        .collect()
+}
+
+#[test]
+fn streamed_messages_are_events_in_the_call_spans() {
+    let spans = traced(|channel| async move {
+        let client = ClientTraceLayer::new().layer(channel);
+        let requests = futures_util::stream::iter(["a", "b", "c"].map(String::from));
+        let response = rpc_core::client::service::streaming(
+            &client,
+            "/demo.Echo/Chat",
+            Request::new(requests),
+            Codec::new(),
+        )
+        .await
+        .unwrap();
+        let mut replies = response.into_inner();
+        let mut got = Vec::new();
+        while let Some(m) = replies.message().await.unwrap() {
+            got.push(m);
+        }
+        assert_eq!(got, ["a", "b", "c"]);
+    });
+    let server = one(&spans, "rpc.server");
+    assert_eq!(message_ids(server, "RECEIVED"), ["1", "2", "3"]);
+    assert_eq!(message_ids(server, "SENT"), ["1", "2", "3"]);
+    // The client's requests go out from a task that carries the client's span.
+    let client = one(&spans, "rpc.client");
+    assert_eq!(message_ids(client, "SENT"), ["1", "2", "3"]);
+    let size = server
+        .events
+        .iter()
+        .find_map(|e| e.get("rpc.message.compressed_size"));
+    // "a" encoded by prost as a message: field 1's tag, its length, the byte.
+    assert_eq!(size.map(String::as_str), Some("3"), "{server:?}");
 }

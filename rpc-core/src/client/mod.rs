@@ -1014,7 +1014,7 @@ where
     E: Encoder,
     S: Stream<Item = E::Item>,
 {
-    let messages = stream.map(Ok);
+    let messages = crate::streaming::announce_sent(stream).map(Ok);
     match send
         .send_messages(&mut buf, messages, encoder, max_send, compression)
         .await

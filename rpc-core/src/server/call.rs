@@ -584,6 +584,7 @@ where
 {
     let (md, stream, trailers) = response.into_parts();
     let mut buf = response_head(&md, compression);
+    let stream = crate::streaming::announce_sent(stream);
     match send
         .send_messages(&mut buf, stream, encoder, max_send, compression)
         .await
