@@ -23,7 +23,14 @@ const TARGET_INTERVALS: u128 = 60;
 /// a closed-loop `-n`): up to 60 intervals of at least 100 ms (one for shorter runs), a
 /// whole number of them in `planned` so that none straddles its end, where the calls in
 /// flight trickle in.
+///
+/// `RPC_BENCH_TIMELINE_MS` overrides it: instruction counts under callgrind set it high, so
+/// the timeline's upkeep does not grow with the slowed-down wall time (benches/README.md).
 pub fn interval_for(planned: Option<Duration>) -> Duration {
+    let forced = std::env::var("RPC_BENCH_TIMELINE_MS").ok();
+    if let Some(ms) = forced.and_then(|v| v.parse().ok()) {
+        return Duration::from_millis(ms);
+    }
     let Some(planned) = planned else {
         return MIN_WIDTH;
     };
