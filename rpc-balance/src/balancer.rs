@@ -619,18 +619,20 @@ struct Guard {
 
 impl Guard {
     fn finish(mut self, failed: Option<&Status>) {
-        self.end(failed);
+        self.end(failed, true);
     }
 
-    fn end(&mut self, failed: Option<&Status>) {
+    /// Ends the call there; `answered`: the call came to an end (not dropped before an
+    /// answer), so its time is a latency sample.
+    fn end(&mut self, failed: Option<&Status>, answered: bool) {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
         let unavailable = failed.is_some_and(|s| s.code() == rpc_core::Code::Unavailable);
         self.conn.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.ep.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.ep
-            .finished(&self.shared, self.started.elapsed(), unavailable);
+        let rtt = answered.then(|| self.started.elapsed());
+        self.ep.finished(&self.shared, rtt, unavailable);
         if self.ep.waiting.load(Ordering::Acquire) > 0 {
             self.shared.changed.notify_waiters();
         }
@@ -640,7 +642,7 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         // Dropped before an answer: the call was cancelled, which says nothing of the server.
-        self.end(None);
+        self.end(None, false);
     }
 }
 

@@ -234,12 +234,19 @@ impl Ep {
     }
 
     /// A call ended there: its latency and whether it found the server gone.
-    pub(crate) fn finished(&self, shared: &crate::Shared, rtt: Duration, unavailable: bool) {
+    /// `rtt`: the call's time, `None` for a call dropped before its answer (cancelled,
+    /// a hedge that lost), which says nothing of the server.
+    pub(crate) fn finished(
+        &self,
+        shared: &crate::Shared,
+        rtt: Option<Duration>,
+        unavailable: bool,
+    ) {
         let now = Instant::now();
         if unavailable {
             self.failures.fetch_add(1, Ordering::Relaxed);
             self.failure(shared, now);
-        } else {
+        } else if let Some(rtt) = rtt {
             self.ewma.lock().unwrap_or_else(|e| e.into_inner()).observe(
                 rtt,
                 now,

@@ -91,7 +91,7 @@ async fn p2c_spreads_calls_evenly_over_equal_servers() {
 async fn a_slow_server_gets_markedly_less() {
     for policy in [Policy::PowerOfTwoChoices, Policy::PeakEwma] {
         let servers = servers(3, 0);
-        servers[0].node.sleep_ms.store(20, Ordering::Relaxed);
+        servers[0].node.sleep_ms.store(50, Ordering::Relaxed);
         let balanced = builder()
             .policy(policy)
             .addrs(servers.iter().map(|s| s.addr))
@@ -104,7 +104,7 @@ async fn a_slow_server_gets_markedly_less() {
         let counts = counts(&servers);
         let share = counts[0] as f64 / total as f64;
         println!(
-            "{policy}: slowed server (20 ms) got {} of {total} calls ({:.1} %, even share 33.3 %): {counts:?}",
+            "{policy}: slowed server (50 ms) got {} of {total} calls ({:.1} %, even share 33.3 %): {counts:?}",
             counts[0],
             share * 100.0
         );
