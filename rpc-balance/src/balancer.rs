@@ -429,6 +429,10 @@ async fn resolve_loop(shared: Arc<Shared>, resolver: Arc<dyn Resolve>, make: Mak
 /// [response cache](crate::cache)) go above it. Cheap to clone; clones share the
 /// endpoints. Dropping the last clone stops its background tasks and closes its idle
 /// connections.
+///
+/// # Cancel safety
+/// Dropping a call's future (or its response stream) cancels the call as on a
+/// [`Channel`](rpc_core::Channel), and ends it in the balancer's counts at once.
 #[derive(Clone)]
 pub struct BalancedChannel {
     shared: Arc<Shared>,

@@ -358,6 +358,8 @@ pub(crate) async fn run(ep: Arc<Ep>, shared: Arc<crate::Shared>, make: crate::Ma
     // When the last connection came up: one lost within a second (a server that drains or
     // closes each new connection) is followed by a pause, not by another at once.
     let mut up_since: Option<Instant> = None;
+    // Made once: its clones share the TLS configuration, so reconnects resume TLS sessions.
+    let endpoint: Endpoint = make(ep.addr);
     loop {
         if ep.cancel.is_cancelled() {
             break;
@@ -395,7 +397,6 @@ pub(crate) async fn run(ep: Arc<Ep>, shared: Arc<crate::Shared>, make: crate::Ma
         if !want {
             continue;
         }
-        let endpoint: Endpoint = make(ep.addr);
         let connected = tokio::select! {
             () = ep.cancel.cancelled() => break,
             c = endpoint.connect() => c,
