@@ -539,8 +539,13 @@ impl BalancedChannel {
                 Err(status) => {
                     guard.finish(Some(&status));
                     match copy {
-                        Some(again) if status.never_processed() => {
+                        Some(mut again) if status.never_processed() => {
                             excluded.push(ep.addr);
+                            // The call's deadline covers every attempt.
+                            if let Some(deadline) = deadline {
+                                let left = deadline.saturating_duration_since(Instant::now());
+                                again.request_mut().set_timeout(left);
+                            }
                             call = again;
                         }
                         _ => return Err(status),
