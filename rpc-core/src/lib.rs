@@ -147,8 +147,8 @@ pub use call_info::CallInfo;
 pub use client::{Channel, Endpoint};
 pub use compression::CompressionEncoding;
 pub use config::{
-    DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_LIST_SIZE,
-    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_UDP_PAYLOAD_SIZE,
+    DEFAULT_MAX_ACK_DELAY, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_LIST_SIZE, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_UDP_PAYLOAD_SIZE,
 };
 pub use error::Error;
 pub use interceptor::Interceptor;

@@ -21,6 +21,8 @@ pub struct Request<T> {
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     idempotent: bool,
+    /// Client: the call's stream priority (`set_priority`).
+    priority: i32,
     /// Client: overrides the channel's `send_compressed` for this call.
     send_compressed: Option<Option<CompressionEncoding>>,
     peer: Option<Arc<PeerInfo>>,
@@ -45,6 +47,7 @@ impl<T> Request<T> {
             timeout: None,
             deadline: None,
             idempotent: false,
+            priority: 0,
             send_compressed: None,
             peer: None,
             path: None,
@@ -125,6 +128,21 @@ impl<T> Request<T> {
         self.send_compressed
     }
 
+    /// On the client: the priority of this call's stream among the connection's streams
+    /// (default 0; higher first). When the connection cannot send everything at once (a
+    /// bulk stream filling the congestion window), the request data of higher-priority calls
+    /// goes out first (QUIC stream priority, quinn's `SendStream::set_priority`); calls of
+    /// equal priority share the connection. A local choice, not sent to the server, whose
+    /// responses it sets with [`ServerCall::set_priority`](crate::server::ServerCall::set_priority).
+    pub fn set_priority(&mut self, priority: i32) {
+        self.priority = priority;
+    }
+
+    /// The call's stream priority ([`set_priority`](Self::set_priority)).
+    pub fn priority(&self) -> i32 {
+        self.priority
+    }
+
     /// Whether the call is marked idempotent.
     pub fn is_idempotent(&self) -> bool {
         self.idempotent
@@ -167,6 +185,7 @@ impl<T> Request<T> {
             timeout: self.timeout,
             deadline: self.deadline,
             idempotent: self.idempotent,
+            priority: self.priority,
             send_compressed: self.send_compressed,
             peer: self.peer,
             path: self.path,
@@ -207,6 +226,7 @@ impl<T> Request<T> {
             timeout,
             deadline,
             idempotent,
+            priority: 0,
             send_compressed: None,
             peer,
             path: None,

@@ -473,6 +473,7 @@ impl Channel {
     }
 
     /// Opens a call's stream. Its response has exactly one message if `single_response`.
+    /// `priority`: the stream's send priority (`Request::set_priority`), set when not 0.
     /// `early_ok`: the call may go in 0-RTT data (`wire::early::may_send_early`); returns
     /// whether it does.
     async fn open(
@@ -480,6 +481,7 @@ impl Channel {
         single_response: bool,
         deadline: Option<Instant>,
         early_ok: bool,
+        priority: i32,
     ) -> Result<(ClientCall, bool), Status> {
         // Nothing is sent until a stream is open: every failure here is before the server.
         if self.inner.closed.load(Ordering::Relaxed) {
@@ -494,7 +496,7 @@ impl Channel {
                     .await
             }
         };
-        let (send, recv) = match opened {
+        let (mut send, recv) = match opened {
             Ok(pair) => pair,
             Err(_) => {
                 let (opened, again) = self
@@ -504,6 +506,9 @@ impl Channel {
                 opened.map_err(|e| e.to_status().unprocessed())?
             }
         };
+        if priority != 0 {
+            send.set_priority(priority);
+        }
         let mut rx = ClientRecv::new(self.inner.limits);
         rx.set_single_message(single_response);
         rx.set_accept_encoding(self.inner.compression.accept);
@@ -638,10 +643,12 @@ impl Channel {
         mut data: bytes::Bytes,
         single_response: bool,
         deadline: Option<Instant>,
-        early_ok: bool,
+        Opening { early_ok, priority }: Opening,
         probe: &mut MaybeProbe,
     ) -> Result<Option<bytes::Bytes>, Status> {
-        let (call, early) = self.open(single_response, deadline, early_ok).await?;
+        let (call, early) = self
+            .open(single_response, deadline, early_ok, priority)
+            .await?;
         let call = slot.insert(call);
         let kept = early.then(|| data.clone());
         if let Some(probe) = probe {
@@ -698,6 +705,7 @@ impl Channel {
         }
         let (timeout, deadline) = self.deadline(request.timeout());
         let wait = self.waits(&request);
+        let priority = request.priority();
         let (data, idempotent) = self.encode_single(path, request, &mut codec, timeout)?;
         if let Some(probe) = &mut probe {
             probe.encoded();
@@ -710,13 +718,20 @@ impl Channel {
                 Box::pin(self.ready()).await?;
             }
             let kept = self
-                .start_single(&mut slot, data, true, deadline, early_ok, &mut probe)
+                .start_single(
+                    &mut slot,
+                    data,
+                    true,
+                    deadline,
+                    Opening { early_ok, priority },
+                    &mut probe,
+                )
                 .await?;
             let call = slot.as_mut().expect("set by start_single");
             let read = read_unary(call, &mut codec.decoder(), &mut probe).await;
             match (read, kept) {
                 (Err(status), Some(data)) if wire::early::resend(true, status.is_too_early()) => {
-                    let again = self.resend_unary(&mut slot, data, deadline, &mut codec);
+                    let again = self.resend_unary(&mut slot, data, deadline, priority, &mut codec);
                     Box::pin(again).await
                 }
                 (Ok(mut response), _) if probe.is_some() => {
@@ -742,10 +757,15 @@ impl Channel {
         slot: &mut Option<ClientCall>,
         data: bytes::Bytes,
         deadline: Option<Instant>,
+        priority: i32,
         codec: &mut C,
     ) -> Result<Response<C::Decode>, Status> {
         // Not early again: opening waits for the handshake.
-        self.start_single(slot, data, true, deadline, false, &mut None)
+        let opening = Opening {
+            early_ok: false,
+            priority,
+        };
+        self.start_single(slot, data, true, deadline, opening, &mut None)
             .await?;
         let call = slot.as_mut().expect("set by start_single");
         read_unary(call, &mut codec.decoder(), &mut None).await
@@ -778,6 +798,7 @@ impl Channel {
         let request = self.intercept(path, request).await?;
         let (timeout, deadline) = self.deadline(request.timeout());
         let wait = self.waits(&request);
+        let priority = request.priority();
         let (data, idempotent) = self.encode_single(path, request, &mut codec, timeout)?;
         if let Some(probe) = &mut probe {
             probe.encoded();
@@ -791,7 +812,7 @@ impl Channel {
             &mut codec,
             single_response,
             deadline,
-            early_ok,
+            Opening { early_ok, priority },
             &mut probe,
         );
         match attempt.await {
@@ -803,7 +824,10 @@ impl Channel {
                     &mut codec,
                     single_response,
                     deadline,
-                    false,
+                    Opening {
+                        early_ok: false,
+                        priority,
+                    },
                     &mut no_probe,
                 );
                 Box::pin(again).await.map_err(|(status, _)| status)
@@ -820,11 +844,11 @@ impl Channel {
         codec: &mut C,
         single_response: bool,
         deadline: Option<Instant>,
-        early_ok: bool,
+        opening: Opening,
         probe: &mut MaybeProbe,
     ) -> Result<Response<Streaming<C::Decode>>, (Status, Option<bytes::Bytes>)> {
         let mut slot = None;
-        let start = self.start_single(&mut slot, data, single_response, deadline, early_ok, probe);
+        let start = self.start_single(&mut slot, data, single_response, deadline, opening, probe);
         let kept = match within(deadline, start).await {
             Ok(Ok(kept)) => kept,
             Ok(Err(status)) => return Err((status, None)),
@@ -865,10 +889,12 @@ impl Channel {
         }
         let send = self.send_compression(request.send_compressed());
         let bytes = CallBytes::of(&request);
+        let priority = request.priority();
         let (md, stream, _, idempotent) = request.into_parts();
         let head = self.head(path, md, timeout, idempotent, send, 256);
         // A request stream never goes in 0-RTT data (PROTOCOL.md §3.5).
-        let (mut call, _) = within(deadline, self.open(true, deadline, false)).await??;
+        let opening = self.open(true, deadline, false, priority);
+        let (mut call, _) = within(deadline, opening).await??;
         if let Some(bytes) = bytes {
             call.count_bytes(bytes);
         }
@@ -937,9 +963,11 @@ impl Channel {
         }
         let compress = self.send_compression(request.send_compressed());
         let bytes = CallBytes::of(&request);
+        let priority = request.priority();
         let (md, stream, _, idempotent) = request.into_parts();
         let head = self.head(path, md, timeout, idempotent, compress, 256);
-        let (mut call, _) = within(deadline, self.open(false, deadline, false)).await??;
+        let opening = self.open(false, deadline, false, priority);
+        let (mut call, _) = within(deadline, opening).await??;
         if let Some(bytes) = bytes {
             call.count_bytes(bytes);
         }
@@ -1119,4 +1147,12 @@ async fn streaming_response<T>(
         }
         None => Err(Status::internal("response ended without a status")),
     }
+}
+
+/// How a single-request call opens its stream: whether it may go in 0-RTT data
+/// (`wire::early::may_send_early`), and its stream's send priority (`Request::set_priority`).
+#[derive(Debug, Clone, Copy)]
+struct Opening {
+    early_ok: bool,
+    priority: i32,
 }

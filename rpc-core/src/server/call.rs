@@ -149,6 +149,15 @@ impl ServerCall {
         self.send.count_bytes(bytes.clone());
         self.recv.count_bytes(bytes);
     }
+
+    /// Sets the priority of this call's response stream among the connection's streams
+    /// (default 0; higher first), as [`Request::set_priority`] does for a client's requests:
+    /// when the connection cannot send everything at once, responses of higher-priority calls
+    /// go out first. Generated servers set it for methods with a priority; a layer may set it
+    /// for any call.
+    pub fn set_priority(&mut self, priority: i32) {
+        self.send.set_priority(priority);
+    }
 }
 
 impl CallMeta {

@@ -30,6 +30,7 @@ pub(crate) trait DynSend: Send + Unpin + 'static {
     fn finish(&mut self);
     fn reset(&mut self, code: ErrorCode);
     fn stopped(&self) -> BoxFuture<'static, Stopped>;
+    fn set_priority(&mut self, priority: i32);
 }
 
 impl<S: SendStream> DynSend for S {
@@ -48,6 +49,9 @@ impl<S: SendStream> DynSend for S {
     }
     fn stopped(&self) -> BoxFuture<'static, Stopped> {
         Box::pin(SendStream::stopped(self))
+    }
+    fn set_priority(&mut self, priority: i32) {
+        SendStream::set_priority(self, priority)
     }
 }
 
@@ -95,6 +99,15 @@ impl AnySend {
         match self {
             AnySend::Quic(s) => SendStream::reset(s, code),
             AnySend::Dyn(s) => s.reset(code),
+            AnySend::Gone => {}
+        }
+    }
+
+    /// Sets the stream's send priority ([`SendStream::set_priority`]).
+    pub(crate) fn set_priority(&mut self, priority: i32) {
+        match self {
+            AnySend::Quic(s) => SendStream::set_priority(s, priority),
+            AnySend::Dyn(s) => s.set_priority(priority),
             AnySend::Gone => {}
         }
     }

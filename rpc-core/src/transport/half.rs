@@ -249,6 +249,11 @@ impl SendHalf {
         poll_fn(|cx| self.poll_write_all(cx, &mut data)).await
     }
 
+    /// Sets the stream's send priority: a local scheduling choice, never sent.
+    pub(crate) fn set_priority(&mut self, priority: i32) {
+        self.stream.set_priority(priority);
+    }
+
     /// The stream's id on its connection, when the transport numbers streams.
     pub(crate) fn stream_id(&self) -> Option<u64> {
         self.stream.id()

@@ -21,6 +21,12 @@
 //!   the client end at once, unless [`MemConfig::drain_notice`] is off (a client that
 //!   predates it).
 //!
+//! * with [`MemConfig::manual_transmit`], written bytes wait in the sending end until the
+//!   test moves them with [`MemConnection::transmit`]: a sender constrained to what the test
+//!   lets through, which drains its streams by priority ([`SendStream::set_priority`]):
+//!   highest first, and among equal priorities the stream opened first, so a test observes
+//!   the order without timing.
+//!
 //! Unlike quinn, a stream can be accepted as soon as it is opened (quinn waits for its first
 //! byte), data still unread when the connection closes is lost, and there is no
 //! connection-level flow control.
@@ -76,6 +82,7 @@ pub struct MemConfig {
     max_streams: usize,
     stream_window: usize,
     drain_notice: bool,
+    manual_transmit: bool,
 }
 
 impl Default for MemConfig {
@@ -84,6 +91,7 @@ impl Default for MemConfig {
             max_streams: 1024,
             stream_window: 1 << 20,
             drain_notice: true,
+            manual_transmit: false,
         }
     }
 }
@@ -110,6 +118,15 @@ impl MemConfig {
     /// out.
     pub fn drain_notice(mut self, enabled: bool) -> Self {
         self.drain_notice = enabled;
+        self
+    }
+
+    /// Whether written bytes wait in the sending end until [`MemConnection::transmit`] moves
+    /// them to the reader (default `false`: they arrive at once). A stream's FIN arrives
+    /// after its last byte. For tests of send priority: the ends are senders whose link
+    /// carries only what the test lets through.
+    pub fn manual_transmit(mut self, enabled: bool) -> Self {
+        self.manual_transmit = enabled;
         self
     }
 
@@ -214,6 +231,10 @@ fn park(slot: &mut Option<Waker>, waker: &Waker) {
 #[derive(Default)]
 struct Pipe {
     chunks: VecDeque<Bytes>,
+    /// With `manual_transmit`: written, not yet transmitted (part of `buffered`).
+    unsent: VecDeque<Bytes>,
+    /// The send priority (`SendStream::set_priority`).
+    priority: i32,
     /// Unread bytes: the part of the window in use.
     buffered: usize,
     finished: bool,
@@ -248,6 +269,7 @@ impl Pipe {
 
     fn discard(&mut self) {
         self.chunks.clear();
+        self.unsent.clear();
         self.buffered = 0;
     }
 
@@ -441,6 +463,7 @@ impl State {
             return Poll::Ready(Err(e));
         }
         let window = self.config.stream_window;
+        let manual = self.config.manual_transmit;
         let Some(pipe) = self.pipe(id, side) else {
             return Poll::Ready(Err(StreamError::Closed));
         };
@@ -460,9 +483,56 @@ impl State {
         }
         let chunk = data.split_to(credit.min(data.len()));
         pipe.buffered += chunk.len();
-        pipe.chunks.push_back(chunk);
-        wake.extend(pipe.reader.take());
+        if manual {
+            pipe.unsent.push_back(chunk);
+        } else {
+            pipe.chunks.push_back(chunk);
+            wake.extend(pipe.reader.take());
+        }
         Poll::Ready(Ok(()))
+    }
+
+    fn set_priority(&mut self, side: Side, id: u64, priority: i32) {
+        if let Some(pipe) = self.pipe(id, side) {
+            pipe.priority = priority;
+        }
+    }
+
+    /// Moves up to `budget` bytes written by `side` to their readers: from the stream of
+    /// highest priority first, the lowest id among equals. Returns how many moved.
+    fn transmit(&mut self, side: Side, mut budget: usize, wake: &mut Vec<Waker>) -> usize {
+        let mut moved = 0;
+        while budget > 0 {
+            let next = self
+                .streams
+                .iter()
+                .filter(|(_, s)| !s.pipes[side].unsent.is_empty())
+                .max_by_key(|(id, s)| (s.pipes[side].priority, std::cmp::Reverse(**id)))
+                .map(|(id, _)| *id);
+            let Some(pipe) = next.and_then(|id| self.pipe(id, side)) else {
+                break;
+            };
+            let Some(mut chunk) = pipe.unsent.pop_front() else {
+                break;
+            };
+            if chunk.len() > budget {
+                pipe.unsent.push_front(chunk.split_off(budget));
+            }
+            budget -= chunk.len();
+            moved += chunk.len();
+            pipe.chunks.push_back(chunk);
+            wake.extend(pipe.reader.take());
+        }
+        moved
+    }
+
+    /// Bytes written by `side` and not transmitted yet.
+    fn unsent(&self, side: Side) -> usize {
+        self.streams
+            .values()
+            .flat_map(|s| s.pipes[side].unsent.iter())
+            .map(Bytes::len)
+            .sum()
     }
 
     fn finish(&mut self, side: Side, id: u64, wake: &mut Vec<Waker>) {
@@ -523,7 +593,7 @@ impl State {
             wake.extend(pipe.writer.take());
             return Poll::Ready(Ok(Some(chunk)));
         }
-        if pipe.finished {
+        if pipe.finished && pipe.unsent.is_empty() {
             if !pipe.fin_read {
                 pipe.fin_read = true;
                 pipe.stop_watchers.wake_all(wake);
@@ -655,6 +725,21 @@ pub struct MemConnection {
 }
 
 impl MemConnection {
+    /// With [`MemConfig::manual_transmit`]: moves up to `bytes` of what this end wrote to
+    /// the peer, stream by stream in priority order (highest first; among equals, the
+    /// stream opened first; a stream's bytes in the order written). Returns how many bytes
+    /// moved: 0 when nothing waits.
+    pub fn transmit(&self, bytes: usize) -> usize {
+        self.shared
+            .update(|st, wake| st.transmit(self.side, bytes, wake))
+    }
+
+    /// With [`MemConfig::manual_transmit`]: bytes this end wrote that wait for
+    /// [`transmit`](Self::transmit).
+    pub fn unsent(&self) -> usize {
+        self.shared.update(|st, _| st.unsent(self.side))
+    }
+
     fn halves(&self, id: u64) -> BidiStream<Self> {
         let half = || Half {
             shared: self.shared.clone(),
@@ -787,6 +872,11 @@ impl SendStream for MemSendStream {
     fn reset(&mut self, error_code: ErrorCode) {
         let Half { shared, side, id } = &self.0;
         shared.update(|st, wake| st.reset(*side, *id, error_code, wake));
+    }
+
+    fn set_priority(&mut self, priority: i32) {
+        let Half { shared, side, id } = &self.0;
+        shared.update(|st, _| st.set_priority(*side, *id, priority));
     }
 
     fn stopped(

@@ -135,6 +135,16 @@ pub trait SendStream: Send + Unpin + 'static {
     fn stopped(
         &self,
     ) -> impl Future<Output = Result<Option<ErrorCode>, StreamError>> + Send + 'static + use<Self>;
+
+    /// Sets the stream's priority among this side's streams of the connection (default 0):
+    /// when the connection cannot send everything at once, data of higher-priority streams
+    /// goes first; equal priorities share the connection. QUIC: quinn's
+    /// `SendStream::set_priority`; [`mem`]: the order in which
+    /// [`MemConnection::transmit`](mem::MemConnection::transmit) drains streams. The default
+    /// ignores it.
+    fn set_priority(&mut self, priority: i32) {
+        let _ = priority;
+    }
 }
 
 /// The receiving half of a stream.

@@ -413,6 +413,11 @@ impl SendStream for QuicSend {
         let _ = self.0.reset(code(c));
     }
 
+    fn set_priority(&mut self, priority: i32) {
+        // Fails only on a stream already closed, whose priority no longer matters.
+        let _ = self.0.set_priority(priority);
+    }
+
     fn stopped(
         &self,
     ) -> impl Future<Output = Result<Option<ErrorCode>, StreamError>> + Send + 'static + use<> {
@@ -483,6 +488,17 @@ impl Settings {
         let mut mtu = quinn::MtuDiscoveryConfig::default();
         mtu.upper_bound(self.max_udp_payload_size.max(1200));
         t.mtu_discovery_config(Some(mtu));
+        if let Some(delay) = self.max_ack_delay {
+            // Asked of the peer in an ACK_FREQUENCY frame (draft-ietf-quic-ack-frequency-04);
+            // a reordering threshold of 1 keeps RFC 9000's immediate ACK of a gap, which
+            // quinn's default of 2 would delay.
+            let mut ack = quinn::AckFrequencyConfig::default();
+            ack.max_ack_delay(Some(delay))
+                .reordering_threshold(quinn::VarInt::from_u32(1));
+            t.ack_frequency_config(Some(ack));
+        }
+        t.packet_threshold(self.packet_threshold)
+            .time_threshold(self.time_threshold);
         Arc::new(t)
     }
 
