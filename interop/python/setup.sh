@@ -13,6 +13,12 @@ root="$(cd "$here/../.." && pwd)"
 venv="${1:-$root/target/grpcio-venv}"
 python="${PYTHON:-python3}"
 
+# Tests run in parallel: one install at a time, the others then find it done (two pips
+# writing one venv see each other's half-installed packages).
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
+
 if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
     # Debian splits venv/ensurepip into python3-venv.
     if command -v apt-get >/dev/null; then
