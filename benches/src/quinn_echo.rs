@@ -9,7 +9,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use prost::Message;
-use rpc_bench::driver::{Driver, Failure};
+use rpc_bench::driver::{Driver, Failure, PathStats};
 use rpc_bench::echo::{EchoRequest, EchoResponse};
 use rpc_bench::NetOptions;
 use rpc_core::tls::dev::SelfSigned;
@@ -397,6 +397,24 @@ impl Driver for QuinnDriver {
             .map_err(|e| format!("connect: {e}"))?
             .await
             .map_err(|e| format!("connect: {e}"))
+    }
+
+    fn path_stats(&self, conn: &quinn::Connection) -> Option<PathStats> {
+        let s = conn.stats();
+        Some(PathStats {
+            connections: 1,
+            sent_datagrams: s.udp_tx.datagrams,
+            received_datagrams: s.udp_rx.datagrams,
+            sent_ios: s.udp_tx.ios,
+            received_ios: s.udp_rx.ios,
+            sent_bytes: s.udp_tx.bytes,
+            received_bytes: s.udp_rx.bytes,
+            sent_packets: s.path.sent_packets,
+            lost_packets: s.path.lost_packets,
+            path_mtu: s.path.current_mtu,
+            rtt: s.path.rtt,
+            cwnd: s.path.cwnd,
+        })
     }
 
     async fn unary(&self, conn: &quinn::Connection, payload: Bytes) -> Result<u64, Failure> {

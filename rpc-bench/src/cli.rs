@@ -66,6 +66,11 @@ pub struct LoadArgs {
     /// Also count the CPU time of this process id (the server's, on the same machine).
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// After the table, what each scenario's connections did on the wire (QUIC statistics
+    /// over the measured interval): datagrams per call each way, GSO/GRO, path MTU, RTT,
+    /// congestion window, losses.
+    #[arg(long)]
+    pub stats: bool,
     /// Client tokio worker threads; 0 runs everything on one thread (current-thread runtime).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,

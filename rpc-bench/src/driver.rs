@@ -92,6 +92,115 @@ pub trait Driver: Send + Sync + 'static {
         bidi: &mut Self::Bidi,
         payload: Bytes,
     ) -> impl Future<Output = Result<u64, Failure>> + Send;
+
+    /// The connection's transport statistics so far, when the transport keeps any (QUIC).
+    fn path_stats(&self, conn: &Self::Conn) -> Option<PathStats> {
+        let _ = conn;
+        None
+    }
+}
+
+/// What the connections of a run did on the wire, from the client's side: its sent
+/// datagrams are the server's received ones and the other way round (on loopback, where
+/// nothing is lost). Counters add up over connections; the path figures are the last
+/// connection's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PathStats {
+    /// Connections counted.
+    pub connections: usize,
+    /// UDP datagrams sent (client to server).
+    pub sent_datagrams: u64,
+    /// UDP datagrams received (server to client).
+    pub received_datagrams: u64,
+    /// `sendmsg` calls: fewer than datagrams when GSO sent several in one.
+    pub sent_ios: u64,
+    /// Receive calls: fewer than datagrams when GRO or batched reads took several in one.
+    pub received_ios: u64,
+    /// UDP payload bytes sent.
+    pub sent_bytes: u64,
+    /// UDP payload bytes received.
+    pub received_bytes: u64,
+    /// QUIC packets sent (several may share a datagram).
+    pub sent_packets: u64,
+    /// Packets the client declared lost.
+    pub lost_packets: u64,
+    /// Path MTU (the largest UDP payload) the client found.
+    pub path_mtu: u16,
+    /// Smoothed round-trip time.
+    pub rtt: std::time::Duration,
+    /// Congestion window, bytes.
+    pub cwnd: u64,
+}
+
+impl PathStats {
+    /// The sum of two connections' statistics (path figures from `other`).
+    pub fn plus(mut self, other: &PathStats) -> PathStats {
+        self.connections += other.connections;
+        self.sent_datagrams += other.sent_datagrams;
+        self.received_datagrams += other.received_datagrams;
+        self.sent_ios += other.sent_ios;
+        self.received_ios += other.received_ios;
+        self.sent_bytes += other.sent_bytes;
+        self.received_bytes += other.received_bytes;
+        self.sent_packets += other.sent_packets;
+        self.lost_packets += other.lost_packets;
+        self.path_mtu = other.path_mtu;
+        self.rtt = other.rtt;
+        self.cwnd = other.cwnd;
+        self
+    }
+
+    /// What happened since `before` (counters subtracted, path figures from `self`).
+    pub fn since(&self, before: &PathStats) -> PathStats {
+        PathStats {
+            connections: self.connections,
+            sent_datagrams: self.sent_datagrams.saturating_sub(before.sent_datagrams),
+            received_datagrams: self
+                .received_datagrams
+                .saturating_sub(before.received_datagrams),
+            sent_ios: self.sent_ios.saturating_sub(before.sent_ios),
+            received_ios: self.received_ios.saturating_sub(before.received_ios),
+            sent_bytes: self.sent_bytes.saturating_sub(before.sent_bytes),
+            received_bytes: self.received_bytes.saturating_sub(before.received_bytes),
+            sent_packets: self.sent_packets.saturating_sub(before.sent_packets),
+            lost_packets: self.lost_packets.saturating_sub(before.lost_packets),
+            ..*self
+        }
+    }
+}
+
+impl From<rpc_core::transport::ConnectionStats> for PathStats {
+    fn from(s: rpc_core::transport::ConnectionStats) -> Self {
+        PathStats {
+            connections: 1,
+            sent_datagrams: s.sent_datagrams,
+            received_datagrams: s.received_datagrams,
+            sent_ios: s.sent_ios,
+            received_ios: s.received_ios,
+            sent_bytes: s.sent_bytes,
+            received_bytes: s.received_bytes,
+            sent_packets: s.sent_packets,
+            lost_packets: s.lost_packets,
+            path_mtu: s.path_mtu,
+            rtt: s.rtt,
+            cwnd: s.cwnd,
+        }
+    }
+}
+
+/// One connection of [`RpcDriver`]: the generated client over the layered channel, and the
+/// channel itself for its statistics.
+#[derive(Clone)]
+pub struct RpcConn<S> {
+    client: EchoClient<S>,
+    channel: Channel,
+}
+
+impl<S> std::ops::Deref for RpcConn<S> {
+    type Target = EchoClient<S>;
+    fn deref(&self) -> &EchoClient<S> {
+        &self.client
+    }
 }
 
 /// Drives rpc-core through the generated `EchoClient`, over each connection's `Channel`
@@ -171,15 +280,22 @@ where
     L: Layer<Channel> + Send + Sync + 'static,
     L::Service: CallService,
 {
-    type Conn = EchoClient<L::Service>;
+    type Conn = RpcConn<L::Service>;
     type Bidi = RpcBidi;
 
     async fn connect(&self) -> Result<Self::Conn, Failure> {
         self.endpoint
             .connect()
             .await
-            .map(|channel| EchoClient::new(self.layer.layer(channel)))
+            .map(|channel| RpcConn {
+                client: EchoClient::new(self.layer.layer(channel.clone())),
+                channel,
+            })
             .map_err(|e| format!("connect: {e}"))
+    }
+
+    fn path_stats(&self, conn: &Self::Conn) -> Option<PathStats> {
+        conn.channel.connection_stats().map(PathStats::from)
     }
 
     async fn unary(&self, conn: &Self::Conn, payload: Bytes) -> Result<u64, Failure> {

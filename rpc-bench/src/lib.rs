@@ -98,7 +98,18 @@ where
 /// Prints the reports (table or JSON, per `args`) and writes the SVG chart and the HTML
 /// report if asked: [`write_outputs`] as `rpc-bench`.
 pub fn output(reports: &[Report], args: &LoadArgs, cpu_scope: &str) -> std::io::Result<()> {
-    write_outputs(reports, &args.output, cpu_scope, "rpc-bench")
+    write_outputs(reports, &args.output, cpu_scope, "rpc-bench")?;
+    if args.stats {
+        // After the JSON too, on stderr then, so stdout stays one JSON document.
+        for line in reports.iter().filter_map(Report::path_lines) {
+            if args.output.json {
+                eprint!("{line}");
+            } else {
+                print!("{line}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Prints the reports (a table, or JSON with `--json`) and writes the files `out` asks for:

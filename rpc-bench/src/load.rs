@@ -3,7 +3,7 @@
 //! [`Timeline`] of intervals.
 
 use crate::cpu::process_cpu;
-use crate::driver::{failure_reason, split_failure, Driver, Failure};
+use crate::driver::{failure_reason, split_failure, Driver, Failure, PathStats};
 use crate::report::Report;
 use crate::schedule::Schedule;
 use crate::timeline::{self, Recorder, Timeline};
@@ -244,13 +244,16 @@ pub async fn run<D: Driver>(
         )))),
     });
 
-    // CPU is sampled when measuring starts and after the last call.
+    // CPU (and the connections' statistics) are sampled when measuring starts and after
+    // the last call.
     let cpu_start = {
+        let (driver, conns) = (driver.clone(), conns.clone());
         let sample = move || {
             (
                 Instant::now(),
                 process_cpu(None),
                 server_pid.map(|p| process_cpu(Some(p))),
+                path_stats(&*driver, &conns),
             )
         };
         if plan.warmup.is_zero() {
@@ -290,9 +293,12 @@ pub async fn run<D: Driver>(
         ticker.abort();
         pb.finish_and_clear();
     }
-    let (t0, cpu0, server0) = cpu_start
+    let (t0, cpu0, server0, path0) = cpu_start
         .await
         .map_err(|e| RunError::Other(e.to_string()))?;
+    let path = path_stats(&*driver, &conns)
+        .zip(path0)
+        .map(|(b, a)| b.since(&a));
     drop(conns);
 
     // Merged only now: a worker merging its histograms when it is done would delay the
@@ -309,14 +315,24 @@ pub async fn run<D: Driver>(
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
     };
-    Ok(Report::new(
+    let mut report = Report::new(
         plan,
         stats,
         elapsed,
         delta(cpu0, cpu_end),
         delta(server0.flatten(), server_end.flatten()),
         timeline,
-    ))
+    );
+    report.path = path;
+    Ok(report)
+}
+
+/// The sum of the connections' statistics, when the driver's transport keeps any.
+fn path_stats<D: Driver>(driver: &D, conns: &[D::Conn]) -> Option<PathStats> {
+    conns
+        .iter()
+        .filter_map(|c| driver.path_stats(c))
+        .reduce(|a, b| a.plus(&b))
 }
 
 /// How long `plan` should measure, when known: its duration, or its request count at a

@@ -51,6 +51,9 @@ pub struct Report {
     pub cpu: Option<Duration>,
     /// CPU time of the server process (`--server-pid`) over the measured interval.
     pub server_cpu: Option<Duration>,
+    /// What the connections did on the wire over the measured interval (`--stats`), when
+    /// the transport keeps statistics.
+    pub path: Option<crate::driver::PathStats>,
 }
 
 fn us(ns: u64) -> f64 {
@@ -82,7 +85,36 @@ impl Report {
             elapsed,
             cpu,
             server_cpu,
+            path: None,
         }
+    }
+
+    /// The `--stats` lines: datagrams per call each way (the client's sent datagrams are
+    /// the server's received ones), system calls per datagram (GSO/GRO), path MTU, RTT,
+    /// congestion window, losses. `None` without statistics.
+    pub fn path_lines(&self) -> Option<String> {
+        let p = self.path.as_ref()?;
+        let calls = (self.stats.ok + self.stats.errors.values().sum::<u64>()).max(1) as f64;
+        let per = |n: u64| n as f64 / calls;
+        let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+        Some(format!(
+            "{}: {} connection(s); per call: client->server {:.3} datagrams ({:.3} packets, {:.0} B), \
+             server->client {:.3} datagrams ({:.0} B); datagrams per syscall: send {:.2}, receive {:.2} \
+             (>1: GSO/GRO); path MTU {} B, RTT {:.1} µs, cwnd {} B, lost packets {}\n",
+            self.label,
+            p.connections,
+            per(p.sent_datagrams),
+            per(p.sent_packets),
+            per(p.sent_bytes),
+            per(p.received_datagrams),
+            per(p.received_bytes),
+            ratio(p.sent_datagrams, p.sent_ios),
+            ratio(p.received_datagrams, p.received_ios),
+            p.path_mtu,
+            p.rtt.as_secs_f64() * 1e6,
+            p.cwnd,
+            p.lost_packets,
+        ))
     }
 
     /// Successful calls per second.

@@ -117,6 +117,7 @@ impl Inner {
             return;
         }
         self.conn.compare_and_swap(&current, None::<Arc<AnyConn>>);
+        crate::transport::quic::pmtu::remember_any(conn);
         let mut early = self.early.lock().unwrap_or_else(|e| e.into_inner());
         if early.as_ref().is_some_and(|(c, _)| Arc::ptr_eq(c, conn)) {
             *early = None;
@@ -142,6 +143,8 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.dropped.cancel();
         if let Some(conn) = self.conn.load_full() {
+            // The next connection to this server starts at the path MTU this one found.
+            crate::transport::quic::pmtu::remember_any(&conn);
             conn.close(wire::ErrorCode::NO_ERROR, b"channel dropped");
         }
     }

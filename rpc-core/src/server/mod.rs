@@ -546,6 +546,15 @@ impl ServerHandle {
         self.shared.conns.len()
     }
 
+    /// The statistics of each established connection whose transport keeps any (QUIC
+    /// does: RTT, congestion window, losses, datagrams and bytes each way, path MTU), in
+    /// no particular order. Counters only grow over a connection's life: sum two snapshots'
+    /// differences for what the server did between them.
+    pub fn connection_stats(&self) -> Vec<crate::transport::ConnectionStats> {
+        let live = self.shared.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.values().filter_map(|c| c.stats()).collect()
+    }
+
     /// Starts a graceful shutdown (same as the shutdown signal completing).
     pub fn shutdown(&self) {
         self.shared.begin_shutdown();
@@ -784,7 +793,10 @@ impl<'a> Live<'a> {
 impl Drop for Live<'_> {
     fn drop(&mut self) {
         let mut live = self.shared.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.remove(&self.id);
+        if let Some(conn) = live.remove(&self.id) {
+            // The next connection from this peer starts at the path MTU this one found.
+            crate::transport::quic::pmtu::remember_any(&conn);
+        }
     }
 }
 

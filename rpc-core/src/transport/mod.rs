@@ -274,6 +274,12 @@ pub struct ConnectionStats {
     pub sent_bytes: u64,
     /// Bytes received in UDP datagrams.
     pub received_bytes: u64,
+    /// System calls that sent the datagrams: fewer than `sent_datagrams` when segmentation
+    /// offload (GSO) sent several in one.
+    pub sent_ios: u64,
+    /// System calls that received the datagrams: fewer than `received_datagrams` when
+    /// receive offload (GRO) or batched reads returned several in one.
+    pub received_ios: u64,
     /// The current maximum UDP payload size on the path (path MTU discovery's result).
     pub path_mtu: u16,
 }

@@ -188,8 +188,20 @@ impl Endpoint {
         addr: SocketAddr,
     ) -> Result<Connected, Error> {
         let server_name = self.tls.domain().unwrap_or(&self.host).to_owned();
+        let mut config = self.quinn_client_config()?;
+        let settings = &self.settings;
+        if let Some(mtu) = super::pmtu::initial_for(
+            addr.ip(),
+            settings.initial_mtu,
+            settings.max_udp_payload_size,
+        ) {
+            // An earlier connection measured this path: start there (transport::quic::pmtu).
+            let mut learned = settings.clone();
+            learned.initial_mtu = mtu;
+            config.transport_config(learned.transport(false));
+        }
         let mut connecting = endpoint
-            .connect_with(self.quinn_client_config()?, addr, &server_name)
+            .connect_with(config, addr, &server_name)
             .map_err(|e| Error::with(Kind::Connect, format!("cannot connect to {addr}"), e))?;
         // As set; else 2 s to a loopback address, else the backoff's minimum connect
         // timeout (gRPC's 20 s).

@@ -6,6 +6,7 @@
 //! version follows rpc-core's.
 
 pub(crate) mod client;
+pub(crate) mod pmtu;
 pub(crate) mod server;
 
 /// The QUIC implementation under this transport.
@@ -133,11 +134,10 @@ pub(crate) fn peer_identity(conn: &quinn::Connection) -> Option<crate::tls::Peer
 /// early data are read before the handshake completes (their streams say so:
 /// [`AnyRecv::is_early`](super::AnyRecv::is_early)). The handshake still has `timeout` to
 /// complete; a connection that never completes it (a replay, RFC 9001 §9.2) is then closed.
-pub(crate) async fn accept_0rtt(incoming: quinn::Incoming, timeout: Duration) -> Option<AnyConn> {
-    let connecting = incoming
-        .accept()
-        .map_err(|e| tracing::debug!("handshake failed: {e}"))
-        .ok()?;
+pub(crate) async fn accept_0rtt(
+    connecting: quinn::Connecting,
+    timeout: Duration,
+) -> Option<AnyConn> {
     match connecting.into_0rtt() {
         Ok((conn, done)) => {
             let watched = conn.clone();
@@ -383,6 +383,8 @@ pub(crate) fn stats(conn: &quinn::Connection) -> super::ConnectionStats {
         received_datagrams: s.udp_rx.datagrams,
         sent_bytes: s.udp_tx.bytes,
         received_bytes: s.udp_rx.bytes,
+        sent_ios: s.udp_tx.ios,
+        received_ios: s.udp_rx.ios,
         path_mtu: s.path.current_mtu,
     }
 }

@@ -9,13 +9,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A server's QUIC endpoint, and whether it accepts 0-RTT data. Cloning it is a reference
-/// count.
+/// A server's QUIC endpoint, whether it accepts 0-RTT data, and its config (for
+/// connections that start at a learned path MTU). Cloning it is a reference count.
 #[derive(Clone)]
-pub(crate) struct Acceptor(quinn::Endpoint, bool);
+pub(crate) struct Acceptor(quinn::Endpoint, bool, Arc<Base>);
+
+/// The endpoint's server config and the settings it was made from.
+struct Base {
+    config: quinn::ServerConfig,
+    settings: Settings,
+}
 
 /// A QUIC connection attempt, before its handshake, and whether 0-RTT data is accepted.
-pub(crate) struct Incoming(quinn::Incoming, bool);
+pub(crate) struct Incoming(quinn::Incoming, bool, Arc<Base>);
 
 impl Acceptor {
     /// An endpoint serving `tls` on `socket`, and its address.
@@ -27,17 +33,17 @@ impl Acceptor {
     ) -> Result<(Self, SocketAddr), Error> {
         let early_data = super::server_early_data(tls, settings);
         let crypto = super::server_crypto(tls, early_data)?;
-        let endpoint = endpoint(
-            socket,
-            settings,
-            Some(server_config(crypto, settings)),
-            reset_key,
-        )
-        .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
+        let config = server_config(crypto, settings);
+        let base = Arc::new(Base {
+            config: config.clone(),
+            settings: settings.clone(),
+        });
+        let endpoint = endpoint(socket, settings, Some(config), reset_key)
+            .map_err(|e| Error::with(Kind::Io, "failed to create the QUIC endpoint", e))?;
         let local_addr = endpoint
             .local_addr()
             .map_err(|e| Error::with(Kind::Io, "failed to read the local address", e))?;
-        Ok((Acceptor(endpoint, early_data), local_addr))
+        Ok((Acceptor(endpoint, early_data, base), local_addr))
     }
 
     /// Binds a UDP socket at `addr` for [`Acceptor::new`].
@@ -58,7 +64,10 @@ impl Acceptor {
     /// # Cancel safety
     /// Cancel safe.
     pub(crate) async fn accept(&self) -> Option<Incoming> {
-        self.0.accept().await.map(|i| Incoming(i, self.1))
+        self.0
+            .accept()
+            .await
+            .map(|i| Incoming(i, self.1, self.2.clone()))
     }
 
     /// Closes every connection, those still in their handshake included.
@@ -103,10 +112,34 @@ impl Incoming {
 
     /// The connection, once its handshake completed within `timeout`.
     pub(crate) async fn establish(self, timeout: Duration) -> Option<AnyConn> {
-        if self.1 {
-            return super::accept_0rtt(self.0, timeout).await;
+        let Incoming(incoming, early_data, base) = self;
+        let settings = &base.settings;
+        let ip = incoming.remote_address().ip();
+        let learned =
+            super::pmtu::initial_for(ip, settings.initial_mtu, settings.max_udp_payload_size);
+        let connecting = match learned {
+            // An earlier connection from this peer measured the path: start there
+            // (transport::quic::pmtu).
+            Some(mtu) => {
+                let mut config = base.config.clone();
+                let mut learned = settings.clone();
+                learned.initial_mtu = mtu;
+                config.transport_config(learned.transport(true));
+                incoming.accept_with(Arc::new(config))
+            }
+            None => incoming.accept(),
+        };
+        let connecting = match connecting {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!("handshake failed: {e}");
+                return None;
+            }
+        };
+        if early_data {
+            return super::accept_0rtt(connecting, timeout).await;
         }
-        match tokio::time::timeout(timeout, self.0).await {
+        match tokio::time::timeout(timeout, connecting).await {
             Ok(Ok(conn)) => Some(AnyConn::Quic(conn)),
             Ok(Err(e)) => {
                 // Debug: a handshake flood makes one per attempt.
