@@ -290,6 +290,13 @@ fn client(
                     Idempotency::Unknown => req,
                     _ => quote!(#cp::codegen::idempotent(#req)),
                 };
+                // The method's stream priority, unless the default.
+                let p = m.priority;
+                let req = if p == 0 {
+                    req
+                } else {
+                    quote!(#cp::codegen::priority(#req, #p))
+                };
                 // A per-method compression setting overrides the channel's (§15).
                 match &compression {
                     Some(c) => quote!(#cp::codegen::send_compressed(#req, #c)),
@@ -493,8 +500,12 @@ fn server(
                 MethodKind::ClientStreaming => quote!(client_streaming),
                 MethodKind::Streaming => quote!(streaming),
             };
+            // The method's stream priority for its responses, unless the default.
+            let p = m.priority;
+            let prioritize = (p != 0).then(|| quote!(let call = #cp::codegen::prioritized(call, #p);));
             quote! {
                 #proto_name => {
+                    #prioritize
                     let inner = #cp::codegen::Arc::clone(&self.inner);
                     #cp::codegen::#handler(
                         call,

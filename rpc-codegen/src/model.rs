@@ -49,6 +49,9 @@ pub struct Method {
     pub deprecated: bool,
     /// `option idempotency_level = ...;` on the method.
     pub idempotency: Idempotency,
+    /// The QUIC stream priority of the method's calls, on both sides (client requests,
+    /// server responses; higher first, 0 the default): `#[rpc(priority = N)]`.
+    pub priority: i32,
 }
 
 /// The protobuf `idempotency_level` method option.

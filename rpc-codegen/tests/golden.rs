@@ -251,3 +251,23 @@ fn per_method_compression() {
     };
     check("compressed_client", &service, &config);
 }
+
+#[test]
+fn method_priority() {
+    // A method with a stream priority sets it on its requests (client) and on its
+    // responses (server); one without generates what it did before.
+    let service = Service {
+        name: "Ticker".into(),
+        proto_name: "Ticker".into(),
+        package: "ticker".into(),
+        methods: vec![
+            Method {
+                priority: 5,
+                ..method("quote", "Quote", "QuoteRequest", "Quote", false, false)
+            },
+            method("feed", "Feed", "QuoteRequest", "Quote", false, true),
+        ],
+        ..Service::default()
+    };
+    check("priority", &service, &GenConfig::default());
+}

@@ -30,6 +30,24 @@ pub fn idempotent<T>(mut request: Request<T>) -> Request<T> {
     request
 }
 
+/// Sets a request's stream priority to the method's `priority`, unless the request has one
+/// of its own (`Request::set_priority`, not 0).
+pub fn priority<T>(mut request: Request<T>, priority: i32) -> Request<T> {
+    if request.priority() == 0 {
+        request.set_priority(priority);
+    }
+    request
+}
+
+/// Sets a server call's response stream priority (the method's `priority`).
+pub fn prioritized(
+    mut call: crate::server::ServerCall,
+    priority: i32,
+) -> crate::server::ServerCall {
+    call.set_priority(priority);
+    call
+}
+
 /// Sets a request's compression (from the method's setting in `rpc-codegen`, PROTOCOL.md §15).
 pub fn send_compressed<T>(
     mut request: Request<T>,

@@ -100,6 +100,8 @@ pub(crate) struct RpcArgs {
     pub name: Option<String>,
     /// The `idempotency_level` option.
     pub idempotency: Idempotency,
+    /// `priority = N`: the calls' QUIC stream priority.
+    pub priority: i32,
 }
 
 impl RpcArgs {
@@ -112,14 +114,18 @@ impl RpcArgs {
                 }
                 self.name = Some(proto_ident(&meta, "method")?);
                 return Ok(());
+            } else if meta.path.is_ident("priority") {
+                let lit: syn::LitInt = meta.value()?.parse()?;
+                self.priority = lit.base10_parse()?;
+                return Ok(());
             } else if meta.path.is_ident("idempotent") {
                 Idempotency::Idempotent
             } else if meta.path.is_ident("no_side_effects") {
                 Idempotency::NoSideEffects
             } else {
                 return Err(meta.error(
-                    "unknown `rpc` argument: expected `name = \"...\"`, `idempotent` or \
-                     `no_side_effects`",
+                    "unknown `rpc` argument: expected `name = \"...\"`, `priority = N`, \
+                     `idempotent` or `no_side_effects`",
                 ));
             };
             if self.idempotency != Idempotency::Unknown {

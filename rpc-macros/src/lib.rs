@@ -207,8 +207,10 @@
 //! Doc comments on the trait and its methods become the docs of the generated client and
 //! server, `#[deprecated]` (its note is dropped) deprecates the service or method in both,
 //! and `#[cfg(...)]` on the trait applies to everything emitted. On a method, `#[rpc(...)]`
-//! takes `name = "Method"` and one of `idempotent` or `no_side_effects` (protobuf's
-//! `idempotency_level`, recorded in the service model).
+//! takes `name = "Method"`, one of `idempotent` or `no_side_effects` (protobuf's
+//! `idempotency_level`, recorded in the service model), and `priority = N`: the QUIC stream
+//! priority of the method's calls, set by the client on its requests and by the server on its
+//! responses (higher first; a request's own non-zero `Request::set_priority` wins).
 //!
 //! # Descriptors and server reflection
 //!

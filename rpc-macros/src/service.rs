@@ -226,6 +226,7 @@ fn parse_method(f: &TraitItemFn, errors: &mut Errors) -> Option<(Method, Vec<Typ
             comments: attrs.comments,
             deprecated: attrs.deprecated,
             idempotency: attrs.rpc.idempotency,
+            priority: attrs.rpc.priority,
         },
         types,
     ))
@@ -741,7 +742,7 @@ mod tests {
                     async fn list_features(&self, r: rpc_core::Request<self::Rectangle>)
                         -> Result<Response<impl Stream<Item = Result<Feature, Status>> + Send>, Status>;
                     #[deprecated = "use route_chat"]
-                    #[rpc(name = "RecordRoute", idempotent)]
+                    #[rpc(name = "RecordRoute", idempotent, priority = -2)]
                     async fn record(&self, r: Request<Streaming<crate::pb::Point>>)
                         -> Result<Response<()>, Status>;
                     async fn route_chat(&self, r: Request<Streaming<super::Note>>)
@@ -821,6 +822,8 @@ mod tests {
         assert_eq!(m[2].idempotency, Idempotency::Idempotent);
         assert!(m[2].deprecated);
         assert_eq!(m[1].idempotency, Idempotency::Unknown);
+        assert_eq!(m[2].priority, -2);
+        assert_eq!(m[0].priority, 0);
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub trait NoteService {
     async fn join(&self, request: Request<Streaming<Note>>) -> Result<Response<Note>, Status>;
 
     /// Answers each note with its length.
-    #[rpc(name = "Measure", idempotent)]
+    #[rpc(name = "Measure", idempotent, priority = 3)]
     async fn lengths(
         &self,
         request: Request<Streaming<Note>>,

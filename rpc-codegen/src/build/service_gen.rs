@@ -75,6 +75,7 @@ pub(crate) fn from_prost(service: prost_build::Service) -> Service {
                     IdempotencyLevel::Idempotent => Idempotency::Idempotent,
                 },
                 comments: doc_lines(&m.comments),
+                priority: 0,
                 name: m.name,
                 proto_name: m.proto_name,
                 input_type: m.input_type,
