@@ -246,9 +246,11 @@ impl Channel {
                     )))
                 }
             };
-            let single = kind == MethodKind::Unary;
+            if kind == MethodKind::Unary {
+                return self.unary_raw(&path, request).await;
+            }
             return self
-                .single_request_call(&path, request, RawCodec, single)
+                .single_request_call(&path, request, RawCodec, false)
                 .await;
         }
         let request = request.map(RequestBody::into_stream);
@@ -261,6 +263,25 @@ impl Channel {
             return Ok(Response::from_parts(md, body, MetadataMap::new()));
         }
         self.streaming(&path, request, RawCodec).await
+    }
+}
+
+impl Channel {
+    /// A unary call with an encoded message, on the channel's own unary path (one buffer,
+    /// no response stream machinery), answered as a one-message stream. Its future ends with
+    /// the response, as a unary call's does.
+    async fn unary_raw(
+        &self,
+        path: &str,
+        request: Request<Result<Bytes, Status>>,
+    ) -> Result<CallResponse, Status> {
+        let mut response = self.unary(path, request, RawCodec).await?;
+        let extensions = std::mem::take(response.extensions_mut());
+        let (md, message, trailers) = response.into_parts();
+        let body = Streaming::single(Box::new(RawDecoder), message, trailers);
+        let mut response = Response::from_parts(md, body, MetadataMap::new());
+        *response.extensions_mut() = extensions;
+        Ok(response)
     }
 }
 
