@@ -58,6 +58,17 @@ struct Srv {
     runs: Runs,
 }
 
+/// Waits until `addr` can be bound again (a hang guard, not a timing assertion).
+async fn wait_port_free(addr: SocketAddr) {
+    for _ in 0..500 {
+        if std::net::UdpSocket::bind(addr).is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{addr} was never released");
+}
+
 fn serve(zero_rtt: bool, addr: SocketAddr) -> Srv {
     let kv = Kv::default();
     let runs = kv.runs.clone();
@@ -290,7 +301,9 @@ async fn rejected_early_data_is_sent_again() {
     resumable(&endpoint).await;
     first.handle.shutdown();
     assert!(common::eventually(|| first.handle.active_connections() == 0).await);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The old server's socket goes with its endpoint's last reference: bind again once the
+    // port is free (a fixed pause was not always enough on a loaded machine).
+    wait_port_free(addr).await;
 
     let srv = serve(false, addr);
     let ch = endpoint.connect().await.unwrap();
