@@ -23,74 +23,19 @@ use rpc_core::client::service::CallRequest;
 use rpc_core::client::BackoffConfig;
 use rpc_core::tls::dev::SelfSigned;
 use rpc_core::{Endpoint, Request};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::{pem_files, ServerProcess};
+
+mod support;
 
 /// Rounds of restarts (each restarts every server once).
 const ROUNDS: usize = 2;
 /// Concurrent callers, each making one call every `PACE`.
 const CALLERS: usize = 4;
 const PACE: Duration = Duration::from_millis(5);
-
-/// An `interop-server` process; killed if the test fails half-way.
-struct Server {
-    child: Option<Child>,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(port: u16, cert: &Path, key: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_interop-server"))
-            .args(["--port", &port.to_string(), "--tls_cert"])
-            .arg(cert)
-            .arg("--tls_key")
-            .arg(key)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start interop-server");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines
-            .next()
-            .expect("the server prints its address")
-            .unwrap();
-        let addr = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .parse()
-            .unwrap();
-        // The rest of the output, drained so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-        Server {
-            child: Some(child),
-            addr,
-        }
-    }
-
-    /// SIGTERM, then waits for the process to drain and exit; returns its exit status code.
-    fn terminate(&mut self) -> Option<i32> {
-        let mut child = self.child.take()?;
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        child.wait().expect("wait for the server").code()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// Counts the attempts that reach the balancer (below the retry layer).
 fn counting(
@@ -102,22 +47,12 @@ fn counting(
     })
 }
 
-/// `cert`'s PEM files, in a directory of the test's own (`name`): tests run in parallel.
-fn pem_files(cert: &SelfSigned, name: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("rolling-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, cert.cert_pem()).unwrap();
-    std::fs::write(&key_path, cert.key_pem()).unwrap();
-    (cert_path, key_path)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_fails_no_idempotent_call() {
     let cert = SelfSigned::generate(&["localhost", "127.0.0.1"]).unwrap();
     let (cert_path, key_path) = pem_files(&cert, "balanced");
-    let mut servers: Vec<Server> = (0..3)
-        .map(|_| Server::start(0, &cert_path, &key_path))
+    let mut servers: Vec<ServerProcess> = (0..3)
+        .map(|_| ServerProcess::start(0, &cert_path, &key_path))
         .collect();
     let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
 
@@ -146,7 +81,7 @@ async fn a_rolling_restart_fails_no_idempotent_call() {
             let port = server.addr.port();
             let code = tokio::task::block_in_place(|| server.terminate());
             assert_eq!(code, Some(0), "a drained server exits 0");
-            *server = Server::start(port, &cert_path, &key_path);
+            *server = ServerProcess::start(port, &cert_path, &key_path);
             restarts += 1;
         }
     }
@@ -167,7 +102,7 @@ async fn a_rolling_restart_fails_no_idempotent_call() {
 async fn one_server_restarted_five_times_fails_no_idempotent_call() {
     let cert = SelfSigned::generate(&["localhost", "127.0.0.1"]).unwrap();
     let (cert_path, key_path) = pem_files(&cert, "one");
-    let mut server = Server::start(0, &cert_path, &key_path);
+    let mut server = ServerProcess::start(0, &cert_path, &key_path);
     let channel = Endpoint::from_addr(server.addr)
         .tls_config(cert.client_config())
         .connect_backoff(
@@ -187,7 +122,7 @@ async fn one_server_restarted_five_times_fails_no_idempotent_call() {
         let port = server.addr.port();
         let code = tokio::task::block_in_place(|| server.terminate());
         assert_eq!(code, Some(0), "a drained server exits 0");
-        server = Server::start(port, &cert_path, &key_path);
+        server = ServerProcess::start(port, &cert_path, &key_path);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     // (Attempts are not counted on this path: the retry layer is inside the channel.)

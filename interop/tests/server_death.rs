@@ -5,50 +5,18 @@ use interop::pb::test_service_client::TestServiceClient;
 use interop::pb::{ResponseParameters, SimpleRequest, StreamingOutputCallRequest};
 use rpc_core::tls::dev::SelfSigned;
 use rpc_core::{Code, Endpoint};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::{pem_files, ServerProcess};
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_server(port: u16, cert: &Path, key: &Path) -> (Server, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_interop-server"))
-        .args(["--port", &port.to_string(), "--tls_cert"])
-        .arg(cert)
-        .arg("--tls_key")
-        .arg(key)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("server prints its address").unwrap();
-    let addr = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .parse()
-        .unwrap();
-    (Server(child), addr)
-}
+mod support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_server_fails_calls_with_unavailable_and_channel_recovers() {
-    let dir = std::env::temp_dir().join(format!("server-death-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let cert = SelfSigned::generate(&["localhost", "127.0.0.1"]).unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, cert.cert_pem()).unwrap();
-    std::fs::write(&key_path, cert.key_pem()).unwrap();
+    let (cert_path, key_path) = pem_files(&cert, "server-death");
 
-    let (server, addr) = spawn_server(0, &cert_path, &key_path);
+    let mut server = ServerProcess::start(0, &cert_path, &key_path);
+    let addr = server.addr;
     // A dead peer sends no close: the client learns from the idle timeout.
     let channel = Endpoint::from_addr(addr)
         .tls_config(cert.client_config())
@@ -88,7 +56,7 @@ async fn killed_server_fails_calls_with_unavailable_and_channel_recovers() {
         stream.message().await.unwrap().unwrap();
         calls.push(tokio::spawn(async move { stream.message().await }));
     }
-    drop(server); // SIGKILL: no CONNECTION_CLOSE reaches the client.
+    server.kill(); // SIGKILL: no CONNECTION_CLOSE reaches the client.
     for call in calls {
         let res = tokio::time::timeout(Duration::from_secs(60), call)
             .await
@@ -98,7 +66,7 @@ async fn killed_server_fails_calls_with_unavailable_and_channel_recovers() {
     }
 
     // Restart on the same port; the same channel reconnects on demand.
-    let (_server, _) = spawn_server(addr.port(), &cert_path, &key_path);
+    let _server = ServerProcess::start(addr.port(), &cert_path, &key_path);
     let mut recovered = false;
     for _ in 0..100 {
         match client
@@ -123,5 +91,7 @@ async fn killed_server_fails_calls_with_unavailable_and_channel_recovers() {
         recovered,
         "the channel did not reconnect to the restarted server"
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    if let Some(dir) = cert_path.parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -3,11 +3,13 @@
 //! and the report ends with how the calls spread over them (and the cache's hit ratio).
 
 use crate::cli::LoadArgs;
-use crate::driver::{failure, Driver, Failure};
+use crate::driver::{
+    client_stream, drain, failure, open_bidi, ping, request, stream_request, Driver, Failure,
+    RpcBidi,
+};
 use crate::echo::echo_client::EchoClient;
 use crate::echo::EchoRequest;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use rpc_balance::cache::{Cache, CacheLayer};
 use rpc_balance::{BalancedChannel, DnsResolver, Policy, StaticList};
 use rpc_core::tls::ClientTlsConfig;
@@ -17,7 +19,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tower_layer::Layer;
 
 /// Request metadata by which `rpc-bench --cache` asks the echo server to allow caching its
@@ -204,11 +205,7 @@ impl BalancedDriver {
     }
 
     fn request(&self, payload: Bytes) -> Request<EchoRequest> {
-        let mut message = EchoRequest {
-            payload,
-            response_size: 0,
-            response_count: 0,
-        };
+        let mut message = request(payload);
         if !self.cache_on {
             return Request::new(message);
         }
@@ -223,29 +220,9 @@ impl BalancedDriver {
     }
 }
 
-/// An open bidirectional echo call.
-pub struct Bidi {
-    tx: mpsc::Sender<EchoRequest>,
-    rx: rpc_core::Streaming<crate::echo::EchoResponse>,
-}
-
-impl std::fmt::Debug for Bidi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bidi").finish_non_exhaustive()
-    }
-}
-
-fn plain(payload: Bytes) -> EchoRequest {
-    EchoRequest {
-        payload,
-        response_size: 0,
-        response_count: 0,
-    }
-}
-
 impl Driver for BalancedDriver {
     type Conn = EchoClient<Cache<BalancedChannel>>;
-    type Bidi = Bidi;
+    type Bidi = RpcBidi;
 
     async fn connect(&self) -> Result<Self::Conn, Failure> {
         let make = self.make.clone();
@@ -260,7 +237,7 @@ impl Driver for BalancedDriver {
         if !matches!(up, Ok(true)) {
             // No server came up: say why with a call's status.
             let client = EchoClient::new(self.cache.layer(balanced.clone()));
-            return Err(match client.unary(plain(Bytes::new())).await {
+            return Err(match client.unary(request(Bytes::new())).await {
                 Err(status) => format!("connect: {}", status.message()),
                 Ok(_) => "connect: no server of the target came up".to_owned(),
             });
@@ -286,21 +263,11 @@ impl Driver for BalancedDriver {
         size: u32,
         count: u32,
     ) -> Result<u64, Failure> {
-        let req = EchoRequest {
-            payload: Bytes::new(),
-            response_size: size,
-            response_count: count,
-        };
-        let mut stream = conn
-            .server_stream(req)
+        let response = conn
+            .server_stream(stream_request(size, count))
             .await
-            .map_err(|s| failure(&s))?
-            .into_inner();
-        let mut got = 0u64;
-        while let Some(m) = stream.message().await.map_err(|s| failure(&s))? {
-            got += m.payload.len() as u64;
-        }
-        Ok(got)
+            .map_err(|s| failure(&s))?;
+        drain(response.into_inner()).await
     }
 
     async fn client_stream(
@@ -309,35 +276,15 @@ impl Driver for BalancedDriver {
         payload: Bytes,
         count: u32,
     ) -> Result<u64, Failure> {
-        let requests = futures_util::stream::iter((0..count).map(move |_| plain(payload.clone())));
-        let reply = conn
-            .client_stream(requests)
-            .await
-            .map_err(|s| failure(&s))?;
-        Ok(reply.into_inner().payload.len() as u64)
+        client_stream(conn, payload, count).await
     }
 
-    async fn open_bidi(&self, conn: &Self::Conn) -> Result<Bidi, Failure> {
-        let (tx, mut rx) = mpsc::channel::<EchoRequest>(16);
-        let requests = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        let rx = conn
-            .bidi(requests)
-            .await
-            .map_err(|s| failure(&s))?
-            .into_inner();
-        Ok(Bidi { tx, rx })
+    async fn open_bidi(&self, conn: &Self::Conn) -> Result<RpcBidi, Failure> {
+        open_bidi(conn).await
     }
 
-    async fn ping(&self, bidi: &mut Bidi, payload: Bytes) -> Result<u64, Failure> {
-        bidi.tx
-            .send(plain(payload))
-            .await
-            .map_err(|_| "BidiClosed".to_owned())?;
-        match bidi.rx.next().await {
-            Some(Ok(m)) => Ok(m.payload.len() as u64),
-            Some(Err(s)) => Err(failure(&s)),
-            None => Err("BidiEnded".to_owned()),
-        }
+    async fn ping(&self, bidi: &mut RpcBidi, payload: Bytes) -> Result<u64, Failure> {
+        ping(bidi, payload).await
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::breakdown::Breakdown;
 use crate::echo::echo_client::EchoClient;
-use crate::echo::EchoRequest;
+use crate::echo::{EchoRequest, EchoResponse};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use rpc_core::client::service::CallService;
@@ -267,11 +267,69 @@ impl std::fmt::Debug for RpcBidi {
     }
 }
 
-fn request(payload: Bytes) -> EchoRequest {
+/// An echo request carrying `payload`, answered in kind.
+pub(crate) fn request(payload: Bytes) -> EchoRequest {
     EchoRequest {
         payload,
         response_size: 0,
         response_count: 0,
+    }
+}
+
+/// A request for `count` responses of `size` bytes.
+pub(crate) fn stream_request(size: u32, count: u32) -> EchoRequest {
+    EchoRequest {
+        payload: Bytes::new(),
+        response_size: size,
+        response_count: count,
+    }
+}
+
+/// Reads a response stream to its end: the payload bytes received.
+pub(crate) async fn drain(mut stream: Streaming<EchoResponse>) -> Result<u64, Failure> {
+    let mut got = 0u64;
+    while let Some(m) = stream.message().await.map_err(|s| failure(&s))? {
+        got += m.payload.len() as u64;
+    }
+    Ok(got)
+}
+
+/// `count` requests of `payload` in one client-streaming call: the reply's payload bytes.
+pub(crate) async fn client_stream<S: CallService>(
+    client: &EchoClient<S>,
+    payload: Bytes,
+    count: u32,
+) -> Result<u64, Failure> {
+    let requests = futures_util::stream::iter((0..count).map(move |_| request(payload.clone())));
+    let reply = client
+        .client_stream(requests)
+        .await
+        .map_err(|s| failure(&s))?;
+    Ok(reply.into_inner().payload.len() as u64)
+}
+
+/// Opens a bidirectional echo call.
+pub(crate) async fn open_bidi<S: CallService>(client: &EchoClient<S>) -> Result<RpcBidi, Failure> {
+    let (tx, mut rx) = mpsc::channel::<EchoRequest>(16);
+    let requests = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let rx = client
+        .bidi(requests)
+        .await
+        .map_err(|s| failure(&s))?
+        .into_inner();
+    Ok(RpcBidi { tx, rx })
+}
+
+/// One round trip on an open bidirectional call: the response's payload bytes.
+pub(crate) async fn ping(bidi: &mut RpcBidi, payload: Bytes) -> Result<u64, Failure> {
+    bidi.tx
+        .send(request(payload))
+        .await
+        .map_err(|_| "BidiClosed".to_owned())?;
+    match bidi.rx.next().await {
+        Some(Ok(m)) => Ok(m.payload.len() as u64),
+        Some(Err(s)) => Err(failure(&s)),
+        None => Err("BidiEnded".to_owned()),
     }
 }
 
@@ -313,22 +371,12 @@ where
         size: u32,
         count: u32,
     ) -> Result<u64, Failure> {
-        let req = EchoRequest {
-            payload: Bytes::new(),
-            response_size: size,
-            response_count: count,
-        };
         let response = conn
-            .server_stream(self.request(req))
+            .server_stream(self.request(stream_request(size, count)))
             .await
             .map_err(|s| failure(&s))?;
         self.note(&response);
-        let mut stream = response.into_inner();
-        let mut got = 0u64;
-        while let Some(m) = stream.message().await.map_err(|s| failure(&s))? {
-            got += m.payload.len() as u64;
-        }
-        Ok(got)
+        drain(response.into_inner()).await
     }
 
     async fn client_stream(
@@ -337,35 +385,14 @@ where
         payload: Bytes,
         count: u32,
     ) -> Result<u64, Failure> {
-        let requests =
-            futures_util::stream::iter((0..count).map(move |_| request(payload.clone())));
-        let reply = conn
-            .client_stream(requests)
-            .await
-            .map_err(|s| failure(&s))?;
-        Ok(reply.into_inner().payload.len() as u64)
+        client_stream(conn, payload, count).await
     }
 
     async fn open_bidi(&self, conn: &Self::Conn) -> Result<RpcBidi, Failure> {
-        let (tx, mut rx) = mpsc::channel::<EchoRequest>(16);
-        let requests = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        let rx = conn
-            .bidi(requests)
-            .await
-            .map_err(|s| failure(&s))?
-            .into_inner();
-        Ok(RpcBidi { tx, rx })
+        open_bidi(conn).await
     }
 
     async fn ping(&self, bidi: &mut RpcBidi, payload: Bytes) -> Result<u64, Failure> {
-        bidi.tx
-            .send(request(payload))
-            .await
-            .map_err(|_| "BidiClosed".to_owned())?;
-        match bidi.rx.next().await {
-            Some(Ok(m)) => Ok(m.payload.len() as u64),
-            Some(Err(s)) => Err(failure(&s)),
-            None => Err("BidiEnded".to_owned()),
-        }
+        ping(bidi, payload).await
     }
 }
