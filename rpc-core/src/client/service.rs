@@ -208,10 +208,16 @@ fn into_status(e: impl Into<BoxError>) -> Status {
     Status::from_error(e.into())
 }
 
-/// The channel itself when `svc` is a plain [`Channel`]: its calls take the direct path. The
-/// type test is resolved at compile time.
+/// The channel itself when `svc` is a plain [`Channel`]. The type test is resolved at
+/// compile time.
 fn direct<S: CallService>(svc: &S) -> Option<&Channel> {
     (svc as &dyn Any).downcast_ref::<Channel>()
+}
+
+/// The channel, when its calls take the direct path: a plain [`Channel`] without a retry
+/// layer built in.
+fn direct_path<S: CallService>(svc: &S) -> Option<&Channel> {
+    direct(svc).filter(|channel| !channel.has_retry())
 }
 
 impl Service<CallRequest> for Channel {
@@ -413,10 +419,8 @@ pub fn unary<'a, S: CallService, C: Codec>(
     request: Request<C::Encode>,
     codec: C,
 ) -> impl Future<Output = Result<Response<C::Decode>, Status>> + Send + 'a {
-    if let Some(channel) = direct(svc) {
-        if !channel.has_retry() {
-            return Either::Left(channel.unary(path, request, codec));
-        }
+    if let Some(channel) = direct_path(svc) {
+        return Either::Left(channel.unary(path, request, codec));
     }
     Either::Right(unary_stack(svc, path, request, codec))
 }
@@ -442,10 +446,8 @@ pub fn server_streaming<'a, S: CallService, C: Codec>(
     request: Request<C::Encode>,
     codec: C,
 ) -> impl Future<Output = Result<Response<Streaming<C::Decode>>, Status>> + Send + 'a {
-    if let Some(channel) = direct(svc) {
-        if !channel.has_retry() {
-            return Either::Left(channel.server_streaming(path, request, codec));
-        }
+    if let Some(channel) = direct_path(svc) {
+        return Either::Left(channel.server_streaming(path, request, codec));
     }
     Either::Right(server_streaming_stack(svc, path, request, codec))
 }
@@ -477,10 +479,8 @@ where
     C: Codec,
     St: Stream<Item = C::Encode> + Send + 'static,
 {
-    if let Some(channel) = direct(svc) {
-        if !channel.has_retry() {
-            return Either::Left(channel.client_streaming(path, request, codec));
-        }
+    if let Some(channel) = direct_path(svc) {
+        return Either::Left(channel.client_streaming(path, request, codec));
     }
     Either::Right(client_streaming_stack(svc, path, request, codec))
 }
@@ -516,10 +516,8 @@ where
     C: Codec,
     St: Stream<Item = C::Encode> + Send + 'static,
 {
-    if let Some(channel) = direct(svc) {
-        if !channel.has_retry() {
-            return Either::Left(channel.streaming(path, request, codec));
-        }
+    if let Some(channel) = direct_path(svc) {
+        return Either::Left(channel.streaming(path, request, codec));
     }
     Either::Right(streaming_stack(svc, path, request, codec))
 }
