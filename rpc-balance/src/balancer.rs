@@ -338,7 +338,8 @@ impl Shared {
                 self.describe
             ),
         };
-        Status::unavailable(message)
+        // The call never left: a retry layer above may send it again, whatever its method.
+        Status::unavailable(message).mark_never_processed()
     }
 
     /// Applies a resolution: keeps the endpoints still listed, adds new ones (with slow
@@ -553,7 +554,8 @@ impl BalancedChannel {
                 }
             }
         }
-        Err(Status::unavailable("no server took the call"))
+        // Every attempt was refused before any server read it.
+        Err(Status::unavailable("no server took the call").mark_never_processed())
     }
 }
 

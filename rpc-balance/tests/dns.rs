@@ -228,6 +228,8 @@ async fn bad_targets_give_clear_errors() {
     let err = WhoClient::new(balanced).who(ask(1)).await.unwrap_err();
     assert_eq!(err.code(), rpc_core::Code::Unavailable);
     assert!(err.message().contains("nowhere.test."), "{}", err.message());
+    // It never left this process: a retry layer may send it again, whatever the method.
+    assert!(err.never_processed());
 
     // Malformed targets and empty lists, at once.
     assert!(DnsResolver::new("", 1).is_err());

@@ -172,6 +172,19 @@ impl Status {
         self.0.unprocessed
     }
 
+    /// Marks the status as [`never_processed`](Status::never_processed): for a client layer
+    /// that ends a call before it left this process (a balancer with no server to send it
+    /// to, a client-side limiter), so that a retry layer above may send it again whatever
+    /// its method does. Never use it once any byte of the call may have been sent.
+    ///
+    /// ```
+    /// let status = rpc_core::Status::unavailable("no server to call").mark_never_processed();
+    /// assert!(status.never_processed());
+    /// ```
+    pub fn mark_never_processed(self) -> Status {
+        self.unprocessed()
+    }
+
     /// Marks the status as [`never_processed`](Status::never_processed).
     pub(crate) fn unprocessed(mut self) -> Status {
         self.0.unprocessed = true;
