@@ -70,11 +70,13 @@
 #![deny(missing_docs)]
 
 mod client;
+mod fallback;
 mod frames;
 mod mapping;
 mod server;
 
 pub use client::{ClientConn, ClientRecv, ClientSend, ConnectorError, GrpcConnector};
+pub use fallback::{FallbackConnector, FallbackMemory, Transport, Via};
 pub use mapping::{format_timeout, parse_timeout, TimeoutError};
 pub use server::{
     BoundGrpcServer, GrpcServer, HttpCall, Protocol, DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS,

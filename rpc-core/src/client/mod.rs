@@ -90,14 +90,6 @@ enum Mode {
     WaitForReady,
 }
 
-/// Whether `host` names this machine: a loopback IP literal or `localhost`.
-fn is_loopback(host: &str) -> bool {
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
-}
-
 impl Inner {
     /// Publishes a new connectivity state; `Shutdown` is final.
     fn publish(&self, state: ConnectivityState) {
@@ -205,13 +197,10 @@ impl Channel {
     /// What protects this channel's connections, from its configuration: whether a secret
     /// may be sent over it (credential layers check this before adding a token).
     pub fn transport_security(&self) -> crate::transport::Security {
-        use crate::transport::Security;
         let config = &self.inner.config;
         match &config.connector {
             Some(connector) => connector.security(),
-            None if !config.tls.is_dev() => Security::Verified,
-            None if is_loopback(&config.host) => Security::DevLoopback,
-            None => Security::DevRemote,
+            None => config.quic_security(),
         }
     }
 
@@ -928,7 +917,10 @@ impl Channel {
             Ok(Ok((headers, payload, trailers))) => {
                 call.complete();
                 let message = codec.decoder().decode(payload)?;
-                Ok(Response::from_parts(headers, message, trailers))
+                Ok(from_transport(
+                    Response::from_parts(headers, message, trailers),
+                    &mut call,
+                ))
             }
             Ok(Err((status, local))) => {
                 if local {
@@ -1073,7 +1065,10 @@ async fn read_unary<D: Decoder>(
             if let (Some(p), Some(since)) = (probe, decoding) {
                 p.add_decode(since);
             }
-            Ok(Response::from_parts(headers, message, trailers))
+            Ok(from_transport(
+                Response::from_parts(headers, message, trailers),
+                call,
+            ))
         }
         Err(status) => {
             call.fail();
@@ -1123,33 +1118,48 @@ async fn streaming_response<T>(
         Ok(Ok(ev)) => ev,
     };
     let sleep = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
+    let extensions = call.recv.take_extensions();
     let side = |call| ClientSide {
         call,
         sleep,
         trailers: None,
     };
-    match first {
-        Some(ClientEvent::Headers(md)) => Ok(Response::from_parts(
+    let mut response = match first {
+        Some(ClientEvent::Headers(md)) => Response::from_parts(
             md,
             Streaming::client(side(call), decoder, None),
             MetadataMap::new(),
-        )),
-        Some(ClientEvent::Message(b)) => Ok(Response::from_parts(
+        ),
+        Some(ClientEvent::Message(b)) => Response::from_parts(
             MetadataMap::new(),
             Streaming::client(side(call), decoder, Some(b)),
             MetadataMap::new(),
-        )),
+        ),
         Some(ClientEvent::Trailers(outcome)) => {
             call.complete();
             let trailers = outcome?;
-            Ok(Response::from_parts(
+            Response::from_parts(
                 MetadataMap::new(),
                 Streaming::finished(decoder, trailers),
                 MetadataMap::new(),
-            ))
+            )
         }
-        None => Err(Status::internal("response ended without a status")),
+        None => return Err(Status::internal("response ended without a status")),
+    };
+    if let Some(extensions) = extensions {
+        response.extensions_mut().extend(extensions);
     }
+    Ok(response)
+}
+
+/// `response` with what the transport attached to its call's stream in its extensions
+/// ([`RecvStream::take_extensions`](crate::transport::RecvStream::take_extensions)): none
+/// over QUIC.
+fn from_transport<T>(mut response: Response<T>, call: &mut ClientCall) -> Response<T> {
+    if let Some(extensions) = call.recv.take_extensions() {
+        response.extensions_mut().extend(extensions);
+    }
+    response
 }
 
 /// How a single-request call opens its stream: whether it may go in 0-RTT data

@@ -150,7 +150,7 @@ impl AnyRecv {
         }
     }
 
-    /// Server side: what the transport attaches to the stream's call (none over QUIC).
+    /// What the transport attaches to the stream's call (none over QUIC).
     #[inline]
     pub(crate) fn take_extensions(&mut self) -> Option<http::Extensions> {
         match self {

@@ -178,7 +178,7 @@ impl<R: Receiver> RecvHalf<R> {
         self.stream.is_early()
     }
 
-    /// What the transport attaches to the stream's call (server side).
+    /// What the transport attaches to the stream's call.
     #[inline]
     pub(crate) fn take_extensions(&mut self) -> Option<http::Extensions> {
         self.stream.take_extensions()

@@ -6,7 +6,8 @@
 //! in the shape of h3's `quic` module, so that the same calls run over:
 //!
 //! * QUIC (quinn): the default and the only network transport; [`Endpoint`](crate::Endpoint)
-//!   and [`ServerBuilder::bind`](crate::ServerBuilder::bind) use it.
+//!   and [`ServerBuilder::bind`](crate::ServerBuilder::bind) use it, and
+//!   [`quic::QuicConnector`] offers it to connectors that combine transports.
 //! * [`mem`]: in-process pairs for deterministic tests (it runs under
 //!   `tokio::time::pause`, so deadline and shutdown tests need no real waiting).
 //! * any other stream transport you implement ([`Connection`], [`SendStream`],
@@ -155,10 +156,11 @@ pub trait RecvStream: Send + Unpin + 'static {
     /// Asks the peer to stop sending (`STOP_SENDING`) with `code`. No-op once the stream ended.
     fn stop(&mut self, code: ErrorCode);
 
-    /// Server side: values the transport attaches to the call carried by this stream, which
-    /// the server adds to the call's extensions (taken once, when the call is routed). A
-    /// transport that carries calls of another protocol (gRPC over HTTP/2) names itself
-    /// here, so a handler can ask which one a call came on. Default: none.
+    /// Values the transport attaches to the call carried by this stream, taken once. A
+    /// server adds them to the request's extensions when it routes the call; a client adds
+    /// them to the response's (when the response arrives). A transport that carries calls of
+    /// another protocol (gRPC over HTTP/2) names itself here, so a handler can ask which one
+    /// a call came on, and a client which one answered. Default: none.
     fn take_extensions(&mut self) -> Option<http::Extensions> {
         None
     }

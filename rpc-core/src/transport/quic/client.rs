@@ -45,11 +45,19 @@ impl Dialer {
         &mut self,
         config: &Endpoint,
     ) -> Result<(AnyConn, Option<Handshake>), Error> {
-        let addrs = config.resolve().await?;
-        let ((conn, handshake), endpoint) =
-            config.connect_any(&addrs, self.endpoint.as_ref()).await?;
-        self.endpoint = Some(endpoint);
+        let (conn, handshake) = self.connect_quinn(config).await?;
         Ok((AnyConn::Quic(conn), handshake))
+    }
+
+    /// [`connect`](Self::connect), the quinn connection itself.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub(crate) async fn connect_quinn(&mut self, config: &Endpoint) -> Result<Connected, Error> {
+        let addrs = config.resolve().await?;
+        let (connected, endpoint) = config.connect_any(&addrs, self.endpoint.as_ref()).await?;
+        self.endpoint = Some(endpoint);
+        Ok(connected)
     }
 
     /// Moves the client endpoint of the last connection to `socket`: its connections carry

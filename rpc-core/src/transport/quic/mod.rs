@@ -6,6 +6,7 @@
 //! version follows rpc-core's.
 
 pub(crate) mod client;
+mod connector;
 pub(crate) mod pmtu;
 pub(crate) mod server;
 
@@ -14,6 +15,8 @@ pub use quinn;
 /// A UDP socket for [`Endpoint::udp_socket`](crate::Endpoint::udp_socket) and
 /// [`ServerBuilder::bind_socket`](crate::ServerBuilder::bind_socket).
 pub use quinn::AsyncUdpSocket;
+
+pub use connector::{QuicConnection, QuicConnector};
 
 use super::{AnyConn, ConnectionError, RecvStream, SendStream, StreamError};
 use crate::config::Settings;
@@ -360,8 +363,8 @@ pub(crate) fn bidi(
     )
 }
 
-/// A quinn send stream.
-pub(crate) struct QuicSend(quinn::SendStream);
+/// The sending half of a QUIC stream (a quinn send stream).
+pub struct QuicSend(quinn::SendStream);
 
 impl QuicSend {
     pub(crate) fn id(&self) -> u64 {
@@ -433,8 +436,8 @@ impl SendStream for QuicSend {
     }
 }
 
-/// A quinn receive stream.
-pub(crate) struct QuicRecv(quinn::RecvStream);
+/// The receiving half of a QUIC stream (a quinn receive stream).
+pub struct QuicRecv(quinn::RecvStream);
 
 impl QuicRecv {
     /// Server side: whether the stream was accepted before the handshake completed, so its
