@@ -68,15 +68,8 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 # --- what is needed, and why ---------------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "must run as root: it makes a network namespace and nftables rules in it"
 command -v ip >/dev/null || die "ip (iproute2) is missing: it makes the network namespace (apt-get install iproute2)"
-if ! command -v nft >/dev/null; then
-    echo "run.sh: nft (nftables) is missing: it drops packets at random in the namespace; installing the Debian package nftables" >&2
-    if command -v apt-get >/dev/null; then
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >&2 || true
-        apt-get install -y -qq nftables >&2 || die "apt-get install nftables failed"
-    fi
-    command -v nft >/dev/null || die "nft still missing: install nftables by hand"
-fi
+# nft drops packets at random in the namespace.
+bash "$(dirname "$0")/../../scripts/need-nftables.sh" || die "nft (nftables) is missing and could not be installed"
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
