@@ -278,3 +278,17 @@ fn balancing_spreads_calls_and_survives_a_server_going_away() {
         assert!(before.contains(ip), "{ip} missing in:\n{out}");
     }
 }
+
+#[test]
+fn fallback_uses_http2_while_udp_is_dropped_and_quic_again_after() {
+    let out = run(env!("CARGO_BIN_EXE_fallback"));
+    for line in [
+        "UDP open: GetFeature: Patriots Path, Mendham, NJ 07945, USA (over Quic)",
+        "UDP dropped: GetFeature: Patriots Path, Mendham, NJ 07945, USA (over Http2)",
+        "QUIC skipped for the next connections: true",
+        "UDP dropped, remembered: GetFeature: Patriots Path, Mendham, NJ 07945, USA (over Http2)",
+        "UDP open again: GetFeature: Patriots Path, Mendham, NJ 07945, USA (over Quic)",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+}

@@ -29,7 +29,7 @@ type Connected = (quinn::Connection, Option<Handshake>);
 
 /// A channel's QUIC connector: the client endpoint its last connection came from, reused by
 /// the next when it fits.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Dialer {
     endpoint: Option<ClientEndpoint>,
 }

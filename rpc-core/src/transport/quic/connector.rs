@@ -22,7 +22,9 @@ use std::time::Duration;
 /// is off: [`connect`](Connector::connect) returns once the handshake completed.
 pub struct QuicConnector {
     endpoint: Endpoint,
-    dialer: tokio::sync::Mutex<Dialer>,
+    /// The client endpoint of the last connection, reused by the next. Not held while
+    /// connecting, so attempts run side by side (a probe beside a channel's connect).
+    dialer: std::sync::Mutex<Dialer>,
 }
 
 impl std::fmt::Debug for QuicConnector {
@@ -49,14 +51,19 @@ impl QuicConnector {
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
+
+    fn dialer(&self) -> std::sync::MutexGuard<'_, Dialer> {
+        self.dialer.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Connector for QuicConnector {
     type Connection = QuicConnection;
 
     async fn connect(&self) -> Result<QuicConnection, crate::Error> {
-        let mut dialer = self.dialer.lock().await;
+        let mut dialer = self.dialer().clone();
         let (conn, _) = dialer.connect_quinn(&self.endpoint).await?;
+        *self.dialer() = dialer;
         Ok(QuicConnection {
             conn,
             silence: self.endpoint.settings.keep_alive_silence(),
