@@ -797,7 +797,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn neither_working_is_one_error_naming_both() {
         let r = race(Behaviour::FailsFast, Behaviour::FailsFast);
-        let err = Connector::connect(&r.connector).await.err().expect("fails");
+        let err = Connector::connect(&r.connector).await.expect_err("fails");
         assert!(err.is_connect() && !err.is_timeout(), "{err}");
         let text = err.to_string();
         assert!(

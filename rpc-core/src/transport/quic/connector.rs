@@ -9,7 +9,6 @@ use crate::transport::{
     BidiStream, Connection, ConnectionError, ConnectionStats, Connector, Security,
 };
 use crate::wire::ErrorCode;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -128,12 +127,10 @@ impl Connection for QuicConnection {
 
     /// Also ends the connection once the peer went silent past the keep-alive timeout, as a
     /// channel's own QUIC connection does.
-    fn closed(&self) -> impl Future<Output = ()> + Send + '_ {
-        async move {
-            match self.silence {
-                Some(silence) => drop(super::watch_liveness(&self.conn, silence).await),
-                None => drop(self.conn.closed().await),
-            }
+    async fn closed(&self) {
+        match self.silence {
+            Some(silence) => drop(super::watch_liveness(&self.conn, silence).await),
+            None => drop(self.conn.closed().await),
         }
     }
 
