@@ -824,12 +824,28 @@ mod tests {
         pub text: String,
     }
 
+    type Replies =
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Msg, rpc_core::Status>> + Send>>;
+
     #[rpc_core::service(package = "test", name = "Echo")]
     pub trait Echo {
         async fn unary(
             &self,
             request: rpc_core::Request<Msg>,
         ) -> Result<rpc_core::Response<Msg>, rpc_core::Status>;
+
+        async fn collect(
+            &self,
+            request: rpc_core::Request<rpc_core::Streaming<Msg>>,
+        ) -> Result<rpc_core::Response<Msg>, rpc_core::Status>;
+
+        async fn chat(
+            &self,
+            request: rpc_core::Request<rpc_core::Streaming<Msg>>,
+        ) -> Result<
+            rpc_core::Response<impl futures_util::Stream<Item = Result<Msg, rpc_core::Status>>>,
+            rpc_core::Status,
+        >;
     }
 
     struct EchoImpl;
@@ -840,6 +856,27 @@ mod tests {
             request: rpc_core::Request<Msg>,
         ) -> Result<rpc_core::Response<Msg>, rpc_core::Status> {
             Ok(rpc_core::Response::new(request.into_inner()))
+        }
+
+        async fn collect(
+            &self,
+            request: rpc_core::Request<rpc_core::Streaming<Msg>>,
+        ) -> Result<rpc_core::Response<Msg>, rpc_core::Status> {
+            let mut requests = request.into_inner();
+            let mut text = String::new();
+            while let Some(msg) = requests.message().await? {
+                text.push_str(&msg.text);
+            }
+            Ok(rpc_core::Response::new(Msg { text }))
+        }
+
+        type ChatStream = Replies;
+        async fn chat(
+            &self,
+            request: rpc_core::Request<rpc_core::Streaming<Msg>>,
+        ) -> Result<rpc_core::Response<Replies>, rpc_core::Status> {
+            use futures_util::StreamExt;
+            Ok(rpc_core::Response::new(request.into_inner().boxed()))
         }
     }
 
@@ -872,6 +909,21 @@ mod tests {
             Some(&Transport::Http2)
         );
         assert_eq!(reply.into_inner().text, "a");
+        // Every kind of call: the streamed responses' extensions too.
+        let words = || futures_util::stream::iter(["x", "y"].map(|t| Msg { text: t.into() }));
+        let reply = client.collect(words()).await.unwrap();
+        assert_eq!(
+            reply.extensions().get::<Transport>(),
+            Some(&Transport::Http2)
+        );
+        assert_eq!(reply.into_inner().text, "xy");
+        let replies = client.chat(words()).await.unwrap();
+        assert_eq!(
+            replies.extensions().get::<Transport>(),
+            Some(&Transport::Http2)
+        );
+        let mut replies = replies.into_inner();
+        assert_eq!(replies.message().await.unwrap().unwrap().text, "x");
 
         // The connection ends; past the TTL, with UDP back, the next call goes over QUIC.
         quic.set(Behaviour::Works);
