@@ -112,11 +112,11 @@ impl FallbackMemory {
 }
 
 /// How long HTTP/2 waits for QUIC before it starts too (Chrome's head start for QUIC).
-pub const DEFAULT_HEAD_START: Duration = Duration::from_millis(300);
+pub(crate) const DEFAULT_HEAD_START: Duration = Duration::from_millis(300);
 /// How long QUIC is skipped for a host after it lost a race or failed.
-pub const DEFAULT_BROKEN_TTL: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_BROKEN_TTL: Duration = Duration::from_secs(300);
 /// How often QUIC is probed in the background while skipped.
-pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A [`Connector`] that races QUIC and gRPC over HTTP/2 and remembers which works
 /// (PROTOCOL.md §20): QUIC when UDP gets through, HTTP/2 when it does not.

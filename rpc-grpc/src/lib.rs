@@ -11,6 +11,9 @@
 //!   transport carried it ([`HttpCall`] in its extensions).
 //! * [`GrpcConnector`] connects a [`Channel`](rpc_core::Channel) to a gRPC server over HTTP/2,
 //!   so the same generated client (`FooClient::new(channel)`) calls tonic or grpc-go servers.
+//! * [`FallbackConnector`] gives a channel both of a server's ports and races them, as
+//!   browsers do for HTTP/3: QUIC when UDP gets through, HTTP/2 when the network drops it,
+//!   remembered per host; each response names its [`Transport`] (`docs/PROTOCOL.md` §20).
 //!
 //! Both are built on rpc-core's transport seam (`rpc_core::transport`): an HTTP request is a
 //! stream whose headers and messages are translated to qrpc frames and back, as

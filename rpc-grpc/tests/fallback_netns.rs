@@ -50,6 +50,13 @@ fn udp_dropped_falls_back_to_http2_and_back() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("runs ip netns exec");
+    // Read while it runs, so a full pipe never blocks it.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+        out
+    });
     // A bound against hangs only.
     let deadline = Instant::now() + Duration::from_secs(180);
     let status = loop {
@@ -62,8 +69,7 @@ fn udp_dropped_falls_back_to_http2_and_back() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let out = reader.join().unwrap();
     print!("{out}");
     assert!(status.success(), "the test inside the namespace failed");
     assert!(
@@ -72,10 +78,11 @@ fn udp_dropped_falls_back_to_http2_and_back() {
     );
 }
 
+/// Whether the effective user is root (the second field of `Uid:` in /proc/self/status).
 fn is_root() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"));
-    uid.and_then(|u| u.split_whitespace().next()) == Some("0")
+    uid.and_then(|u| u.split_whitespace().nth(1)) == Some("0")
 }
 
 /// A network namespace with its loopback up; deleted when dropped (also on a panic).
