@@ -73,11 +73,13 @@
 #![deny(missing_docs)]
 
 mod client;
+mod cors;
 mod fallback;
 mod frames;
 mod mapping;
 mod server;
 
+pub use cors::Cors;
 pub use client::{ClientConn, ClientRecv, ClientSend, ConnectorError, GrpcConnector};
 pub use fallback::{FallbackConnector, FallbackMemory, Transport, Via};
 pub use mapping::{format_timeout, parse_timeout, TimeoutError};

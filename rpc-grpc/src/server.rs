@@ -9,6 +9,7 @@
 //! gRPC messages and trailers. So a call over HTTP/2 goes through exactly the code a QUIC call
 //! does: routing, layers, interceptors, deadlines, limits.
 
+use crate::cors::{Cors, Verdict};
 use crate::frames::{
     pipe, Base64Stream, Framing, GrpcReader, Item, PipeBody, PipeTx, QEvent, QrpcReader,
 };
@@ -108,6 +109,7 @@ pub struct GrpcServer {
     handle: ServerHandle,
     tls: Option<ServerTlsConfig>,
     grpc_web: bool,
+    cors: Cors,
     max_concurrent_streams: u32,
     max_pending_accept_reset_streams: usize,
     max_local_error_reset_streams: usize,
@@ -132,6 +134,7 @@ impl GrpcServer {
             handle,
             tls: None,
             grpc_web: false,
+            cors: Cors::default(),
             max_concurrent_streams: rpc_core::DEFAULT_MAX_CONCURRENT_CALLS,
             max_pending_accept_reset_streams: DEFAULT_MAX_PENDING_ACCEPT_RESET_STREAMS,
             max_local_error_reset_streams: DEFAULT_MAX_LOCAL_ERROR_RESET_STREAMS,
@@ -149,10 +152,17 @@ impl GrpcServer {
     }
 
     /// Also answers gRPC-Web requests (`application/grpc-web[+proto]`,
-    /// `application/grpc-web-text`), over HTTP/1.1 and HTTP/2, with CORS preflights answered
-    /// for any origin (default off).
+    /// `application/grpc-web-text`), over HTTP/1.1 and HTTP/2, with CORS for browsers as
+    /// [`cors`](Self::cors) says (default off).
     pub fn grpc_web(mut self, enabled: bool) -> Self {
         self.grpc_web = enabled;
+        self
+    }
+
+    /// Which origins' pages may call gRPC-Web from a browser (default
+    /// [`Cors::any_origin`]: any page, without credentials).
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
         self
     }
 
@@ -356,6 +366,7 @@ async fn serve_tcp<I>(
     let ctx = Arc::new(ConnCtx {
         calls: calls_tx,
         grpc_web: config.grpc_web,
+        cors: config.cors.clone(),
     });
     let service = hyper::service::service_fn(move |req| handle(req, ctx.clone()));
     let builder = config.builder();
@@ -397,6 +408,7 @@ async fn serve_tcp<I>(
 struct ConnCtx {
     calls: mpsc::Sender<Bidi>,
     grpc_web: bool,
+    cors: Cors,
 }
 
 /// An HTTP connection as rpc-core's server sees it: a source of streams.
@@ -488,7 +500,10 @@ async fn handle(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<Pi
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if ctx.grpc_web && parts.method == Method::OPTIONS {
-        return Ok(preflight(&parts.headers));
+        let (status, headers) = ctx.cors.preflight(&parts.headers);
+        let mut response = http_error(status);
+        response.headers_mut().extend(headers);
+        return Ok(response);
     }
     let Some(protocol) = protocol_of(content_type) else {
         return Ok(http_error(StatusCode::UNSUPPORTED_MEDIA_TYPE));
@@ -503,10 +518,13 @@ async fn handle(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<Pi
     if !web && parts.version != http::Version::HTTP_2 {
         return Ok(http_error(StatusCode::HTTP_VERSION_NOT_SUPPORTED));
     }
-    let origin = web
-        .then(|| parts.headers.get(http::header::ORIGIN).cloned())
-        .flatten();
-    let reply = |status: Status| Ok(trailers_only(&status, protocol, origin.as_ref()));
+    // A page of an origin the policy does not allow gets no call run (§16.7).
+    let cors = match web.then(|| ctx.cors.for_call(&parts.headers)) {
+        Some(Verdict::Refused) => return Ok(http_error(StatusCode::FORBIDDEN)),
+        Some(Verdict::Allowed(headers)) => headers,
+        Some(Verdict::NoOrigin) | None => HeaderMap::new(),
+    };
+    let reply = |status: Status| Ok(trailers_only(&status, protocol, &cors));
     if !web
         && parts
             .headers
@@ -589,7 +607,7 @@ async fn handle(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<Pi
         head: Some(head_tx),
         pipe: None,
         protocol,
-        origin,
+        cors,
         shared,
     };
     if ctx.calls.send((send, recv)).await.is_err() {
@@ -631,49 +649,8 @@ fn http_error(status: StatusCode) -> Response<PipeBody> {
     response
 }
 
-/// CORS headers of a gRPC-Web response.
-fn put_cors(headers: &mut HeaderMap, origin: Option<&HeaderValue>) {
-    if let Some(origin) = origin {
-        headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-        headers.insert(http::header::VARY, HeaderValue::from_static("origin"));
-        headers.insert(
-            http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("grpc-status,grpc-message,grpc-status-details-bin"),
-        );
-    }
-}
-
-/// Answers a CORS preflight as tonic-web does: any origin, the method `POST`, the headers
-/// asked for, cached for a day.
-fn preflight(headers: &HeaderMap) -> Response<PipeBody> {
-    let mut response = http_error(StatusCode::NO_CONTENT);
-    let h = response.headers_mut();
-    if let Some(origin) = headers.get(http::header::ORIGIN) {
-        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-        h.insert(http::header::VARY, HeaderValue::from_static("origin"));
-    }
-    h.insert(
-        http::header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, OPTIONS"),
-    );
-    let allow = headers
-        .get(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
-        .cloned()
-        .unwrap_or_else(|| {
-            HeaderValue::from_static(
-                "content-type,x-grpc-web,x-user-agent,grpc-timeout,authorization",
-            )
-        });
-    h.insert(http::header::ACCESS_CONTROL_ALLOW_HEADERS, allow);
-    h.insert(
-        http::header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
-    response
-}
-
-/// The response headers of a call: 200, the content type, CORS for gRPC-Web.
-fn response_headers(protocol: Protocol, origin: Option<&HeaderValue>) -> Response<()> {
+/// The response headers of a call: 200, the content type, `cors` (gRPC-Web's CORS headers).
+fn response_headers(protocol: Protocol, cors: &HeaderMap) -> Response<()> {
     let mut response = Response::new(());
     let h = response.headers_mut();
     h.insert(
@@ -689,9 +666,7 @@ fn response_headers(protocol: Protocol, origin: Option<&HeaderValue>) -> Respons
     if let Ok(v) = HeaderValue::from_str(&accepted.join(",")) {
         h.insert("grpc-accept-encoding", v);
     }
-    if protocol != Protocol::Grpc {
-        put_cors(h, origin);
-    }
+    h.extend(cors.clone());
     response
 }
 
@@ -700,9 +675,9 @@ fn response_headers(protocol: Protocol, origin: Option<&HeaderValue>) -> Respons
 fn trailers_only(
     status: &Status,
     protocol: Protocol,
-    origin: Option<&HeaderValue>,
+    cors: &HeaderMap,
 ) -> Response<PipeBody> {
-    let (mut parts, ()) = response_headers(protocol, origin).into_parts();
+    let (mut parts, ()) = response_headers(protocol, cors).into_parts();
     if protocol == Protocol::Grpc {
         mapping::put_status(status, &mut parts.headers);
         return Response::from_parts(parts, PipeBody::empty());
@@ -828,7 +803,8 @@ pub(crate) struct ServerSend {
     head: Option<oneshot::Sender<Head>>,
     pipe: Option<PipeTx>,
     protocol: Protocol,
-    origin: Option<HeaderValue>,
+    /// gRPC-Web's CORS headers, for the response.
+    cors: HeaderMap,
     shared: Arc<CallShared>,
 }
 
@@ -842,7 +818,7 @@ impl ServerSend {
         let Some(head) = self.head.take() else {
             return Ok(());
         };
-        let (mut parts, ()) = response_headers(self.protocol, self.origin.as_ref()).into_parts();
+        let (mut parts, ()) = response_headers(self.protocol, &self.cors).into_parts();
         mapping::put_metadata(metadata, &mut parts.headers);
         let (tx, body) = pipe(self.protocol.framing());
         self.pipe = Some(tx);
@@ -854,7 +830,7 @@ impl ServerSend {
     fn status(&mut self, status: &Status) -> Result<(), StreamError> {
         self.shared.finished.store(true, Ordering::Release);
         if let Some(head) = self.head.take() {
-            let response = trailers_only(status, self.protocol, self.origin.as_ref());
+            let response = trailers_only(status, self.protocol, &self.cors);
             return head.send(Ok(response)).map_err(|_| Self::gone());
         }
         let mut trailers = HeaderMap::new();

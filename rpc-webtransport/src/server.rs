@@ -104,7 +104,7 @@ impl WebTransportServer {
     /// handshakes are refused (`CONNECTION_REFUSED`). Sessions also count toward the rpc-core
     /// server's `max_connections`.
     pub fn max_sessions(mut self, sessions: usize) -> Self {
-        self.max_sessions = sessions;
+        self.max_sessions = sessions.min(u32::MAX as usize);
         self
     }
 
@@ -163,7 +163,10 @@ impl WebTransportServer {
 
     fn transport(&self) -> quinn::TransportConfig {
         let mut t = quinn::TransportConfig::default();
-        t.max_concurrent_bidi_streams(self.max_concurrent_streams.into())
+        // The session request (HTTP/3 `CONNECT`) is a bidirectional stream too, open as
+        // long as the session.
+        let streams = self.max_concurrent_streams.saturating_add(1);
+        t.max_concurrent_bidi_streams(streams.into())
             // HTTP/3's control and QPACK streams (three each way), and a little room: qrpc
             // uses no unidirectional WebTransport streams.
             .max_concurrent_uni_streams(8u32.into())
@@ -212,7 +215,8 @@ impl BoundWebTransportServer {
     }
 
     /// Accepts sessions until the rpc-core server starts its graceful shutdown; the sessions
-    /// take part in it (new calls refused, closed at its end).
+    /// take part in it (new calls refused, closed at its end). Resolves once they are all
+    /// over, refusing new ones meanwhile.
     ///
     /// # Cancel safety
     /// Dropping the future stops accepting; sessions already accepted go on.
@@ -249,7 +253,19 @@ impl BoundWebTransportServer {
                 }
             });
         }
-        // New handshakes are refused from now on; sessions being served go on.
+        // Sessions being served take part in the shutdown; new handshakes are refused
+        // (`CONNECTION_REFUSED`, at once) until they are all over.
+        let all = u32::try_from(self.config.max_sessions).unwrap_or(u32::MAX);
+        let mut drained = std::pin::pin!(sessions.acquire_many(all));
+        loop {
+            tokio::select! {
+                _ = &mut drained => break,
+                incoming = self.endpoint.accept() => match incoming {
+                    Some(incoming) => incoming.refuse(),
+                    None => break,
+                },
+            }
+        }
         self.endpoint.set_server_config(None);
     }
 }
