@@ -1,0 +1,220 @@
+//! Browsers call route_guide in real headless Chromium: over WebTransport with the shipped
+//! `rpc-webtransport/js/qrpc.mjs` (the certificate pinned by hash), and over gRPC-Web with
+//! fetch from another origin (CORS). The page is `rpc-webtransport/js/demo/route_guide.html`,
+//! served by this test over HTTP on 127.0.0.1 (a secure context); it posts its results back
+//! as JSON, and they must equal what a native client gets over QUIC.
+//!
+//! Chromium comes from Debian's `chromium` package, installed by `interop/browser/setup.sh`
+//! when missing; if it cannot be installed the test fails.
+
+use bytes::Bytes;
+use examples::route_guide::routeguide::route_guide_client::RouteGuideClient;
+use examples::route_guide::routeguide::{Point, Rectangle};
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response, StatusCode};
+use rpc_core::tls::dev::SelfSigned;
+use rpc_webtransport::dev::BrowserDevCertificate;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs the project's install script: the path of a Chromium, or a failed test.
+fn chromium() -> PathBuf {
+    let script = workspace().join("interop/browser/setup.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running interop/browser/setup.sh");
+    assert!(
+        out.status.success(),
+        "interop/browser/setup.sh could not install Chromium ({}): the browser tests need it",
+        out.status
+    );
+    let path = String::from_utf8(out.stdout).unwrap();
+    PathBuf::from(path.lines().last().expect("setup.sh printed no path").trim())
+}
+
+/// Serves `rpc-webtransport/js/` and takes the page's report at `POST /report`.
+async fn page_server(report: oneshot::Sender<Value>) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let root = workspace().join("rpc-webtransport/js");
+    let report = Arc::new(Mutex::new(Some(report)));
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (root, report) = (root.clone(), report.clone());
+            let service = hyper::service::service_fn(move |req| {
+                let (root, report) = (root.clone(), report.clone());
+                async move { Ok::<_, hyper::Error>(serve_page(req, &root, &report).await) }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service),
+            );
+        }
+    });
+    addr
+}
+
+async fn serve_page(
+    req: Request<hyper::body::Incoming>,
+    root: &Path,
+    report: &Mutex<Option<oneshot::Sender<Value>>>,
+) -> Response<Full<Bytes>> {
+    let reply = |status: StatusCode, content_type: &str, body: Vec<u8>| {
+        Response::builder()
+            .status(status)
+            .header("content-type", content_type)
+            .header("cache-control", "no-store")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    if req.method() == hyper::Method::POST && req.uri().path() == "/report" {
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        let value: Value = serde_json::from_slice(&body).expect("the page's report is JSON");
+        if let Some(tx) = report.lock().unwrap().take() {
+            let _ = tx.send(value);
+        }
+        return reply(StatusCode::NO_CONTENT, "text/plain", Vec::new());
+    }
+    // Only the shipped files, by exact name: nothing outside js/.
+    let content_type = match req.uri().path() {
+        "/qrpc.mjs" | "/demo/route_guide.mjs" => "text/javascript",
+        "/demo/route_guide.html" => "text/html",
+        _ => return reply(StatusCode::NOT_FOUND, "text/plain", b"not found".to_vec()),
+    };
+    let file = root.join(req.uri().path().trim_start_matches('/'));
+    let body = tokio::fs::read(&file).await.expect("a shipped file");
+    reply(StatusCode::OK, content_type, body)
+}
+
+/// What a native client gets over QUIC: the page's results must be the same.
+async fn native(addr: SocketAddr, cert: &SelfSigned) -> (String, Vec<String>) {
+    let channel = rpc_core::Endpoint::new(format!("localhost:{}", addr.port()))
+        .unwrap()
+        .tls_config(cert.client_config())
+        .connect()
+        .await
+        .unwrap();
+    let client = RouteGuideClient::new(channel);
+    let feature = client
+        .get_feature(Point {
+            latitude: 407_838_351,
+            longitude: -746_143_763,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rect = Rectangle {
+        lo: Some(Point {
+            latitude: 400_000_000,
+            longitude: -750_000_000,
+        }),
+        hi: Some(Point {
+            latitude: 420_000_000,
+            longitude: -730_000_000,
+        }),
+    };
+    let mut listed = client.list_features(rect).await.unwrap().into_inner();
+    let mut names = Vec::new();
+    while let Some(f) = listed.message().await.unwrap() {
+        names.push(f.name);
+    }
+    (feature.name, names)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_calls_route_guide_over_webtransport_and_grpc_web() {
+    let browser = chromium();
+
+    // route_guide on QUIC, WebTransport (a certificate pinned by hash) and gRPC-Web (h2c /
+    // HTTP/1.1 on TCP, default CORS: any origin).
+    let cert = SelfSigned::loopback().unwrap();
+    let server = examples::route_guide::bind(&cert, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let quic = server.local_addr();
+    let handle = server.handle();
+    let wt_cert = BrowserDevCertificate::loopback().unwrap();
+    let wt = rpc_webtransport::WebTransportServer::new(handle.clone())
+        .bind(
+            "127.0.0.1:0".parse().unwrap(),
+            wt_cert.server_config().unwrap(),
+        )
+        .unwrap();
+    let wt_url = wt.url();
+    let http = rpc_grpc::GrpcServer::new(handle.clone())
+        .grpc_web(true)
+        .bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let grpc_web_url = format!("http://{}", http.local_addr());
+    tokio::spawn(wt.serve());
+    tokio::spawn(http.serve());
+    let serving = tokio::spawn(server.serve());
+    let (native_feature, native_list) = native(quic, &cert).await;
+    assert_eq!(native_feature, "Patriots Path, Mendham, NJ 07945, USA");
+    assert_eq!(native_list.len(), 5, "{native_list:?}");
+
+    let (report_tx, report_rx) = oneshot::channel();
+    let page = page_server(report_tx).await;
+    let url = format!(
+        "http://{page}/demo/route_guide.html?wt={wt_url}&hash={}&grpcweb={grpc_web_url}&report=/report",
+        wt_cert.sha256_hex()
+    );
+    let profile = std::env::temp_dir().join(format!("qrpc-chromium-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&profile);
+    let mut chromium = tokio::process::Command::new(&browser)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(&url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting chromium");
+    let report = tokio::time::timeout(Duration::from_secs(45), report_rx).await;
+    let _ = chromium.kill().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    let report = report
+        .expect("the page did not report within 45 s")
+        .unwrap();
+    println!("{report:#}");
+
+    // WebTransport, through qrpc.mjs: the same answers as the native client, and statuses.
+    let wt = &report["webTransport"];
+    assert_eq!(wt["getFeature"], native_feature.as_str(), "{report:#}");
+    assert_eq!(wt["listFeatures"], serde_json::json!(native_list), "{report:#}");
+    assert_eq!(wt["unimplemented"]["code"], 12, "{report:#}");
+    assert_eq!(wt["unimplemented"]["codeName"], "UNIMPLEMENTED");
+    assert_eq!(wt["deadline"]["code"], 4, "{report:#}");
+    assert_eq!(wt["after"], native_feature.as_str());
+
+    // gRPC-Web from another origin (the page's port differs): CORS lets it through.
+    let web = &report["grpcWeb"];
+    assert_eq!(web["getFeature"], native_feature.as_str(), "{report:#}");
+    assert_eq!(web["listFeatures"], serde_json::json!(native_list), "{report:#}");
+    assert_eq!(web["unimplemented"]["code"], 12, "{report:#}");
+
+    handle.shutdown();
+    serving.await.unwrap();
+}
