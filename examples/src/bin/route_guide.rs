@@ -7,6 +7,17 @@
 //! cargo run -p examples --bin route_guide -- server 127.0.0.1:0   # on another address
 //! cargo run -p examples --bin route_guide -- client  # a client calling it
 //! cargo run -p rpc-health --bin rpc-health-probe -- --addr localhost:10000 --insecure-dev
+//! cargo run -p examples --bin route_guide -- server 127.0.0.1:10000 --browser
+//! ```
+//!
+//! With `--browser`, the server also serves browsers on the next port (10001): WebTransport
+//! over UDP (`rpc-webtransport`, a development certificate pinned by its SHA-256 hash) and
+//! gRPC-Web over TCP (`rpc-grpc`, cleartext, CORS open to any page). It prints the URL of
+//! the demo page, `rpc-webtransport/js/demo/route_guide.html`, which calls both; serve
+//! `rpc-webtransport/js/` over HTTP on 127.0.0.1 for it (a secure context):
+//!
+//! ```text
+//! python3 -m http.server -b 127.0.0.1 -d rpc-webtransport/js 8080
 //! ```
 //!
 //! The server also serves the standard health service (`rpc-health`), which reports
@@ -25,6 +36,35 @@ use rpc_reflection::pb::server_reflection_request::MessageRequest;
 use rpc_reflection::pb::server_reflection_response::MessageResponse;
 use rpc_reflection::{ServerReflectionClient, ServerReflectionRequest};
 use std::net::SocketAddr;
+
+/// Serves the server's services to browsers on the port after `addr`'s: WebTransport (UDP)
+/// and gRPC-Web (TCP). Prints what a page needs.
+async fn serve_browsers(
+    handle: rpc_core::server::ServerHandle,
+    addr: SocketAddr,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let web_addr = SocketAddr::new(addr.ip(), addr.port().wrapping_add(1));
+    // Browsers accept a self-signed certificate only by hash, and only for 14 days: a fresh
+    // one per run.
+    let cert = rpc_webtransport::dev::BrowserDevCertificate::loopback()?;
+    let wt = rpc_webtransport::WebTransportServer::new(handle.clone())
+        .bind(web_addr, cert.server_config()?)?;
+    let http = rpc_grpc::GrpcServer::new(handle)
+        .grpc_web(true)
+        .bind(wt.local_addr())
+        .await?;
+    let (wt_url, hash) = (wt.url(), cert.sha256_hex());
+    let grpc_web = format!("http://{}", http.local_addr());
+    println!("WebTransport: {wt_url} (certificate sha-256 {hash})");
+    println!("gRPC-Web:     {grpc_web}");
+    println!(
+        "Demo page:    http://127.0.0.1:8080/demo/route_guide.html?wt={wt_url}&hash={hash}&grpcweb={grpc_web}"
+    );
+    println!("              (python3 -m http.server -b 127.0.0.1 -d rpc-webtransport/js 8080)");
+    tokio::spawn(wt.serve());
+    tokio::spawn(http.serve());
+    Ok(())
+}
 
 async fn run_client(addr: SocketAddr, cert: &SelfSigned) -> Result<(), Box<dyn std::error::Error>> {
     let channel = Endpoint::new(format!("localhost:{}", addr.port()))?
@@ -139,6 +179,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cert = SelfSigned::loopback()?;
     let addr: SocketAddr = std::env::args()
         .nth(2)
+        .filter(|a| !a.starts_with("--"))
         .unwrap_or_else(|| "127.0.0.1:10000".to_owned())
         .parse()?;
     match std::env::args().nth(1).unwrap_or_default().as_str() {
@@ -148,6 +189,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "RouteGuide listening on {} (Ctrl-C or SIGTERM to stop)",
                 server.local_addr()
             );
+            if std::env::args().any(|a| a == "--browser") {
+                serve_browsers(server.handle(), server.local_addr()).await?;
+            }
             server
                 // Drains gracefully on Ctrl-C or SIGTERM.
                 .serve_with_shutdown(rpc_core::server::shutdown_signal())
