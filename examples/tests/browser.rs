@@ -40,7 +40,12 @@ fn chromium() -> PathBuf {
         out.status
     );
     let path = String::from_utf8(out.stdout).unwrap();
-    PathBuf::from(path.lines().last().expect("setup.sh printed no path").trim())
+    PathBuf::from(
+        path.lines()
+            .last()
+            .expect("setup.sh printed no path")
+            .trim(),
+    )
 }
 
 /// Serves `rpc-webtransport/js/` and takes the page's report at `POST /report`.
@@ -203,7 +208,11 @@ async fn chromium_calls_route_guide_over_webtransport_and_grpc_web() {
     // WebTransport, through qrpc.mjs: the same answers as the native client, and statuses.
     let wt = &report["webTransport"];
     assert_eq!(wt["getFeature"], native_feature.as_str(), "{report:#}");
-    assert_eq!(wt["listFeatures"], serde_json::json!(native_list), "{report:#}");
+    assert_eq!(
+        wt["listFeatures"],
+        serde_json::json!(native_list),
+        "{report:#}"
+    );
     assert_eq!(wt["unimplemented"]["code"], 12, "{report:#}");
     assert_eq!(wt["unimplemented"]["codeName"], "UNIMPLEMENTED");
     assert_eq!(wt["deadline"]["code"], 4, "{report:#}");
@@ -212,7 +221,11 @@ async fn chromium_calls_route_guide_over_webtransport_and_grpc_web() {
     // gRPC-Web from another origin (the page's port differs): CORS lets it through.
     let web = &report["grpcWeb"];
     assert_eq!(web["getFeature"], native_feature.as_str(), "{report:#}");
-    assert_eq!(web["listFeatures"], serde_json::json!(native_list), "{report:#}");
+    assert_eq!(
+        web["listFeatures"],
+        serde_json::json!(native_list),
+        "{report:#}"
+    );
     assert_eq!(web["unimplemented"]["code"], 12, "{report:#}");
 
     handle.shutdown();

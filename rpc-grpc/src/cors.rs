@@ -204,7 +204,10 @@ impl Cors {
             .cloned()
             .unwrap_or_else(|| HeaderValue::from_static(DEFAULT_ALLOWED));
         h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow);
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(self.max_age.as_secs()));
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from(self.max_age.as_secs()),
+        );
         (StatusCode::NO_CONTENT, h)
     }
 }
@@ -221,7 +224,7 @@ mod tests {
         h
     }
 
-    fn get<'a>(h: &'a HeaderMap, name: HeaderName) -> Option<&'a str> {
+    fn get(h: &HeaderMap, name: HeaderName) -> Option<&str> {
         h.get(name).map(|v| v.to_str().unwrap())
     }
 
@@ -253,7 +256,10 @@ mod tests {
             Some("https://APP.example")
         );
         assert_eq!(get(&h, header::VARY), Some("origin"));
-        assert_eq!(get(&h, header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
+        assert_eq!(
+            get(&h, header::ACCESS_CONTROL_ALLOW_CREDENTIALS),
+            Some("true")
+        );
         assert_eq!(
             get(&h, header::ACCESS_CONTROL_EXPOSE_HEADERS),
             Some("grpc-status,grpc-message,grpc-status-details-bin,grpc-accept-encoding,x-request-id")
@@ -266,7 +272,8 @@ mod tests {
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(h.is_empty());
         assert!(matches!(
-            Cors::allow_origins(Vec::<String>::new()).for_call(&request(Some("https://app.example"))),
+            Cors::allow_origins(Vec::<String>::new())
+                .for_call(&request(Some("https://app.example"))),
             Verdict::Refused
         ));
     }
@@ -278,14 +285,19 @@ mod tests {
             header::ACCESS_CONTROL_REQUEST_HEADERS,
             HeaderValue::from_static("content-type,x-grpc-web,x-custom"),
         );
-        let (status, h) = Cors::default().max_age(Duration::from_secs(600)).preflight(&req);
+        let (status, h) = Cors::default()
+            .max_age(Duration::from_secs(600))
+            .preflight(&req);
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_eq!(get(&h, header::ACCESS_CONTROL_ALLOW_ORIGIN), Some("*"));
         assert_eq!(
             get(&h, header::ACCESS_CONTROL_ALLOW_HEADERS),
             Some("content-type,x-grpc-web,x-custom")
         );
-        assert_eq!(get(&h, header::ACCESS_CONTROL_ALLOW_METHODS), Some("POST, OPTIONS"));
+        assert_eq!(
+            get(&h, header::ACCESS_CONTROL_ALLOW_METHODS),
+            Some("POST, OPTIONS")
+        );
         assert_eq!(get(&h, header::ACCESS_CONTROL_MAX_AGE), Some("600"));
     }
 }

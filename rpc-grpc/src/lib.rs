@@ -79,8 +79,8 @@ mod frames;
 mod mapping;
 mod server;
 
-pub use cors::Cors;
 pub use client::{ClientConn, ClientRecv, ClientSend, ConnectorError, GrpcConnector};
+pub use cors::Cors;
 pub use fallback::{FallbackConnector, FallbackMemory, Transport, Via};
 pub use mapping::{format_timeout, parse_timeout, TimeoutError};
 pub use server::{

@@ -672,11 +672,7 @@ fn response_headers(protocol: Protocol, cors: &HeaderMap) -> Response<()> {
 
 /// A response that is only a status: trailers-only (HTTP/2 `HEADERS` with `END_STREAM`), or
 /// for gRPC-Web a body holding just the trailers frame.
-fn trailers_only(
-    status: &Status,
-    protocol: Protocol,
-    cors: &HeaderMap,
-) -> Response<PipeBody> {
+fn trailers_only(status: &Status, protocol: Protocol, cors: &HeaderMap) -> Response<PipeBody> {
     let (mut parts, ()) = response_headers(protocol, cors).into_parts();
     if protocol == Protocol::Grpc {
         mapping::put_status(status, &mut parts.headers);

@@ -27,7 +27,10 @@ impl Echo for EchoImpl {
     async fn unary(&self, request: Request<Msg>) -> Result<Response<Msg>, Status> {
         self.0.fetch_add(1, Ordering::SeqCst);
         let mut response = Response::new(request.into_inner());
-        response.metadata_mut().insert("x-request-id", "42").unwrap();
+        response
+            .metadata_mut()
+            .insert("x-request-id", "42")
+            .unwrap();
         Ok(response)
     }
 }

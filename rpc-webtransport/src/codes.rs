@@ -81,10 +81,7 @@ mod tests {
     #[test]
     fn foreign_and_reserved_codes() {
         // HTTP/3's own H3_REQUEST_CANCELLED, a greasing code inside the range, past the range.
-        assert_eq!(
-            from_http3(0x10c),
-            Received::Code(ErrorCode::INTERNAL_ERROR)
-        );
+        assert_eq!(from_http3(0x10c), Received::Code(ErrorCode::INTERNAL_ERROR));
         assert_eq!(
             from_http3(FIRST + 0x1e),
             Received::Code(ErrorCode::INTERNAL_ERROR)

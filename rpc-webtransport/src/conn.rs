@@ -55,7 +55,10 @@ impl WebTransportConnection {
         WebTransportConnection { conn, call }
     }
 
-    fn bidi(&self, (send, recv): (wtransport::SendStream, wtransport::RecvStream)) -> BidiStream<Self> {
+    fn bidi(
+        &self,
+        (send, recv): (wtransport::SendStream, wtransport::RecvStream),
+    ) -> BidiStream<Self> {
         (
             WebTransportSend(send),
             WebTransportRecv {
@@ -99,10 +102,9 @@ fn quinn_conn_error(e: quinn::ConnectionError) -> StreamError {
         quinn::ConnectionError::ApplicationClosed(close) => {
             let message = format!("closed by the peer: {close}");
             match u32::try_from(close.error_code.into_inner()) {
-                Ok(code) => StreamError::ConnectionLost(ConnectionError::closed(
-                    ErrorCode(code),
-                    message,
-                )),
+                Ok(code) => {
+                    StreamError::ConnectionLost(ConnectionError::closed(ErrorCode(code), message))
+                }
                 Err(_) => StreamError::ConnectionLost(ConnectionError::new(message)),
             }
         }
@@ -121,7 +123,9 @@ impl Connection for WebTransportConnection {
 
     async fn open_bi(&self) -> Result<BidiStream<Self>, ConnectionError> {
         let opening = self.conn.open_bi().await.map_err(conn_error)?;
-        let bidi = opening.await.map_err(|e| ConnectionError::new(e.to_string()))?;
+        let bidi = opening
+            .await
+            .map_err(|e| ConnectionError::new(e.to_string()))?;
         Ok(self.bidi(bidi))
     }
 
@@ -179,7 +183,9 @@ pub struct WebTransportSend(wtransport::SendStream);
 
 impl std::fmt::Debug for WebTransportSend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("WebTransportSend").field(&self.0.id()).finish()
+        f.debug_tuple("WebTransportSend")
+            .field(&self.0.id())
+            .finish()
     }
 }
 

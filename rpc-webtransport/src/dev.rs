@@ -90,8 +90,8 @@ mod tests {
     #[test]
     fn what_browsers_require() {
         let cert = BrowserDevCertificate::loopback().unwrap();
-        let der = rustls::pki_types::CertificateDer::from_pem_slice(cert.cert_pem().as_bytes())
-            .unwrap();
+        let der =
+            rustls::pki_types::CertificateDer::from_pem_slice(cert.cert_pem().as_bytes()).unwrap();
         let digest = ring::digest::digest(&ring::digest::SHA256, &der);
         assert_eq!(digest.as_ref(), cert.sha256());
         assert_eq!(cert.sha256_hex().len(), 64);

@@ -277,13 +277,14 @@ async fn establish(
     config: &WebTransportServer,
 ) -> Option<WebTransportConnection> {
     let remote = incoming.remote_address();
-    let request = match wtransport::endpoint::IncomingSessionFuture::with_quic_incoming(incoming).await {
-        Ok(request) => request,
-        Err(e) => {
-            tracing::debug!("WebTransport session from {remote} failed: {e}");
-            return None;
-        }
-    };
+    let request =
+        match wtransport::endpoint::IncomingSessionFuture::with_quic_incoming(incoming).await {
+            Ok(request) => request,
+            Err(e) => {
+                tracing::debug!("WebTransport session from {remote} failed: {e}");
+                return None;
+            }
+        };
     // The path without its query: a page may add one (cache busting, a token for a layer).
     let path = request.path().split('?').next().unwrap_or("");
     if path != config.path {

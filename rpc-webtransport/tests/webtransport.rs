@@ -38,11 +38,7 @@ impl Counter for Svc {
 
     async fn echo(&self, request: Request<Num>) -> Result<Response<Num>, Status> {
         let call = request.extensions().get::<WebTransportCall>().cloned();
-        let who = request
-            .metadata()
-            .get("x-who")
-            .unwrap_or("")
-            .to_owned();
+        let who = request.metadata().get("x-who").unwrap_or("").to_owned();
         let mut num = request.into_inner();
         num.note = match call {
             Some(call) => format!("{who} via {}", call.path),
@@ -87,7 +83,10 @@ fn start(
         .unwrap();
     let handle = server.handle();
     let bound = wt(WebTransportServer::new(handle.clone()))
-        .bind("127.0.0.1:0".parse().unwrap(), cert.server_config().unwrap())
+        .bind(
+            "127.0.0.1:0".parse().unwrap(),
+            cert.server_config().unwrap(),
+        )
         .unwrap();
     let url = bound.url();
     let addr = bound.local_addr();
@@ -307,7 +306,13 @@ async fn stalled_streams_are_reset_and_other_sessions_are_served() {
 
     // Another session is served all along.
     let client = counter_client::CounterClient::new(channel(&h).await);
-    let reply = client.echo(Num { n: 1, note: String::new() }).await.unwrap();
+    let reply = client
+        .echo(Num {
+            n: 1,
+            note: String::new(),
+        })
+        .await
+        .unwrap();
     assert_eq!(reply.into_inner().n, 1);
 
     // The server gives up on each stalled stream: reset with CANCELLED (S8)...
@@ -352,7 +357,11 @@ async fn a_connection_that_never_asks_for_a_session_is_dropped() {
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     endpoint.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(crypto)));
-    let conn = endpoint.connect(h.addr, "localhost").unwrap().await.unwrap();
+    let conn = endpoint
+        .connect(h.addr, "localhost")
+        .unwrap()
+        .await
+        .unwrap();
     let reason = within("the server drops it", conn.closed()).await;
     // Closed by the server (not our idle timeout, nor the server's 30 s one).
     assert!(
@@ -378,9 +387,12 @@ async fn sessions_beyond_the_limit_wrong_paths_and_origins_are_refused() {
             "{origin:?}: {err:?}"
         );
     }
-    within("allowed origin", raw_session_from(&h, &h.url, Some("https://app.example")))
-        .await
-        .unwrap();
+    within(
+        "allowed origin",
+        raw_session_from(&h, &h.url, Some("https://app.example")),
+    )
+    .await
+    .unwrap();
     h.handle.shutdown();
 
     let h = start(|b| b, |w| w.max_sessions(1));
