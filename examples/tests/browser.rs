@@ -213,6 +213,7 @@ async fn chromium_calls_route_guide_over_webtransport_and_grpc_web() {
         serde_json::json!(native_list),
         "{report:#}"
     );
+    assert_eq!(wt["firstOnly"], native_list[0].as_str(), "{report:#}");
     assert_eq!(wt["unimplemented"]["code"], 12, "{report:#}");
     assert_eq!(wt["unimplemented"]["codeName"], "UNIMPLEMENTED");
     assert_eq!(wt["deadline"]["code"], 4, "{report:#}");
