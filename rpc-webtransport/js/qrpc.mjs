@@ -526,9 +526,16 @@ class Call {
     const timeoutMicros = timeout === undefined ? undefined : BigInt(Math.ceil(Math.max(0, timeout) * 1000));
     const head = encodeRequestHead(this.path, timeoutMicros, this.metadata);
     let stream;
+    const opening = this.client.transport.createBidirectionalStream();
     try {
-      stream = await this.race(this.client.transport.createBidirectionalStream());
+      stream = await this.race(opening);
     } catch (e) {
+      // Failed (deadline, cancellation) while waiting for stream credit: a stream that opens
+      // later is abandoned at once.
+      opening.then((late) => {
+        late.writable.abort(abortReason(ErrorCode.CANCELLED)).catch(() => {});
+        late.readable.cancel(abortReason(ErrorCode.CANCELLED)).catch(() => {});
+      }, () => {});
       throw e instanceof RpcError ? e : this.fail(new RpcError(Code.UNAVAILABLE, `cannot open a stream: ${e.message ?? e}`));
     }
     this.writer = stream.writable.getWriter();

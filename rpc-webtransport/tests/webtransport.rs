@@ -9,6 +9,7 @@ use rpc_webtransport::dev::BrowserDevCertificate;
 use rpc_webtransport::{WebTransportCall, WebTransportConnector, WebTransportServer};
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -29,6 +30,19 @@ pub trait Counter {
         request: Request<Num>,
     ) -> Result<Response<impl futures_util::Stream<Item = Result<Num, Status>>>, Status>;
     async fn fail(&self, request: Request<Num>) -> Result<Response<Num>, Status>;
+    async fn hang(&self, request: Request<Num>) -> Result<Response<Num>, Status>;
+}
+
+/// Handlers of `Hang` that started, and that were dropped.
+static HANGING: AtomicUsize = AtomicUsize::new(0);
+static DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+struct CountDrop;
+
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        DROPPED.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 struct Svc;
@@ -60,6 +74,12 @@ impl Counter for Svc {
 
     async fn fail(&self, _request: Request<Num>) -> Result<Response<Num>, Status> {
         Err(Status::failed_precondition("not today"))
+    }
+
+    async fn hang(&self, _request: Request<Num>) -> Result<Response<Num>, Status> {
+        let _guard = CountDrop;
+        HANGING.fetch_add(1, Ordering::SeqCst);
+        std::future::pending().await
     }
 }
 
@@ -433,3 +453,30 @@ fn refused(result: &Result<wtransport::Connection, ConnectingError>) -> bool {
 
 use rustls::pki_types::pem::PemObject as _;
 use wtransport::error::ConnectingError;
+
+#[tokio::test]
+async fn a_browser_style_stop_drops_the_handler() {
+    let h = start(|b| b, |w| w);
+    let session = within("session", raw_session(&h, &h.url)).await.unwrap();
+    let (mut send, recv) = session.open_bi().await.unwrap().await.unwrap();
+    send.write_all(&request("/test.Counter/Hang", &EMPTY_MESSAGE))
+        .await
+        .unwrap();
+    send.finish().await.unwrap();
+    within("the handler starts", async {
+        while HANGING.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    // What a page's `readable.cancel()` with streamErrorCode 1 sends: STOP_SENDING with
+    // CANCELLED in WebTransport's HTTP/3 range (§19.4); the server drops the handler (§9.2).
+    recv.stop(wtransport::VarInt::try_from_u64(h3(ErrorCode::CANCELLED)).unwrap());
+    within("the handler is dropped", async {
+        while DROPPED.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    h.handle.shutdown();
+}
