@@ -232,3 +232,73 @@ async fn chromium_calls_route_guide_over_webtransport_and_grpc_web() {
     handle.shutdown();
     serving.await.unwrap();
 }
+
+/// `route_guide server ADDR --browser` prints what a page needs, and serves it: a
+/// WebTransport session pinned to the printed hash and the gRPC port answer GetFeature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_guide_browser_mode_prints_and_serves_both_ports() {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_route_guide"))
+        .args(["server", "127.0.0.1:0", "--browser"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut wt, mut hash, mut grpc_web) = (None, None, None);
+    while wt.is_none() || grpc_web.is_none() {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("route_guide printed nothing for 30 s")
+            .unwrap()
+            .expect("route_guide exited");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["WebTransport:", url, "(certificate", "sha-256", h] => {
+                wt = Some(url.to_string());
+                hash = Some(h.trim_end_matches(')').to_owned());
+            }
+            ["gRPC-Web:", url] => grpc_web = Some(url.to_string()),
+            _ => {}
+        }
+    }
+    let hex = hash.unwrap();
+    let mut sha256 = [0u8; 32];
+    for (i, byte) in sha256.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+    }
+    let point = Point {
+        latitude: 407_838_351,
+        longitude: -746_143_763,
+    };
+    let connector =
+        rpc_webtransport::WebTransportConnector::with_certificate_hash(wt.unwrap(), sha256)
+            .unwrap();
+    let channel = rpc_core::Endpoint::from_connector(connector)
+        .connect()
+        .await
+        .unwrap();
+    let feature = RouteGuideClient::new(channel)
+        .get_feature(point)
+        .await
+        .unwrap();
+    assert_eq!(
+        feature.into_inner().name,
+        "Patriots Path, Mendham, NJ 07945, USA"
+    );
+    // The gRPC-Web port serves standard gRPC (h2c) too.
+    let channel = rpc_grpc::GrpcConnector::new(grpc_web.unwrap())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let feature = RouteGuideClient::new(channel)
+        .get_feature(point)
+        .await
+        .unwrap();
+    assert_eq!(
+        feature.into_inner().name,
+        "Patriots Path, Mendham, NJ 07945, USA"
+    );
+    let _ = child.kill().await;
+}

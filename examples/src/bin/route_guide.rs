@@ -43,7 +43,9 @@ async fn serve_browsers(
     handle: rpc_core::server::ServerHandle,
     addr: SocketAddr,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let web_addr = SocketAddr::new(addr.ip(), addr.port().wrapping_add(1));
+    // The next port; any free one when the server's own was picked by the system.
+    let port = if addr.port() == 0 { 0 } else { addr.port() + 1 };
+    let web_addr = SocketAddr::new(addr.ip(), port);
     // Browsers accept a self-signed certificate only by hash, and only for 14 days: a fresh
     // one per run.
     let cert = rpc_webtransport::dev::BrowserDevCertificate::loopback()?;
@@ -190,7 +192,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 server.local_addr()
             );
             if std::env::args().any(|a| a == "--browser") {
-                serve_browsers(server.handle(), server.local_addr()).await?;
+                serve_browsers(server.handle(), addr).await?;
             }
             server
                 // Drains gracefully on Ctrl-C or SIGTERM.
