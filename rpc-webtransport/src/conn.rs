@@ -122,6 +122,8 @@ impl Connection for WebTransportConnection {
     type RecvStream = WebTransportRecv;
 
     async fn open_bi(&self) -> Result<BidiStream<Self>, ConnectionError> {
+        // Dropped before it completes, the stream (if QUIC opened it) is dropped with its
+        // WebTransport header at most half written: no call starts on it.
         let opening = self.conn.open_bi().await.map_err(conn_error)?;
         let bidi = opening
             .await

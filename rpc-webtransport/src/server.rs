@@ -89,8 +89,11 @@ impl WebTransportServer {
     }
 
     /// Accepts sessions only from pages of these origins (`https://app.example.com`,
-    /// compared exactly); others are answered HTTP 403. Default: any origin, and clients that
-    /// send none. WebTransport has no CORS: the server decides whom it serves.
+    /// compared exactly); others are answered HTTP 403, as are clients that send no origin.
+    /// Default: any origin, and clients that send none. WebTransport has no CORS: the server
+    /// decides whom it serves. Browsers send no cookies or HTTP authentication with a
+    /// session, so a page can only use credentials it holds itself (metadata); restrict
+    /// origins when the server trusts something else a browser has, such as its network.
     pub fn allow_origins<I, S>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = S>,
