@@ -105,6 +105,71 @@ async fn serve_page(
     reply(StatusCode::OK, content_type, body)
 }
 
+/// A WebTransport server that answers each call with one kind of bad response, chosen by
+/// the method name in the request head: the browser client must end each with a clear
+/// status.
+fn bad_server(cert: &BrowserDevCertificate) -> String {
+    let mut tls = cert.server_config().unwrap().to_rustls().unwrap();
+    tls.alpn_protocols = vec![b"h3".to_vec()];
+    let config = wtransport::ServerConfig::builder()
+        .with_bind_address("127.0.0.1:0".parse().unwrap())
+        .with_custom_tls(tls)
+        .build();
+    let endpoint = wtransport::Endpoint::server(config).unwrap();
+    let url = format!("https://{}/evil", endpoint.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok(request) = endpoint.accept().await.await else {
+                continue;
+            };
+            let Ok(session) = request.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                while let Ok((send, recv)) = session.accept_bi().await {
+                    tokio::spawn(answer_badly(send, recv));
+                }
+            });
+        }
+    });
+    url
+}
+
+async fn answer_badly(mut send: wtransport::SendStream, mut recv: wtransport::RecvStream) {
+    let mut head = vec![0u8; 6];
+    if recv.read_exact(&mut head).await.is_err() {
+        return;
+    }
+    let len = u32::from_be_bytes(head[2..6].try_into().unwrap()) as usize;
+    let mut payload = vec![0u8; len.min(16 * 1024)];
+    if recv.read_exact(&mut payload).await.is_err() {
+        return;
+    }
+    let has = |name: &str| payload.windows(name.len()).any(|w| w == name.as_bytes());
+    let message = [0x00, 0, 0, 0, 0, 1, 0x08];
+    let ok_trailers = [0x02, 0, 0, 0, 0, 0];
+    let bytes: Vec<u8> = if has("Oversize") {
+        vec![0x00, 0, 0x00, 0x50, 0x00, 0x00] // a 5 MiB message, never sent
+    } else if has("Truncated") {
+        vec![0x00, 0, 0, 0, 0, 10, 1, 2, 3] // FIN inside the message
+    } else if has("NoStatus") {
+        message.to_vec() // FIN without TRAILERS
+    } else if has("BadTrailers") {
+        vec![0x02, 0, 0, 0, 0, 1, 0xff] // not a Trailers message
+    } else if has("TwoMessages") {
+        [&message[..], &message[..], &ok_trailers[..]].concat()
+    } else {
+        // Reset: DEADLINE_EXCEEDED (0x2) in WebTransport's HTTP/3 range (PROTOCOL.md §19.4).
+        let _ = send.reset(wtransport::VarInt::try_from_u64(0x52e4_a40f_a8db + 2).unwrap());
+        return;
+    };
+    if send.write_all(&bytes).await.is_ok() && !has("Oversize") {
+        let _ = send.finish().await;
+    }
+    // Keep the stream until the client is done with it.
+    let _ = send.stopped().await;
+}
+
 /// What a native client gets over QUIC: the page's results must be the same.
 async fn native(addr: SocketAddr, cert: &SelfSigned) -> (String, Vec<String>) {
     let channel = rpc_core::Endpoint::new(format!("localhost:{}", addr.port()))
@@ -174,8 +239,9 @@ async fn chromium_calls_route_guide_over_webtransport_and_grpc_web() {
     let (report_tx, report_rx) = oneshot::channel();
     let page = page_server(report_tx).await;
     let url = format!(
-        "http://{page}/demo/route_guide.html?wt={wt_url}&hash={}&grpcweb={grpc_web_url}&report=/report",
-        wt_cert.sha256_hex()
+        "http://{page}/demo/route_guide.html?wt={wt_url}&hash={}&grpcweb={grpc_web_url}&evil={}&report=/report",
+        wt_cert.sha256_hex(),
+        bad_server(&wt_cert),
     );
     let profile = std::env::temp_dir().join(format!("qrpc-chromium-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
@@ -228,6 +294,19 @@ async fn chromium_calls_route_guide_over_webtransport_and_grpc_web() {
         "{report:#}"
     );
     assert_eq!(web["unimplemented"]["code"], 12, "{report:#}");
+
+    // A server's bad answers: each a clear status in the page.
+    let bad = &report["badServer"];
+    for (case, code) in [
+        ("Oversize", 8),   // RESOURCE_EXHAUSTED, on the frame header
+        ("Truncated", 13), // INTERNAL
+        ("NoStatus", 13),  // INTERNAL
+        ("BadTrailers", 13),
+        ("Reset", 4), // DEADLINE_EXCEEDED, from the reset's code
+        ("TwoMessages", 13),
+    ] {
+        assert_eq!(bad[case]["code"], code, "{case}: {report:#}");
+    }
 
     handle.shutdown();
     serving.await.unwrap();
