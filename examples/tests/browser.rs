@@ -2,7 +2,8 @@
 //! `rpc-webtransport/js/qrpc.mjs` (the certificate pinned by hash), and over gRPC-Web with
 //! fetch from another origin (CORS). The page is `rpc-webtransport/js/demo/route_guide.html`,
 //! served by this test over HTTP on 127.0.0.1 (a secure context); it posts its results back
-//! as JSON, and they must equal what a native client gets over QUIC.
+//! as JSON, and they must equal what a native client gets over QUIC. The page also calls a
+//! WebTransport server with bad answers, each of which must end with the right status.
 //!
 //! Chromium comes from Debian's `chromium` package, installed by `interop/browser/setup.sh`
 //! when missing; if it cannot be installed the test fails.
