@@ -82,4 +82,5 @@ pub use conn::{WebTransportCall, WebTransportConnection, WebTransportRecv, WebTr
 pub use server::{
     BindError, BoundWebTransportServer, WebTransportServer, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_SESSIONS, DEFAULT_PATH,
+    DEFAULT_RETRY_AFTER_HANDSHAKES,
 };

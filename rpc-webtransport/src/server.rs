@@ -4,6 +4,7 @@ use crate::conn::{WebTransportCall, WebTransportConnection};
 use rpc_core::server::ServerHandle;
 use rpc_core::tls::ServerTlsConfig;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -16,6 +17,8 @@ pub const DEFAULT_MAX_SESSIONS: usize = 256;
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
 /// Default for [`WebTransportServer::handshake_timeout`].
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`WebTransportServer::retry_after_handshakes`].
+pub const DEFAULT_RETRY_AFTER_HANDSHAKES: usize = 64;
 /// Default for [`WebTransportServer::idle_timeout`].
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -62,6 +65,7 @@ pub struct WebTransportServer {
     max_sessions: usize,
     max_concurrent_streams: u32,
     handshake_timeout: Duration,
+    retry_after_handshakes: usize,
     idle_timeout: Duration,
     keep_alive_interval: Option<Duration>,
 }
@@ -76,6 +80,7 @@ impl WebTransportServer {
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            retry_after_handshakes: DEFAULT_RETRY_AFTER_HANDSHAKES,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             keep_alive_interval: Some(Duration::from_secs(10)),
         }
@@ -124,6 +129,15 @@ impl WebTransportServer {
     /// session request (default 10 s); then the connection is dropped.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// From how many handshakes in progress a client must prove its address first (a QUIC
+    /// Retry, one more round trip) before it holds a place (default 64): so that packets
+    /// with forged source addresses cannot fill the sessions for the handshake timeout.
+    /// `0`: always.
+    pub fn retry_after_handshakes(mut self, handshakes: usize) -> Self {
+        self.retry_after_handshakes = handshakes;
         self
     }
 
@@ -227,6 +241,7 @@ impl BoundWebTransportServer {
         let shutdown = self.config.handle.shutdown_started();
         let mut shutdown = std::pin::pin!(shutdown);
         let sessions = Arc::new(Semaphore::new(self.config.max_sessions));
+        let handshakes = Arc::new(AtomicUsize::new(0));
         loop {
             let incoming = tokio::select! {
                 _ = &mut shutdown => break,
@@ -235,6 +250,13 @@ impl BoundWebTransportServer {
                     None => return, // the endpoint was closed
                 },
             };
+            let busy = handshakes.load(Ordering::Relaxed) >= self.config.retry_after_handshakes;
+            if busy && !incoming.remote_address_validated() {
+                if let Err(e) = incoming.retry() {
+                    e.into_incoming().refuse();
+                }
+                continue;
+            }
             // Counted from the first packet: a client that proves nothing holds a place
             // only until the handshake timeout.
             let Ok(place) = sessions.clone().try_acquire_owned() else {
@@ -247,10 +269,12 @@ impl BoundWebTransportServer {
                 continue;
             };
             let config = self.config.clone();
+            let handshaking = HandshakeGuard::new(&handshakes);
             tokio::spawn(async move {
                 let _place = place;
                 let timeout = config.handshake_timeout;
                 let session = tokio::time::timeout(timeout, establish(incoming, &config)).await;
+                drop(handshaking);
                 if let Ok(Some(session)) = session {
                     config.handle.serve_connection(session).await;
                 }
@@ -270,6 +294,22 @@ impl BoundWebTransportServer {
             }
         }
         self.endpoint.set_server_config(None);
+    }
+}
+
+/// Counts a handshake in progress while it lives.
+struct HandshakeGuard(Arc<AtomicUsize>);
+
+impl HandshakeGuard {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        HandshakeGuard(count.clone())
+    }
+}
+
+impl Drop for HandshakeGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

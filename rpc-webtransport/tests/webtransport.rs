@@ -432,6 +432,22 @@ async fn sessions_beyond_the_limit_wrong_paths_and_origins_are_refused() {
 }
 
 #[tokio::test]
+async fn clients_asked_to_prove_their_address_are_served() {
+    // Every handshake goes through a QUIC Retry first.
+    let h = start(|b| b, |w| w.retry_after_handshakes(0));
+    let client = counter_client::CounterClient::new(channel(&h).await);
+    let reply = client
+        .echo(Num {
+            n: 3,
+            note: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.into_inner().n, 3);
+    h.handle.shutdown();
+}
+
+#[tokio::test]
 async fn shutdown_refuses_new_sessions() {
     let h = start(|b| b, |w| w);
     let client = counter_client::CounterClient::new(channel(&h).await);
