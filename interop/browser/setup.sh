@@ -19,8 +19,8 @@ find_chromium() {
 }
 
 # Tests may run in parallel: one apt-get at a time (dpkg has its own lock, but a second
-# apt-get would fail on it instead of waiting).
-lock="${TMPDIR:-/tmp}/qrpc-chromium-setup.lock"
+# apt-get would fail on it instead of waiting). scripts/need-nftables.sh takes the same lock.
+lock="${TMPDIR:-/tmp}/qrpc-apt.lock"
 exec 9>"$lock"
 flock 9
 
