@@ -205,6 +205,17 @@ fn message_type(ty: &str) -> Result<TokenStream, String> {
 pub fn generate(service: &Service, config: &GenConfig) -> TokenStream {
     let mut types = Vec::with_capacity(service.methods.len());
     for m in &service.methods {
+        if m.datagrams && !m.server_streaming {
+            // PROTOCOL.md §18: the client's handle comes with a streamed response.
+            let msg = format!(
+                "rpc-codegen: method {}.{}: datagrams need a streamed response \
+                 (server-streaming or bidirectional): the client of a unary or \
+                 client-streaming call has no handle while the call runs",
+                service.full_name(),
+                m.proto_name
+            );
+            return quote!(::core::compile_error!(#msg););
+        }
         match (message_type(&m.input_type), message_type(&m.output_type)) {
             (Ok(i), Ok(o)) => types.push((i, o)),
             (Err(e), _) | (_, Err(e)) => {
@@ -296,6 +307,11 @@ fn client(
                     req
                 } else {
                     quote!(#cp::codegen::priority(#req, #p))
+                };
+                let req = if m.datagrams {
+                    quote!(#cp::codegen::datagrams(#req))
+                } else {
+                    req
                 };
                 // A per-method compression setting overrides the channel's (§15).
                 match &compression {
@@ -503,9 +519,14 @@ fn server(
             // The method's stream priority for its responses, unless the default.
             let p = m.priority;
             let prioritize = (p != 0).then(|| quote!(let call = #cp::codegen::prioritized(call, #p);));
+            // The method's calls take datagrams (PROTOCOL.md §18).
+            let datagrams = m
+                .datagrams
+                .then(|| quote!(let call = #cp::codegen::with_datagrams(call);));
             quote! {
                 #proto_name => {
                     #prioritize
+                    #datagrams
                     let inner = #cp::codegen::Arc::clone(&self.inner);
                     #cp::codegen::#handler(
                         call,

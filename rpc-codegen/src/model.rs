@@ -52,6 +52,11 @@ pub struct Method {
     /// The QUIC stream priority of the method's calls, on both sides (client requests,
     /// server responses; higher first, 0 the default): `#[rpc(priority = N)]`.
     pub priority: i32,
+    /// The method's calls carry datagrams (PROTOCOL.md §18): `#[rpc(datagrams)]`, or
+    /// `option (qrpc.datagrams) = true;`. Only for methods whose responses are streamed
+    /// (server-streaming, bidirectional): the generator refuses others with a
+    /// `compile_error!`, as their client has no handle while the call runs.
+    pub datagrams: bool,
 }
 
 /// The protobuf `idempotency_level` method option.

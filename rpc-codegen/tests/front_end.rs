@@ -604,3 +604,73 @@ fn file_descriptor_set_holds_imports_and_source_info() {
         }
     }
 }
+
+// --- qrpc's method options ------------------------------------------------------------------
+
+#[path = "support/options_model.rs"]
+mod options_model;
+
+/// `(qrpc.priority)` and `(qrpc.datagrams)` in a `.proto` give exactly the code of the model
+/// with the same options (what `#[rpc(priority = N, datagrams)]` fills), with protox and
+/// with protoc, and `qrpc/options.proto` is found without a copy in the user's folders.
+#[test]
+fn qrpc_options_fill_the_model() {
+    let src = scratch("qrpc-options-src");
+    let proto = write(
+        &src,
+        "telemetry.proto",
+        r#"syntax = "proto3";
+package telemetry;
+import "qrpc/options.proto";
+message Sample { uint64 at = 1; }
+message Ack {}
+service Telemetry {
+  rpc Stream(stream Sample) returns (stream Ack) {
+    option (qrpc.priority) = 3;
+    option (qrpc.datagrams) = true;
+  }
+  rpc Watch(Sample) returns (stream Ack) { option (qrpc.datagrams) = true; }
+  rpc Report(Sample) returns (Ack) { option (qrpc.priority) = -1; }
+}
+"#,
+    );
+    let expected = rpc_codegen::generate_string(
+        &options_model::telemetry_service(),
+        &rpc_codegen::GenConfig::default(),
+    );
+    let protoc = if std::env::var_os("PROTOC").is_some() {
+        Protoc::System
+    } else {
+        Protoc::Vendored
+    };
+    for (name, which) in [("protox", Protoc::Protox), ("protoc", protoc)] {
+        let out = scratch(&format!("qrpc-options-{name}"));
+        rpc_codegen::configure()
+            .protoc(which)
+            .out_dir(&out)
+            .emit_rerun_if_changed(false)
+            .compile_protos(&[&proto], &[&src])
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let generated = read(&out, "telemetry.rs");
+        assert!(generated.contains(&expected), "{name}:\n{generated}");
+    }
+}
+
+/// The descriptor set keeps the options too (for reflection), from the embedded file.
+#[test]
+fn descriptor_set_has_qrpc_options() {
+    let src = scratch("qrpc-options-set");
+    let proto = write(
+        &src,
+        "p.proto",
+        "syntax = \"proto3\";\npackage p;\nimport \"qrpc/options.proto\";\nmessage M {}\n\
+         service S { rpc Go(M) returns (stream M) { option (qrpc.datagrams) = true; } }\n",
+    );
+    let set = rpc_codegen::compile_descriptor_set(&[&proto], &[&src]).unwrap();
+    let set = <prost_types::FileDescriptorSet as prost::Message>::decode(&set[..]).unwrap();
+    let names: Vec<_> = set.file.iter().filter_map(|f| f.name.clone()).collect();
+    assert!(
+        names.contains(&"qrpc/options.proto".to_owned()),
+        "{names:?}"
+    );
+}

@@ -271,3 +271,31 @@ fn method_priority() {
     };
     check("priority", &service, &GenConfig::default());
 }
+
+#[path = "support/options_model.rs"]
+mod options_model;
+use options_model::telemetry_service;
+
+#[test]
+fn method_options() {
+    // Datagram methods mark their requests (client) and register their calls (server).
+    check("options", &telemetry_service(), &GenConfig::default());
+}
+
+#[test]
+fn datagrams_on_a_single_response_is_a_compile_error() {
+    for (cs, ss) in [(false, false), (true, false)] {
+        let service = Service {
+            name: "S".into(),
+            proto_name: "S".into(),
+            methods: vec![Method {
+                datagrams: true,
+                ..method("m", "M", "A", "B", cs, ss)
+            }],
+            ..Service::default()
+        };
+        let out = rpc_codegen::generate(&service, &GenConfig::default()).to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("datagrams need a streamed response"), "{out}");
+    }
+}

@@ -56,3 +56,15 @@ pub fn send_compressed<T>(
     request.set_send_compressed(encoding);
     request
 }
+
+/// Marks a request as taking datagrams (the method's `datagrams` option, PROTOCOL.md §18).
+pub fn datagrams<T>(mut request: Request<T>) -> Request<T> {
+    request.set_datagrams(true);
+    request
+}
+
+/// Gives a server call datagrams (the method's `datagrams` option, PROTOCOL.md §18).
+pub fn with_datagrams(mut call: crate::server::ServerCall) -> crate::server::ServerCall {
+    call.enable_datagrams();
+    call
+}

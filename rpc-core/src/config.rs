@@ -56,7 +56,15 @@ pub(crate) struct Settings {
     pub packet_threshold: u32,
     /// Loss detection: time after a lost one's send, in RTTs (RFC 9002 §6.1.2).
     pub time_threshold: f32,
+    /// Datagrams (PROTOCOL.md §18): `max_datagram_frame_size` advertised.
+    pub datagrams: bool,
+    /// Received datagrams a call holds before it drops the oldest.
+    pub max_datagram_queue: usize,
 }
+
+/// quinn's buffers for datagrams, each way, per connection: received ones not yet routed
+/// to their calls, sent ones not yet on the wire (the oldest dropped when full).
+pub(crate) const DATAGRAM_BUFFER: usize = 256 * 1024;
 
 /// Default [`max_ack_delay`](crate::Endpoint::max_ack_delay): 1 ms, QUIC's timer granularity.
 ///
@@ -98,6 +106,8 @@ impl Settings {
             max_ack_delay: Some(DEFAULT_MAX_ACK_DELAY),
             packet_threshold: 3,
             time_threshold: 9.0 / 8.0,
+            datagrams: true,
+            max_datagram_queue: crate::datagram::DEFAULT_MAX_DATAGRAM_QUEUE,
         }
     }
 
@@ -288,6 +298,24 @@ macro_rules! settings_setters {
             } else {
                 9.0 / 8.0
             };
+            self
+        }
+
+        /// Whether this side takes datagrams (PROTOCOL.md §18: QUIC's
+        /// `max_datagram_frame_size` advertised; default on). Off, the peer sees no datagram
+        /// support: calls' [`Datagrams::send`](crate::datagram::Datagrams::send) fails with
+        /// `Unsupported` on both sides.
+        pub fn datagrams(mut self, enabled: bool) -> Self {
+            self.settings.datagrams = enabled;
+            self
+        }
+
+        /// Received datagrams a call holds for its application before it drops the oldest
+        /// (default [`DEFAULT_MAX_DATAGRAM_QUEUE`](crate::datagram::DEFAULT_MAX_DATAGRAM_QUEUE);
+        /// at least 1). Drops are counted in
+        /// [`DatagramStats::dropped`](crate::datagram::DatagramStats::dropped).
+        pub fn max_datagram_queue(mut self, datagrams: usize) -> Self {
+            self.settings.max_datagram_queue = datagrams.max(1);
             self
         }
 

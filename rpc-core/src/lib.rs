@@ -132,6 +132,7 @@ pub mod codec;
 pub mod codegen;
 pub mod compression;
 mod config;
+pub mod datagram;
 mod error;
 pub mod interceptor;
 pub mod metadata;

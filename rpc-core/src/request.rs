@@ -23,6 +23,8 @@ pub struct Request<T> {
     idempotent: bool,
     /// Client: the call's stream priority (`set_priority`).
     priority: i32,
+    /// Client: the call takes datagrams (`set_datagrams`).
+    datagrams: bool,
     /// Client: overrides the channel's `send_compressed` for this call.
     send_compressed: Option<Option<CompressionEncoding>>,
     peer: Option<Arc<PeerInfo>>,
@@ -36,6 +38,8 @@ pub struct Request<T> {
 pub(crate) struct PeerInfo {
     pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) identity: Option<PeerIdentity>,
+    /// The connection's datagram calls (PROTOCOL.md §18), for methods that take datagrams.
+    pub(crate) datagrams: Option<crate::datagram::ConnHub>,
 }
 
 impl<T> Request<T> {
@@ -48,6 +52,7 @@ impl<T> Request<T> {
             deadline: None,
             idempotent: false,
             priority: 0,
+            datagrams: false,
             send_compressed: None,
             peer: None,
             path: None,
@@ -143,6 +148,26 @@ impl<T> Request<T> {
         self.priority
     }
 
+    /// On the client: whether the call takes datagrams (PROTOCOL.md §18). Generated clients
+    /// set it for methods that take datagrams (`#[rpc(datagrams)]`, `(qrpc.datagrams)`); the
+    /// call's [`Response::datagrams`] is then its handle. For server-streaming and
+    /// bidirectional calls: the others have no handle while the call runs.
+    pub fn set_datagrams(&mut self, enabled: bool) {
+        self.datagrams = enabled;
+    }
+
+    /// Whether the call takes datagrams: on the client, [`set_datagrams`](Self::set_datagrams).
+    pub(crate) fn wants_datagrams(&self) -> bool {
+        self.datagrams
+    }
+
+    /// On the server: the call's datagrams, for a method that takes them (PROTOCOL.md §18);
+    /// `None` for other methods. A handle shared with the call: it stops sending and
+    /// receiving when the call ends.
+    pub fn datagrams(&self) -> Option<crate::datagram::Datagrams> {
+        self.extensions.get::<crate::datagram::Datagrams>().cloned()
+    }
+
     /// Whether the call is marked idempotent.
     pub fn is_idempotent(&self) -> bool {
         self.idempotent
@@ -186,6 +211,7 @@ impl<T> Request<T> {
             deadline: self.deadline,
             idempotent: self.idempotent,
             priority: self.priority,
+            datagrams: self.datagrams,
             send_compressed: self.send_compressed,
             peer: self.peer,
             path: self.path,
@@ -227,6 +253,7 @@ impl<T> Request<T> {
             deadline,
             idempotent,
             priority: 0,
+            datagrams: false,
             send_compressed: None,
             peer,
             path: None,
@@ -354,6 +381,14 @@ impl<T> Response<T> {
     /// Local values attached to the response, mutably.
     pub fn extensions_mut(&mut self) -> &mut http::Extensions {
         &mut self.extensions
+    }
+
+    /// On the client: the call's datagrams (PROTOCOL.md §18), for a server-streaming or
+    /// bidirectional call that asked for them ([`Request::set_datagrams`]; generated clients
+    /// do for methods that take datagrams). A handle shared with the call: it stops sending
+    /// and receiving when the call's response stream ends or is dropped.
+    pub fn datagrams(&self) -> Option<crate::datagram::Datagrams> {
+        self.extensions.get::<crate::datagram::Datagrams>().cloned()
     }
 
     /// Replaces the message, keeping metadata and extensions.

@@ -136,6 +136,8 @@ pub(crate) struct ClientCall {
     /// abandoned.
     pub(crate) sender: Option<Sender>,
     pub(crate) state: ClientCallState,
+    /// The call's datagrams (PROTOCOL.md §18), when it takes them: released when it ends.
+    pub(crate) datagrams: Option<crate::datagram::Registration>,
 }
 
 impl ClientCall {
@@ -204,6 +206,7 @@ impl ClientCall {
         let now = tokio::time::Instant::now().into_std();
         let status = self.state.handle_timeout(now);
         self.apply();
+        self.datagrams = None;
         status.unwrap_or_else(|| Status::deadline_exceeded("deadline exceeded"))
     }
 
@@ -211,12 +214,14 @@ impl ClientCall {
     pub(crate) fn cancel(&mut self) {
         self.state.cancel();
         self.apply();
+        self.datagrams = None;
     }
 
     /// The response direction failed (the status is the outcome).
     pub(crate) fn fail(&mut self) {
         self.state.handle_recv_error();
         self.apply();
+        self.datagrams = None;
     }
 
     /// The call ended with trailers.
@@ -225,6 +230,7 @@ impl ClientCall {
         self.state.handle_trailers();
         self.recv.drain_fin();
         self.apply();
+        self.datagrams = None;
     }
 }
 

@@ -102,6 +102,8 @@ pub(crate) struct RpcArgs {
     pub idempotency: Idempotency,
     /// `priority = N`: the calls' QUIC stream priority.
     pub priority: i32,
+    /// `datagrams`: the calls carry datagrams (PROTOCOL.md §18).
+    pub datagrams: bool,
 }
 
 impl RpcArgs {
@@ -118,6 +120,9 @@ impl RpcArgs {
                 let lit: syn::LitInt = meta.value()?.parse()?;
                 self.priority = lit.base10_parse()?;
                 return Ok(());
+            } else if meta.path.is_ident("datagrams") {
+                self.datagrams = true;
+                return Ok(());
             } else if meta.path.is_ident("idempotent") {
                 Idempotency::Idempotent
             } else if meta.path.is_ident("no_side_effects") {
@@ -125,7 +130,7 @@ impl RpcArgs {
             } else {
                 return Err(meta.error(
                     "unknown `rpc` argument: expected `name = \"...\"`, `priority = N`, \
-                     `idempotent` or `no_side_effects`",
+                     `datagrams`, `idempotent` or `no_side_effects`",
                 ));
             };
             if self.idempotency != Idempotency::Unknown {

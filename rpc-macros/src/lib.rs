@@ -210,7 +210,11 @@
 //! takes `name = "Method"`, one of `idempotent` or `no_side_effects` (protobuf's
 //! `idempotency_level`, recorded in the service model), and `priority = N`: the QUIC stream
 //! priority of the method's calls, set by the client on its requests and by the server on its
-//! responses (higher first; a request's own non-zero `Request::set_priority` wins).
+//! responses (higher first; a request's own non-zero `Request::set_priority` wins), and
+//! `datagrams`: the method's calls carry unreliable datagrams beside their stream (rpc-core's
+//! `datagram` module, PROTOCOL.md §18), for server-streaming and bidirectional methods only.
+//! The same options in a `.proto` file are `(qrpc.priority)` and `(qrpc.datagrams)` from
+//! `qrpc/options.proto`, and give the same code.
 //!
 //! # Descriptors and server reflection
 //!

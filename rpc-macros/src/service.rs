@@ -211,6 +211,14 @@ fn parse_method(f: &TraitItemFn, errors: &mut Errors) -> Option<(Method, Vec<Typ
         .ok();
 
     let ((client_streaming, input), (server_streaming, output)) = (request?, response?);
+    if attrs.rpc.datagrams && !server_streaming {
+        errors.at(
+            sig.ident.span(),
+            "`datagrams` needs a streamed response (server-streaming or bidirectional): the \
+             client of a unary or client-streaming call has no handle while the call runs"
+                .to_owned(),
+        );
+    }
     let mut types = Vec::new();
     // With any error, nothing is generated: the model only needs to be right without them.
     let input_type = checked_message(input, &mut types, errors);
@@ -227,6 +235,7 @@ fn parse_method(f: &TraitItemFn, errors: &mut Errors) -> Option<(Method, Vec<Typ
             deprecated: attrs.deprecated,
             idempotency: attrs.rpc.idempotency,
             priority: attrs.rpc.priority,
+            datagrams: attrs.rpc.datagrams,
         },
         types,
     ))
@@ -745,6 +754,7 @@ mod tests {
                     #[rpc(name = "RecordRoute", idempotent, priority = -2)]
                     async fn record(&self, r: Request<Streaming<crate::pb::Point>>)
                         -> Result<Response<()>, Status>;
+                    #[rpc(datagrams)]
                     async fn route_chat(&self, r: Request<Streaming<super::Note>>)
                         -> Result<Response<impl futures::Stream<Item = Result<::pb::Note, Status>>>, Status>;
                     async fn raw(&self, r: Request<String>) -> Result<Response<Vec<u8>>, Status>;
@@ -824,6 +834,8 @@ mod tests {
         assert_eq!(m[1].idempotency, Idempotency::Unknown);
         assert_eq!(m[2].priority, -2);
         assert_eq!(m[0].priority, 0);
+        assert!(m[3].datagrams);
+        assert!(!m[1].datagrams);
     }
 
     #[test]
@@ -855,5 +867,23 @@ mod tests {
         );
         let out = expand(TokenStream::new(), quote!(trait 1 {})).to_string();
         assert!(out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn datagrams_need_a_streamed_response() {
+        let err = model(
+            TokenStream::new(),
+            quote! {
+                pub trait Svc {
+                    #[rpc(datagrams)]
+                    async fn one(&self, r: Request<A>) -> Result<Response<B>, Status>;
+                }
+            },
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("`datagrams` needs a streamed response"),
+            "{err}"
+        );
     }
 }

@@ -47,6 +47,11 @@ impl Compiled {
         self.compiler.file_descriptor_set()
     }
 
+    /// The qrpc options (`qrpc/options.proto`) of the tree's methods.
+    pub(crate) fn method_options(&self) -> super::options::MethodOptions {
+        super::options::MethodOptions::from_pool(&self.compiler.descriptor_pool())
+    }
+
     /// Every `.proto` file read from disk (inputs and imports), sorted.
     pub(crate) fn paths(&self) -> Vec<PathBuf> {
         let mut paths: Vec<PathBuf> = self
@@ -68,6 +73,8 @@ pub(crate) fn compile(protos: &[PathBuf], includes: &[PathBuf]) -> Result<Compil
     for include in includes {
         disk.add(IncludeFileResolver::new(include.clone()));
     }
+    // qrpc's options, unless the user's folders have a file of that name.
+    disk.add(super::options::Embedded);
     disk.add(GoogleFileResolver::new());
     let files = Rc::new(Files {
         disk,

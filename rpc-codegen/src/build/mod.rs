@@ -3,12 +3,14 @@
 
 mod descriptors;
 mod error;
+mod options;
 mod service_gen;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 pub use self::error::{Error, ProtoError};
+use self::options::MethodOptions;
 use self::service_gen::RpcServiceGenerator;
 use crate::GenConfig;
 
@@ -457,21 +459,20 @@ impl Builder {
             ));
         }
 
-        let generator = || -> Box<dyn prost_build::ServiceGenerator> {
+        let generator = |options| -> Box<dyn prost_build::ServiceGenerator> {
             Box::new(RpcServiceGenerator::new(
                 gen.clone(),
                 client_attrs.clone(),
                 server_attrs.clone(),
+                options,
             ))
         };
 
         match self.resolve_protoc() {
-            Source::Protoc(exe, include) => {
-                self.prost.service_generator(generator());
-                self.run_protoc(&exe, include, &protos, &includes)
-                    .map_err(|e| protoc_error(e, &includes))
-            }
-            Source::Protox { fallback } => match self.run_protox(&protos, &includes, generator()) {
+            Source::Protoc(exe, include) => self
+                .run_protoc(&exe, include, &protos, &includes, &generator)
+                .map_err(|e| protoc_error(e, &includes)),
+            Source::Protox { fallback } => match self.run_protox(&protos, &includes, &generator) {
                 Ok(()) => Ok(()),
                 Err(ProtoxFailure::Compile(err)) => match fallback {
                     // Some trees that protoc accepts, protox does not (editions): say
@@ -490,8 +491,7 @@ impl Builder {
                                 "cargo:warning=rpc-codegen: protox rejected the input ({}); retrying with protoc",
                                 err.summary()
                             );
-                        self.prost.service_generator(generator());
-                        self.run_protoc(&exe, include, &protos, &includes)
+                        self.run_protoc(&exe, include, &protos, &includes, &generator)
                             .map_err(|protoc_err| {
                                 Error::proto(err.with_note(format!(
                                     "the protoc fallback failed too: {protoc_err}"
@@ -531,26 +531,49 @@ impl Builder {
         extra_include: Option<PathBuf>,
         protos: &[PathBuf],
         includes: &[PathBuf],
+        generator: &dyn Fn(MethodOptions) -> Box<dyn prost_build::ServiceGenerator>,
     ) -> io::Result<()> {
         let mut includes = includes.to_vec();
         includes.extend(extra_include);
-        self.prost.protoc_executable(exe);
-        if let Some(path) = &self.file_descriptor_set_path {
-            self.prost.file_descriptor_set_path(path);
-        }
         if self.emit_rerun_if_changed {
             for path in protos.iter().chain(&includes) {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
         }
-        self.prost.compile_protos(protos, &includes)
+        // protoc reads only from disk: qrpc's options go in a folder of the output's, after
+        // the user's folders.
+        let out_dir = self.output_dir()?;
+        includes.push(options::write_include(&out_dir)?);
+        self.prost.protoc_executable(exe);
+        // The encoded set keeps the options' extension values, which prost's types drop.
+        let set_path = self
+            .file_descriptor_set_path
+            .clone()
+            .unwrap_or_else(|| out_dir.join("rpc-codegen-descriptors.bin"));
+        self.prost.file_descriptor_set_path(&set_path);
+        let fds = self.prost.load_fds(protos, &includes)?;
+        let options = MethodOptions::from_encoded(&std::fs::read(&set_path)?)?;
+        self.prost.service_generator(generator(options));
+        self.prost.compile_fds(fds)
+    }
+
+    /// Where the generated files go: `out_dir`, else `OUT_DIR`.
+    fn output_dir(&self) -> io::Result<PathBuf> {
+        match (&self.out_dir, std::env::var_os("OUT_DIR")) {
+            (Some(dir), _) => Ok(dir.clone()),
+            (None, Some(dir)) => Ok(PathBuf::from(dir)),
+            (None, None) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "OUT_DIR is not set: call this from a build script or set `out_dir`",
+            )),
+        }
     }
 
     fn run_protox(
         &mut self,
         protos: &[PathBuf],
         includes: &[PathBuf],
-        generator: Box<dyn prost_build::ServiceGenerator>,
+        generator: &dyn Fn(MethodOptions) -> Box<dyn prost_build::ServiceGenerator>,
     ) -> Result<(), ProtoxFailure> {
         let render = |err: protox::Error| {
             let rendered = ProtoError::from_protox(&err, includes);
@@ -572,7 +595,8 @@ impl Builder {
                 .map_err(|e| ProtoxFailure::Io(with_path(e, path)))?;
         }
         let fds = compiled.file_descriptor_set();
-        self.prost.service_generator(generator);
+        self.prost
+            .service_generator(generator(compiled.method_options()));
         self.prost.compile_fds(fds).map_err(ProtoxFailure::Io)
     }
 }

@@ -4,10 +4,12 @@
 use proc_macro2::TokenStream;
 use prost_types::method_options::IdempotencyLevel;
 
+use super::options::MethodOptions;
 use crate::{generate_string, GenConfig, Idempotency, Method, Service};
 
 pub(super) struct RpcServiceGenerator {
     config: GenConfig,
+    options: MethodOptions,
     client_attrs: Vec<(String, TokenStream)>,
     server_attrs: Vec<(String, TokenStream)>,
 }
@@ -17,9 +19,11 @@ impl RpcServiceGenerator {
         config: GenConfig,
         client_attrs: Vec<(String, TokenStream)>,
         server_attrs: Vec<(String, TokenStream)>,
+        options: MethodOptions,
     ) -> Self {
         RpcServiceGenerator {
             config,
+            options,
             client_attrs,
             server_attrs,
         }
@@ -28,7 +32,7 @@ impl RpcServiceGenerator {
 
 impl prost_build::ServiceGenerator for RpcServiceGenerator {
     fn generate(&mut self, service: prost_build::Service, buf: &mut String) {
-        let service = from_prost(service);
+        let service = from_prost(service, &self.options);
         let full_name = service.full_name();
         let mut config = self.config.clone();
         config.client_mod_attributes = matching(&self.client_attrs, &full_name);
@@ -57,7 +61,13 @@ fn matching(attrs: &[(String, TokenStream)], full_name: &str) -> Vec<TokenStream
         .collect()
 }
 
-pub(crate) fn from_prost(service: prost_build::Service) -> Service {
+/// `options`: the qrpc options of the tree's methods (`qrpc/options.proto`).
+pub(crate) fn from_prost(service: prost_build::Service, options: &MethodOptions) -> Service {
+    let full_name = if service.package.is_empty() {
+        service.proto_name.clone()
+    } else {
+        format!("{}.{}", service.package, service.proto_name)
+    };
     Service {
         deprecated: service.options.deprecated(),
         comments: doc_lines(&service.comments),
@@ -67,7 +77,8 @@ pub(crate) fn from_prost(service: prost_build::Service) -> Service {
         methods: service
             .methods
             .into_iter()
-            .map(|m| Method {
+            .map(|m| (options.get(&full_name, &m.proto_name), m))
+            .map(|(qrpc, m)| Method {
                 deprecated: m.options.deprecated(),
                 idempotency: match m.options.idempotency_level() {
                     IdempotencyLevel::IdempotencyUnknown => Idempotency::Unknown,
@@ -75,7 +86,8 @@ pub(crate) fn from_prost(service: prost_build::Service) -> Service {
                     IdempotencyLevel::Idempotent => Idempotency::Idempotent,
                 },
                 comments: doc_lines(&m.comments),
-                priority: 0,
+                priority: qrpc.priority,
+                datagrams: qrpc.datagrams,
                 name: m.name,
                 proto_name: m.proto_name,
                 input_type: m.input_type,

@@ -70,6 +70,8 @@ struct Inner {
     dropped: tokio_util::sync::CancellationToken,
     /// Whether the live connection was opened in 0-RTT (reported by `CallInfo`).
     zero_rtt_conn: AtomicBool,
+    /// The live connection's calls with datagrams (PROTOCOL.md §18); touched only by them.
+    datagrams: crate::datagram::Hub,
 }
 
 #[derive(Default)]
@@ -170,6 +172,7 @@ impl Channel {
                 connectivity: tokio::sync::watch::Sender::new(ConnectivityState::Idle),
                 dropped: tokio_util::sync::CancellationToken::new(),
                 zero_rtt_conn: AtomicBool::new(false),
+                datagrams: crate::datagram::Hub::default(),
             }),
         }
     }
@@ -465,42 +468,49 @@ impl Channel {
     }
 
     /// Opens a call's stream. Its response has exactly one message if `single_response`.
-    /// `priority`: the stream's send priority (`Request::set_priority`), set when not 0.
-    /// `early_ok`: the call may go in 0-RTT data (`wire::early::may_send_early`); returns
-    /// whether it does.
+    /// `opening`: whether the call may go in 0-RTT data (`wire::early::may_send_early`;
+    /// returns whether it does), its send priority, set when not 0, and whether it takes
+    /// datagrams.
     async fn open(
         &self,
         single_response: bool,
         deadline: Option<Instant>,
-        early_ok: bool,
-        priority: i32,
+        opening: Opening,
     ) -> Result<(ClientCall, bool), Status> {
+        let Opening {
+            early_ok,
+            priority,
+            datagrams,
+        } = opening;
         // Nothing is sent until a stream is open: every failure here is before the server.
         if self.inner.closed.load(Ordering::Relaxed) {
             return Err(Status::unavailable("the channel was closed").unprocessed());
         }
         // The connection is not checked before use (that takes its lock): opening a stream
         // on a lost one fails at once, and nothing has been sent, so reconnect and retry once.
-        let (opened, mut early) = match self.inner.conn.load_full() {
-            Some(conn) => self.open_on(&conn, early_ok).await,
-            None => {
-                self.open_on(&self.reconnected(false).await?, early_ok)
-                    .await
-            }
+        let conn = match self.inner.conn.load_full() {
+            Some(conn) => conn,
+            None => self.reconnected(false).await?,
         };
-        let (mut send, recv) = match opened {
-            Ok(pair) => pair,
+        let (opened, mut early) = self.open_on(&conn, early_ok).await;
+        let (conn, (mut send, recv)) = match opened {
+            Ok(pair) => (conn, pair),
             Err(_) => {
-                let (opened, again) = self
-                    .open_on(&self.reconnected(false).await?, early_ok)
-                    .await;
+                let conn = self.reconnected(false).await?;
+                let (opened, again) = self.open_on(&conn, early_ok).await;
                 early = again;
-                opened.map_err(|e| e.to_status().unprocessed())?
+                (conn, opened.map_err(|e| e.to_status().unprocessed())?)
             }
         };
         if priority != 0 {
             send.set_priority(priority);
         }
+        let datagrams = if datagrams {
+            let queue = self.inner.config.settings.max_datagram_queue;
+            self.inner.datagrams.register(&conn, send.id(), queue)
+        } else {
+            None
+        };
         let mut rx = ClientRecv::new(self.inner.limits);
         rx.set_single_message(single_response);
         rx.set_accept_encoding(self.inner.compression.accept);
@@ -509,6 +519,7 @@ impl Channel {
             recv: RecvHalf::new(recv, rx, Peer::Server),
             sender: None,
             state: ClientCallState::new(deadline.map(Instant::into_std)),
+            datagrams,
         };
         Ok((call, early))
     }
@@ -635,12 +646,10 @@ impl Channel {
         mut data: bytes::Bytes,
         single_response: bool,
         deadline: Option<Instant>,
-        Opening { early_ok, priority }: Opening,
+        opening: Opening,
         probe: &mut MaybeProbe,
     ) -> Result<Option<bytes::Bytes>, Status> {
-        let (call, early) = self
-            .open(single_response, deadline, early_ok, priority)
-            .await?;
+        let (call, early) = self.open(single_response, deadline, opening).await?;
         let call = slot.insert(call);
         let kept = early.then(|| data.clone());
         if let Some(probe) = probe {
@@ -698,6 +707,7 @@ impl Channel {
         let (timeout, deadline) = self.deadline(request.timeout());
         let wait = self.waits(&request);
         let priority = request.priority();
+        let datagrams = request.wants_datagrams();
         let (data, idempotent) = self.encode_single(path, request, &mut codec, timeout)?;
         if let Some(probe) = &mut probe {
             probe.encoded();
@@ -715,7 +725,11 @@ impl Channel {
                     data,
                     true,
                     deadline,
-                    Opening { early_ok, priority },
+                    Opening {
+                        early_ok,
+                        priority,
+                        datagrams,
+                    },
                     &mut probe,
                 )
                 .await?;
@@ -756,6 +770,7 @@ impl Channel {
         let opening = Opening {
             early_ok: false,
             priority,
+            datagrams: false,
         };
         self.start_single(slot, data, true, deadline, opening, &mut None)
             .await?;
@@ -791,6 +806,7 @@ impl Channel {
         let (timeout, deadline) = self.deadline(request.timeout());
         let wait = self.waits(&request);
         let priority = request.priority();
+        let datagrams = request.wants_datagrams();
         let (data, idempotent) = self.encode_single(path, request, &mut codec, timeout)?;
         if let Some(probe) = &mut probe {
             probe.encoded();
@@ -804,7 +820,11 @@ impl Channel {
             &mut codec,
             single_response,
             deadline,
-            Opening { early_ok, priority },
+            Opening {
+                early_ok,
+                priority,
+                datagrams,
+            },
             &mut probe,
         );
         match attempt.await {
@@ -819,6 +839,7 @@ impl Channel {
                     Opening {
                         early_ok: false,
                         priority,
+                        datagrams,
                     },
                     &mut no_probe,
                 );
@@ -881,11 +902,15 @@ impl Channel {
         }
         let send = self.send_compression(request.send_compressed());
         let bytes = CallBytes::of(&request);
-        let priority = request.priority();
+        let opening = Opening {
+            // A request stream never goes in 0-RTT data (PROTOCOL.md §3.5).
+            early_ok: false,
+            priority: request.priority(),
+            datagrams: request.wants_datagrams(),
+        };
         let (md, stream, _, idempotent) = request.into_parts();
         let head = self.head(path, md, timeout, idempotent, send, 256);
-        // A request stream never goes in 0-RTT data (PROTOCOL.md §3.5).
-        let opening = self.open(true, deadline, false, priority);
+        let opening = self.open(true, deadline, opening);
         let (mut call, _) = within(deadline, opening).await??;
         if let Some(bytes) = bytes {
             call.count_bytes(bytes);
@@ -958,10 +983,14 @@ impl Channel {
         }
         let compress = self.send_compression(request.send_compressed());
         let bytes = CallBytes::of(&request);
-        let priority = request.priority();
+        let opening = Opening {
+            early_ok: false,
+            priority: request.priority(),
+            datagrams: request.wants_datagrams(),
+        };
         let (md, stream, _, idempotent) = request.into_parts();
         let head = self.head(path, md, timeout, idempotent, compress, 256);
-        let opening = self.open(false, deadline, false, priority);
+        let opening = self.open(false, deadline, opening);
         let (mut call, _) = within(deadline, opening).await??;
         if let Some(bytes) = bytes {
             call.count_bytes(bytes);
@@ -1119,6 +1148,7 @@ async fn streaming_response<T>(
     };
     let sleep = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
     let extensions = call.recv.take_extensions();
+    let datagrams = call.datagrams.as_ref().map(|d| d.handle());
     let side = |call| ClientSide {
         call,
         sleep,
@@ -1149,6 +1179,9 @@ async fn streaming_response<T>(
     if let Some(extensions) = extensions {
         response.extensions_mut().extend(extensions);
     }
+    if let Some(datagrams) = datagrams {
+        response.extensions_mut().insert(datagrams);
+    }
     Ok(response)
 }
 
@@ -1162,10 +1195,12 @@ fn from_transport<T>(mut response: Response<T>, call: &mut ClientCall) -> Respon
     response
 }
 
-/// How a single-request call opens its stream: whether it may go in 0-RTT data
-/// (`wire::early::may_send_early`), and its stream's send priority (`Request::set_priority`).
+/// How a call opens its stream: whether it may go in 0-RTT data
+/// (`wire::early::may_send_early`), its stream's send priority (`Request::set_priority`),
+/// and whether it takes datagrams (`Request::set_datagrams`).
 #[derive(Debug, Clone, Copy)]
 struct Opening {
     early_ok: bool,
     priority: i32,
+    datagrams: bool,
 }

@@ -73,6 +73,9 @@ pub(crate) struct CallMeta {
     pub(crate) extensions: http::Extensions,
     /// The server's interceptors, when it has any; they run first thing in the call's task.
     pub(crate) interceptors: Option<Interceptors>,
+    /// The call's datagrams, for a method that takes them (PROTOCOL.md §18); held until the
+    /// call's task ends.
+    pub(crate) datagrams: Option<crate::datagram::Registration>,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -158,6 +161,19 @@ impl ServerCall {
     pub fn set_priority(&mut self, priority: i32) {
         self.send.set_priority(priority);
     }
+
+    /// Gives the call datagrams (PROTOCOL.md §18): the handler finds a
+    /// [`Datagrams`](crate::datagram::Datagrams) handle with
+    /// [`Request::datagrams`], and the call's datagrams are routed to it until the call
+    /// ends. Generated servers enable it for methods that take datagrams; datagrams for other
+    /// calls are dropped and counted. Does nothing on a transport whose streams have no ids.
+    pub fn enable_datagrams(&mut self) {
+        if self.meta.datagrams.is_some() {
+            return;
+        }
+        let hub = self.meta.peer.as_ref().and_then(|p| p.datagrams.as_ref());
+        self.meta.datagrams = hub.and_then(|hub| hub.register(self.send.stream_id()));
+    }
 }
 
 impl CallMeta {
@@ -172,6 +188,9 @@ impl CallMeta {
             self.peer.clone(),
         );
         *request.extensions_mut() = std::mem::take(&mut self.extensions);
+        if let Some(datagrams) = &self.datagrams {
+            request.extensions_mut().insert(datagrams.handle());
+        }
         request.set_path(std::mem::take(&mut self.head.path));
         request
     }
@@ -665,6 +684,7 @@ mod tests {
                 compression: SendCompression::OFF,
                 extensions: http::Extensions::new(),
                 interceptors: None,
+                datagrams: None,
             },
             state: ServerCallState::new(),
         }

@@ -379,6 +379,7 @@ impl ServerBuilder {
             max_age: self
                 .max_connection_age
                 .map(|age| (age, self.max_connection_age_grace)),
+            max_datagram_queue: self.settings.max_datagram_queue,
         });
         BoundServer {
             acceptor,
@@ -502,6 +503,8 @@ pub(crate) struct Shared {
     keep_alive_silence: Option<Duration>,
     /// Maximum connection age and its grace period.
     max_age: Option<(Duration, Duration)>,
+    /// Received datagrams a call holds (PROTOCOL.md §18.4).
+    max_datagram_queue: usize,
 }
 
 /// A server bound to its socket, ready to serve.
@@ -805,7 +808,7 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
         return;
     };
     // Parsed once here, shared by the connection's calls.
-    let peer = conn.peer_info();
+    let peer = conn.peer_info(shared.max_datagram_queue);
     let _live = Live::register(&shared, &conn);
     if let Some(watching) = shared
         .keep_alive_silence
@@ -1076,6 +1079,7 @@ fn route(
         compression,
         extensions,
         interceptors: (!shared.interceptors.is_empty()).then(|| shared.interceptors.clone()),
+        datagrams: None,
     };
     let call = ServerCall {
         send,

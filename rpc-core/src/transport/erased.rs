@@ -3,7 +3,8 @@
 
 use super::quic::{self, QuicRecv, QuicSend};
 use super::{
-    Connection, ConnectionError, Connector, Listener, RecvStream, SendStream, StreamError,
+    Connection, ConnectionError, Connector, DatagramError, Listener, RecvStream, SendStream,
+    StreamError,
 };
 use crate::request::PeerInfo;
 use crate::tls::PeerIdentity;
@@ -31,6 +32,7 @@ pub(crate) trait DynSend: Send + Unpin + 'static {
     fn reset(&mut self, code: ErrorCode);
     fn stopped(&self) -> BoxFuture<'static, Stopped>;
     fn set_priority(&mut self, priority: i32);
+    fn id(&self) -> Option<u64>;
 }
 
 impl<S: SendStream> DynSend for S {
@@ -53,6 +55,9 @@ impl<S: SendStream> DynSend for S {
     fn set_priority(&mut self, priority: i32) {
         SendStream::set_priority(self, priority)
     }
+    fn id(&self) -> Option<u64> {
+        SendStream::id(self)
+    }
 }
 
 /// The sending half of a call's stream, on any transport.
@@ -68,7 +73,8 @@ impl AnySend {
     pub(crate) fn id(&self) -> Option<u64> {
         match self {
             AnySend::Quic(s) => Some(s.id()),
-            AnySend::Dyn(_) | AnySend::Gone => None,
+            AnySend::Dyn(s) => s.id(),
+            AnySend::Gone => None,
         }
     }
 
@@ -185,6 +191,9 @@ pub(crate) trait DynConn: Send + Sync + 'static {
     fn send_drain(&self) -> bool;
     fn drained(&self) -> BoxFuture<'_, ()>;
     fn stats(&self) -> Option<super::ConnectionStats>;
+    fn max_datagram_size(&self) -> Option<usize>;
+    fn send_datagram(&self, data: Bytes) -> Result<(), DatagramError>;
+    fn read_datagram(&self) -> BoxFuture<'_, Result<Bytes, ConnectionError>>;
 }
 
 fn erase<S: SendStream, R: RecvStream>((send, recv): (S, R)) -> Bidi {
@@ -224,6 +233,15 @@ impl<C: Connection> DynConn for C {
     }
     fn stats(&self) -> Option<super::ConnectionStats> {
         Connection::stats(self)
+    }
+    fn max_datagram_size(&self) -> Option<usize> {
+        Connection::max_datagram_size(self)
+    }
+    fn send_datagram(&self, data: Bytes) -> Result<(), DatagramError> {
+        Connection::send_datagram(self, data)
+    }
+    fn read_datagram(&self) -> BoxFuture<'_, Result<Bytes, ConnectionError>> {
+        Box::pin(Connection::read_datagram(self))
     }
 }
 
@@ -305,6 +323,40 @@ impl AnyConn {
         }
     }
 
+    /// Whether `self` and `other` are handles of the same connection.
+    pub(crate) fn same(&self, other: &AnyConn) -> bool {
+        match (self, other) {
+            (AnyConn::Quic(a), AnyConn::Quic(b)) => a.stable_id() == b.stable_id(),
+            (AnyConn::Dyn(a), AnyConn::Dyn(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// The largest datagram the peer takes now (PROTOCOL.md §18.3); `None` without
+    /// datagrams.
+    pub(crate) fn max_datagram_size(&self) -> Option<usize> {
+        match self {
+            AnyConn::Quic(c) => c.max_datagram_size(),
+            AnyConn::Dyn(c) => c.max_datagram_size(),
+        }
+    }
+
+    pub(crate) fn send_datagram(&self, data: Bytes) -> Result<(), DatagramError> {
+        match self {
+            AnyConn::Quic(c) => quic::send_datagram(c, data),
+            AnyConn::Dyn(c) => c.send_datagram(data),
+        }
+    }
+
+    /// # Cancel safety
+    /// Cancel safe.
+    pub(crate) async fn read_datagram(&self) -> Result<Bytes, ConnectionError> {
+        match self {
+            AnyConn::Quic(c) => c.read_datagram().await.map_err(quic::conn_error),
+            AnyConn::Dyn(c) => c.read_datagram().await,
+        }
+    }
+
     /// Resolves once the connection has ended (never, for a transport that cannot tell).
     ///
     /// # Cancel safety
@@ -360,8 +412,9 @@ impl AnyConn {
         }
     }
 
-    /// The peer's address and verified certificate, gathered once per connection.
-    pub(crate) fn peer_info(&self) -> Arc<PeerInfo> {
+    /// The peer's address and verified certificate, gathered once per connection, and its
+    /// datagram hub (`datagram_queue`: the inbox size of its calls).
+    pub(crate) fn peer_info(&self, datagram_queue: usize) -> Arc<PeerInfo> {
         let identity = match self {
             AnyConn::Quic(c) => quic::peer_identity(c),
             AnyConn::Dyn(c) => c.peer_identity(),
@@ -369,6 +422,7 @@ impl AnyConn {
         Arc::new(PeerInfo {
             remote_addr: self.remote_addr(),
             identity,
+            datagrams: Some(crate::datagram::ConnHub::new(self.clone(), datagram_queue)),
         })
     }
 }

@@ -27,6 +27,11 @@
 //!   highest first, and among equal priorities the stream opened first, so a test observes
 //!   the order without timing.
 //!
+//! * datagrams (RFC 9221, PROTOCOL.md §18) arrive at once, whole, up to
+//!   [`MemConfig::max_datagram_size`]; each end holds [`MemConfig::datagram_buffer`] unread
+//!   ones and drops the oldest past that, as quinn does; [`MemConnection::lose_datagrams`]
+//!   loses the next ones an end sends, so a test decides which datagrams the network drops.
+//!
 //! Unlike quinn, a stream can be accepted as soon as it is opened (quinn waits for its first
 //! byte), data still unread when the connection closes is lost, and there is no
 //! connection-level flow control.
@@ -55,8 +60,8 @@
 
 use super::quic::{code, conn_error};
 use super::{
-    BidiStream, Connection, ConnectionError, Connector, Listener, RecvStream, SendStream,
-    StreamError,
+    BidiStream, Connection, ConnectionError, Connector, DatagramError, Listener, RecvStream,
+    SendStream, StreamError,
 };
 use crate::error::{Error, Kind};
 use crate::wire::ErrorCode;
@@ -83,6 +88,8 @@ pub struct MemConfig {
     stream_window: usize,
     drain_notice: bool,
     manual_transmit: bool,
+    max_datagram_size: Option<usize>,
+    datagram_buffer: usize,
 }
 
 impl Default for MemConfig {
@@ -92,6 +99,8 @@ impl Default for MemConfig {
             stream_window: 1 << 20,
             drain_notice: true,
             manual_transmit: false,
+            max_datagram_size: Some(1200),
+            datagram_buffer: 1024,
         }
     }
 }
@@ -127,6 +136,21 @@ impl MemConfig {
     /// carries only what the test lets through.
     pub fn manual_transmit(mut self, enabled: bool) -> Self {
         self.manual_transmit = enabled;
+        self
+    }
+
+    /// The largest datagram either end takes ([`Connection::max_datagram_size`]; default
+    /// 1200 bytes, the smallest QUIC path); `None`: no datagrams, as between QUIC peers that
+    /// did not negotiate them.
+    pub fn max_datagram_size(mut self, bytes: Option<usize>) -> Self {
+        self.max_datagram_size = bytes;
+        self
+    }
+
+    /// Datagrams an end holds unread before it drops the oldest (quinn's receive buffer;
+    /// default 1024, at least 1).
+    pub fn datagram_buffer(mut self, datagrams: usize) -> Self {
+        self.datagram_buffer = datagrams.max(1);
         self
     }
 
@@ -306,6 +330,13 @@ struct End {
     incoming: VecDeque<u64>,
     accepting: Waiters,
     opening: Waiters,
+    /// Datagrams received, not read yet.
+    datagrams: VecDeque<Bytes>,
+    datagram_readers: Waiters,
+    /// Datagrams this end sends that the network will lose ([`MemConnection::lose_datagrams`]).
+    lose: usize,
+    /// Datagrams this end sent that were lost, or dropped unread by the peer.
+    lost: u64,
 }
 
 struct State {
@@ -409,6 +440,7 @@ impl State {
             let end = &mut self.ends[side];
             end.accepting.wake_all(wake);
             end.opening.wake_all(wake);
+            end.datagram_readers.wake_all(wake);
             // Streams never accepted lose their unborn halves.
             for id in std::mem::take(&mut end.incoming) {
                 if let Some(s) = self.streams.get_mut(&id) {
@@ -427,6 +459,61 @@ impl State {
     }
 
     /// Releases a handle of `side`; the last one closes the connection, as quinn does.
+    fn send_datagram(
+        &mut self,
+        side: Side,
+        data: Bytes,
+        wake: &mut Vec<Waker>,
+    ) -> Result<(), DatagramError> {
+        if let Some(e) = self.error(side) {
+            return Err(DatagramError::ConnectionLost(e));
+        }
+        let max = self
+            .config
+            .max_datagram_size
+            .ok_or(DatagramError::Unsupported)?;
+        if data.len() > max {
+            return Err(DatagramError::TooLarge {
+                size: data.len(),
+                max,
+            });
+        }
+        let buffer = self.config.datagram_buffer;
+        let sender = &mut self.ends[side];
+        if sender.lose > 0 {
+            sender.lose -= 1;
+            sender.lost += 1;
+            return Ok(());
+        }
+        let receiver = &mut self.ends[side.peer()];
+        if receiver.datagrams.len() >= buffer {
+            receiver.datagrams.pop_front();
+            self.ends[side].lost += 1;
+        }
+        let receiver = &mut self.ends[side.peer()];
+        receiver.datagrams.push_back(data);
+        receiver.datagram_readers.wake_all(wake);
+        Ok(())
+    }
+
+    fn poll_read_datagram(
+        &mut self,
+        side: Side,
+        cx: &Context<'_>,
+    ) -> Poll<Result<Bytes, ConnectionError>> {
+        if let Some(e) = self.error(side) {
+            return Poll::Ready(Err(e));
+        }
+        let end = &mut self.ends[side];
+        match end.datagrams.pop_front() {
+            Some(data) => Poll::Ready(Ok(data)),
+            None => {
+                end.datagram_readers.park(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+
     fn release(&mut self, side: Side, wake: &mut Vec<Waker>) {
         let end = &mut self.ends[side];
         end.handles = end.handles.saturating_sub(1);
@@ -740,6 +827,18 @@ impl MemConnection {
         self.shared.update(|st, _| st.unsent(self.side))
     }
 
+    /// Loses the next `count` datagrams this end sends: they are accepted, counted in
+    /// [`datagrams_lost`](Self::datagrams_lost), and never arrive.
+    pub fn lose_datagrams(&self, count: usize) {
+        self.shared.update(|st, _| st.ends[self.side].lose += count);
+    }
+
+    /// Datagrams this end sent that never arrived: lost ([`lose_datagrams`](Self::lose_datagrams))
+    /// or dropped from the peer's full buffer.
+    pub fn datagrams_lost(&self) -> u64 {
+        self.shared.update(|st, _| st.ends[self.side].lost)
+    }
+
     fn halves(&self, id: u64) -> BidiStream<Self> {
         let half = || Half {
             shared: self.shared.clone(),
@@ -842,6 +941,22 @@ impl Connection for MemConnection {
             })
         })
     }
+
+    fn max_datagram_size(&self) -> Option<usize> {
+        self.shared.update(|st, _| st.config.max_datagram_size)
+    }
+
+    fn send_datagram(&self, data: Bytes) -> Result<(), DatagramError> {
+        self.shared
+            .update(|st, wake| st.send_datagram(self.side, data, wake))
+    }
+
+    fn read_datagram(&self) -> impl Future<Output = Result<Bytes, ConnectionError>> + Send + '_ {
+        poll_fn(move |cx| {
+            self.shared
+                .update(|st, _| st.poll_read_datagram(self.side, cx))
+        })
+    }
 }
 
 /// What both halves of a stream hold: the connection, their end and the stream.
@@ -867,6 +982,14 @@ impl SendStream for MemSendStream {
     fn finish(&mut self) {
         let Half { shared, side, id } = &self.0;
         shared.update(|st, wake| st.finish(*side, *id, wake));
+    }
+
+    /// Numbered as QUIC numbers bidirectional streams: `4n` opened by the client end,
+    /// `4n + 1` by the server end.
+    fn id(&self) -> Option<u64> {
+        let Half { shared, id, .. } = &self.0;
+        let opener = shared.update(|st, _| st.streams.get(id).map(|s| s.opener))?;
+        Some(id * 4 + u64::from(opener == Side::Server))
     }
 
     fn reset(&mut self, error_code: ErrorCode) {

@@ -146,6 +146,13 @@ pub trait SendStream: Send + Unpin + 'static {
     fn set_priority(&mut self, priority: i32) {
         let _ = priority;
     }
+
+    /// The stream's id on its connection (QUIC's stream id; for [`mem`], numbered the same
+    /// way), which names the call of a datagram (PROTOCOL.md §18.1). The default has none:
+    /// calls on the stream then have no datagrams.
+    fn id(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The receiving half of a stream.
@@ -248,6 +255,69 @@ pub trait Connection: Send + Sync + 'static {
     fn stats(&self) -> Option<ConnectionStats> {
         None
     }
+
+    /// The largest datagram (RFC 9221) the peer takes now, prefix included; `None` when
+    /// the connection carries no datagrams: the peer did not advertise
+    /// `max_datagram_frame_size`, or the transport has none (the default). It may change
+    /// with the path MTU (PROTOCOL.md §18.3).
+    fn max_datagram_size(&self) -> Option<usize> {
+        None
+    }
+
+    /// Sends an unreliable datagram: it arrives once, or never. The default has no
+    /// datagrams ([`DatagramError::Unsupported`]).
+    fn send_datagram(&self, data: Bytes) -> Result<(), DatagramError> {
+        let _ = data;
+        Err(DatagramError::Unsupported)
+    }
+
+    /// The next datagram from the peer. The default fails at once: no datagram ever comes.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: no datagram is lost if the future is dropped before it completes.
+    fn read_datagram(&self) -> impl Future<Output = Result<Bytes, ConnectionError>> + Send + '_ {
+        std::future::ready(Err(ConnectionError::new(
+            "this transport carries no datagrams",
+        )))
+    }
+}
+
+/// Why a datagram was not sent (PROTOCOL.md §18).
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatagramError {
+    /// The connection carries no datagrams: the peer did not negotiate them (QUIC's
+    /// `max_datagram_frame_size`), datagrams are off on this side, or the transport has none.
+    #[error("the connection carries no datagrams (not negotiated with the peer)")]
+    Unsupported,
+    /// The datagram is larger than the path takes now ([`max`](Self::TooLarge::max) bytes
+    /// of payload).
+    #[error("datagram of {size} bytes is over the path's limit of {max} bytes")]
+    TooLarge {
+        /// The datagram's size.
+        size: usize,
+        /// The largest the path takes now.
+        max: usize,
+    },
+    /// The call the datagram belongs to has ended.
+    #[error("the call has ended")]
+    CallEnded,
+    /// The connection is gone.
+    #[error(transparent)]
+    ConnectionLost(#[from] ConnectionError),
+}
+
+impl From<DatagramError> for Status {
+    /// `Unimplemented` when datagrams are not negotiated, `ResourceExhausted` when too
+    /// large, `Cancelled` after the call, `Unavailable` when the connection is lost.
+    fn from(e: DatagramError) -> Status {
+        match &e {
+            DatagramError::Unsupported => Status::unimplemented(e.to_string()),
+            DatagramError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
+            DatagramError::CallEnded => Status::cancelled(e.to_string()),
+            DatagramError::ConnectionLost(c) => c.to_status(),
+        }
+    }
 }
 
 /// What a connection's transport knows about its path and its traffic so far: for QUIC,
@@ -284,6 +354,11 @@ pub struct ConnectionStats {
     pub received_ios: u64,
     /// The current maximum UDP payload size on the path (path MTU discovery's result).
     pub path_mtu: u16,
+    /// QUIC `DATAGRAM` frames sent (PROTOCOL.md §18). They are never retransmitted: those
+    /// in lost packets (`lost_packets`) are lost.
+    pub sent_datagram_frames: u64,
+    /// QUIC `DATAGRAM` frames received.
+    pub received_datagram_frames: u64,
 }
 
 /// Makes client connections for a [`Channel`](crate::Channel) (first connect and every

@@ -5,6 +5,7 @@
 //! fuzzers drive it directly.
 
 pub mod call;
+pub mod datagram;
 pub(crate) mod early;
 pub mod frame;
 pub mod head;

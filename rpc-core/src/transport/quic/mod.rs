@@ -372,6 +372,25 @@ impl QuicSend {
     }
 }
 
+/// Sends a datagram on `conn` (PROTOCOL.md §18); quinn drops the oldest unsent ones when its
+/// send buffer is full.
+pub(crate) fn send_datagram(
+    conn: &quinn::Connection,
+    data: Bytes,
+) -> Result<(), super::DatagramError> {
+    use super::DatagramError;
+    use quinn::SendDatagramError as E;
+    let size = data.len();
+    conn.send_datagram(data).map_err(|e| match e {
+        E::UnsupportedByPeer | E::Disabled => DatagramError::Unsupported,
+        E::TooLarge => DatagramError::TooLarge {
+            size,
+            max: conn.max_datagram_size().unwrap_or(0),
+        },
+        E::ConnectionLost(c) => DatagramError::ConnectionLost(conn_error(c)),
+    })
+}
+
 /// `conn`'s statistics, as the transport reports them.
 pub(crate) fn stats(conn: &quinn::Connection) -> super::ConnectionStats {
     let s = conn.stats();
@@ -389,10 +408,16 @@ pub(crate) fn stats(conn: &quinn::Connection) -> super::ConnectionStats {
         sent_ios: s.udp_tx.ios,
         received_ios: s.udp_rx.ios,
         path_mtu: s.path.current_mtu,
+        sent_datagram_frames: s.frame_tx.datagram,
+        received_datagram_frames: s.frame_rx.datagram,
     }
 }
 
 impl SendStream for QuicSend {
+    fn id(&self) -> Option<u64> {
+        Some(QuicSend::id(self))
+    }
+
     #[inline]
     fn poll_write(
         &mut self,
@@ -486,10 +511,11 @@ impl Settings {
             .max_idle_timeout(quinn::IdleTimeout::try_from(self.idle_timeout).ok())
             .keep_alive_interval(self.keep_alive_interval)
             .initial_mtu(self.initial_mtu.max(1200))
-            // No `max_datagram_frame_size`: qrpc/1 uses no datagrams (PROTOCOL.md §3.1), and a
-            // peer's DATAGRAM frame is then a QUIC protocol violation instead of bytes buffered
-            // unread.
-            .datagram_receive_buffer_size(None);
+            // `max_datagram_frame_size` advertised only with datagrams on (PROTOCOL.md §18.1):
+            // off, a peer's DATAGRAM frame is a QUIC protocol violation instead of bytes
+            // buffered unread.
+            .datagram_receive_buffer_size(self.datagrams.then_some(crate::config::DATAGRAM_BUFFER))
+            .datagram_send_buffer_size(crate::config::DATAGRAM_BUFFER);
         let mut mtu = quinn::MtuDiscoveryConfig::default();
         mtu.upper_bound(self.max_udp_payload_size.max(1200));
         t.mtu_discovery_config(Some(mtu));
