@@ -12,41 +12,48 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
-/// §3.1, §3.3: a server does not advertise `max_datagram_frame_size`, so a peer sees no
-/// datagram support (and may not send DATAGRAM frames).
+/// §3.1, §3.3, §18.1: a server advertises `max_datagram_frame_size` (datagrams bound to
+/// calls) unless datagrams are off; then a peer sees no datagram support (and may not send
+/// DATAGRAM frames).
 #[tokio::test]
-async fn server_does_not_advertise_datagrams() {
-    let server = start();
-    let conn = tokio::time::timeout(LIMIT, raw_connection(server.addr))
-        .await
-        .expect("handshake");
-    assert_eq!(conn.max_datagram_size(), None);
-    conn.close(0u32.into(), b"");
+async fn server_advertises_datagrams_unless_off() {
+    for (server, advertised) in [
+        (start(), true),
+        (start_with(builder().datagrams(false)), false),
+    ] {
+        let conn = tokio::time::timeout(LIMIT, raw_connection(server.addr))
+            .await
+            .expect("handshake");
+        assert_eq!(conn.max_datagram_size().is_some(), advertised);
+        conn.close(0u32.into(), b"");
+    }
 }
 
-/// §3.1, §3.3: neither does a client.
+/// §3.1, §3.3, §18.1: so does a client.
 #[tokio::test]
-async fn client_does_not_advertise_datagrams() {
-    let endpoint = raw_server();
-    let addr = endpoint.local_addr().unwrap();
-    let accept = async {
-        let incoming = endpoint.accept().await.expect("an incoming connection");
-        incoming.await.expect("handshake")
-    };
-    let client = common::endpoint(addr);
-    let connect = client.connect();
-    let (conn, channel) = tokio::time::timeout(LIMIT, async { tokio::join!(accept, connect) })
-        .await
-        .expect("handshake in time");
-    let channel = channel.expect("the client connects");
-    assert_eq!(
-        conn.handshake_data()
-            .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
-            .and_then(|d| d.protocol),
-        Some(rpc_core::wire::ALPN.to_vec())
-    );
-    assert_eq!(conn.max_datagram_size(), None);
-    channel.close();
+async fn client_advertises_datagrams_unless_off() {
+    for advertised in [true, false] {
+        let endpoint = raw_server();
+        let addr = endpoint.local_addr().unwrap();
+        let accept = async {
+            let incoming = endpoint.accept().await.expect("an incoming connection");
+            incoming.await.expect("handshake")
+        };
+        let client = common::endpoint(addr).datagrams(advertised);
+        let connect = client.connect();
+        let (conn, channel) = tokio::time::timeout(LIMIT, async { tokio::join!(accept, connect) })
+            .await
+            .expect("handshake in time");
+        let channel = channel.expect("the client connects");
+        assert_eq!(
+            conn.handshake_data()
+                .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+                .and_then(|d| d.protocol),
+            Some(rpc_core::wire::ALPN.to_vec())
+        );
+        assert_eq!(conn.max_datagram_size().is_some(), advertised);
+        channel.close();
+    }
 }
 
 /// A plain quinn server speaking our ALPN with the test certificate and quinn's default
