@@ -12,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out_dir.join("routeguide.bin"))
         .compile_protos(&["../proto/route_guide.proto"], &["../proto"])?;
     rpc_codegen::compile_protos("../proto/chat.proto")?;
+    // Imports `qrpc/options.proto`, which rpc-codegen provides (datagrams, priority).
+    rpc_codegen::compile_protos("../proto/game.proto")?;
     // helloworld again for the compression example: its client compresses SayHello's
     // requests with zstd whatever the channel says (a per-method setting, PROTOCOL.md §15).
     let compressed = out_dir.join("compressed");

@@ -292,3 +292,20 @@ fn fallback_uses_http2_while_udp_is_dropped_and_quic_again_after() {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
 }
+
+#[test]
+fn datagrams_travel_beside_the_call() {
+    let out = run(env!("CARGO_BIN_EXE_datagrams"));
+    for line in [
+        "server: welcome to the game",
+        "oversize datagram refused: datagram of ",
+        "positions sent: 100",
+        "server: ack: done (received ",
+        " of 100 positions",
+        "client received ",
+        "client datagram stats: sent 100,",
+        "send after the call: the call has ended",
+    ] {
+        assert!(out.contains(line), "{line:?} not in {out}");
+    }
+}

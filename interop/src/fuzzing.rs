@@ -25,7 +25,7 @@ use rpc_core::wire::{
 };
 
 /// The fuzz targets, by name (the names of `fuzz/fuzz_targets/*.rs`).
-pub const TARGETS: [&str; 8] = [
+pub const TARGETS: [&str; 9] = [
     "frame_decoder",
     "request_head",
     "trailers",
@@ -34,6 +34,7 @@ pub const TARGETS: [&str; 8] = [
     "client_recv",
     "simple_request",
     "decompress",
+    "datagram_prefix",
 ];
 
 /// Runs the harness of `target` on `data`. Panics if `target` is unknown or an invariant
@@ -56,6 +57,7 @@ pub fn accepts(target: &str, data: &[u8]) -> bool {
         "client_recv" => check_client_recv(data),
         "simple_request" => check_simple_request(data),
         "decompress" => check_decompress(data),
+        "datagram_prefix" => check_datagram_prefix(data),
         _ => panic!("unknown fuzz target {target:?}"),
     }
 }
@@ -508,4 +510,34 @@ fn check_decompress(data: &[u8]) -> bool {
         (m, d) => panic!("machine {m:?}, direct {d:?}"),
     }
     direct.is_ok()
+}
+
+/// [`wire::datagram::decode`] (PROTOCOL.md §18.1): no panic; what it accepts names a
+/// client-initiated bidirectional stream and round-trips through the encoder.
+pub fn datagram_prefix(data: &[u8]) {
+    check_datagram_prefix(data);
+}
+
+fn check_datagram_prefix(data: &[u8]) -> bool {
+    use rpc_core::wire::datagram;
+    let Ok((stream_id, payload)) = datagram::decode(Bytes::copy_from_slice(data)) else {
+        return false;
+    };
+    assert_eq!(stream_id % 4, 0, "a call's stream");
+    // A varint of 1, 2, 4 or 8 bytes (not necessarily the shortest), then the payload.
+    let consumed = data.len() - payload.len();
+    assert!(
+        matches!(consumed, 1 | 2 | 4 | 8),
+        "prefix of {consumed} bytes"
+    );
+    assert_eq!(&data[consumed..], &payload[..], "the payload is the rest");
+    let prefix = datagram::prefix_len(stream_id).expect("a decoded id is encodable");
+    assert!(prefix <= consumed, "the encoder writes the shortest form");
+    let mut again = BytesMut::new();
+    assert!(datagram::encode_prefix(stream_id, &mut again));
+    assert_eq!(again.len(), prefix);
+    again.extend_from_slice(&payload);
+    let back = datagram::decode(again.freeze()).expect("re-encoded datagram decodes");
+    assert_eq!(back, (stream_id, payload));
+    true
 }

@@ -19,6 +19,9 @@ pub enum PrefixError {
     /// The datagram ends inside (or before) its quarter stream id.
     #[error("datagram shorter than its call prefix")]
     Truncated,
+    /// The quarter stream id is over 2^60 - 1: four times it is no QUIC stream id.
+    #[error("datagram prefix names no stream (quarter stream id over 2^60 - 1)")]
+    NoSuchStream,
 }
 
 /// The largest stream id whose quarter id fits a varint and that is itself a varint.
@@ -54,8 +57,13 @@ pub fn encode_prefix(stream_id: u64, dst: &mut impl BufMut) -> bool {
 /// empty). Never panics, whatever the bytes.
 pub fn decode(mut datagram: Bytes) -> Result<(u64, Bytes), PrefixError> {
     let q = VarInt::decode(&mut datagram).map_err(|_| PrefixError::Truncated)?;
-    // A varint is below 2^62, so its quadruple fits a u64.
-    let stream_id = q.into_inner() * 4;
+    // Stream ids are below 2^62 (RFC 9000 §2.1), so quarter ids are below 2^60 (as in
+    // RFC 9297 §2.1).
+    let stream_id = q
+        .into_inner()
+        .checked_mul(4)
+        .filter(|&id| id <= MAX_STREAM_ID)
+        .ok_or(PrefixError::NoSuchStream)?;
     let payload = datagram.copy_to_bytes(datagram.remaining());
     Ok((stream_id, payload))
 }
@@ -155,6 +163,19 @@ mod tests {
         for id in [1, 2, 3, 5, MAX_STREAM_ID + 4] {
             assert_eq!(prefix_len(id), None);
             assert!(!encode_prefix(id, &mut BytesMut::new()));
+        }
+    }
+
+    #[test]
+    fn quarter_ids_past_the_last_stream_are_refused() {
+        // 2^60 - 1 is the last; 2^60 and the largest varint name no stream.
+        let last = Bytes::from_static(&[0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(decode(last).map(|d| d.0), Ok(MAX_STREAM_ID));
+        for past in [[0xd0, 0, 0, 0, 0, 0, 0, 0], [0xff; 8]] {
+            assert_eq!(
+                decode(Bytes::copy_from_slice(&past)),
+                Err(PrefixError::NoSuchStream)
+            );
         }
     }
 
