@@ -21,6 +21,9 @@ fn main() -> Result<()> {
     let own: Vec<PathBuf> = [
         "helloworld.proto",
         "route_guide.proto",
+        // qrpc's method options (priority, datagrams), from the `qrpc/options.proto` that
+        // rpc-codegen provides.
+        "game.proto",
         "tricky/common.proto",
         "tricky/keywords.proto",
         "tricky/collisions.proto",

@@ -17,7 +17,8 @@
     rustdoc::all
 )]
 
-/// Our own protos (`proto/helloworld.proto`, `proto/route_guide.proto`, `proto/tricky/`).
+/// Our own protos (`proto/helloworld.proto`, `proto/route_guide.proto`, `proto/game.proto`,
+/// `proto/tricky/`).
 pub mod own {
     include!(concat!(env!("OUT_DIR"), "/own/_includes.rs"));
 }
