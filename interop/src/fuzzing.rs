@@ -523,7 +523,7 @@ fn check_datagram_prefix(data: &[u8]) -> bool {
     let Ok((stream_id, payload)) = datagram::decode(Bytes::copy_from_slice(data)) else {
         return false;
     };
-    assert_eq!(stream_id % 4, 0, "a call's stream");
+    assert!(stream_id.is_multiple_of(4), "a call's stream");
     // A varint of 1, 2, 4 or 8 bytes (not necessarily the shortest), then the payload.
     let consumed = data.len() - payload.len();
     assert!(

@@ -14,7 +14,9 @@
 //! has ended, or that never existed or did not opt in, is dropped and counted. Calls that do
 //! not use datagrams pay nothing: no task, no allocation, no lock.
 
-use crate::transport::{AnyConn, DatagramError};
+pub use crate::transport::DatagramError;
+
+use crate::transport::AnyConn;
 use crate::wire::datagram::{self as wire, Inbox};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;

@@ -162,8 +162,9 @@ impl<T> Request<T> {
     }
 
     /// On the server: the call's datagrams, for a method that takes them (PROTOCOL.md §18);
-    /// `None` for other methods. A handle shared with the call: it stops sending and
-    /// receiving when the call ends.
+    /// `None` for other methods, and on a transport whose streams have no ids (gRPC over
+    /// HTTP/2). A handle shared with the call: it stops sending and receiving when the call
+    /// ends.
     pub fn datagrams(&self) -> Option<crate::datagram::Datagrams> {
         self.extensions.get::<crate::datagram::Datagrams>().cloned()
     }
@@ -385,8 +386,9 @@ impl<T> Response<T> {
 
     /// On the client: the call's datagrams (PROTOCOL.md §18), for a server-streaming or
     /// bidirectional call that asked for them ([`Request::set_datagrams`]; generated clients
-    /// do for methods that take datagrams). A handle shared with the call: it stops sending
-    /// and receiving when the call's response stream ends or is dropped.
+    /// do for methods that take datagrams); `None` otherwise, and on a transport whose
+    /// streams have no ids. A handle shared with the call: it stops sending and receiving
+    /// when the call's response stream ends or is dropped.
     pub fn datagrams(&self) -> Option<crate::datagram::Datagrams> {
         self.extensions.get::<crate::datagram::Datagrams>().cloned()
     }

@@ -40,7 +40,7 @@ pub fn prefix_len(stream_id: u64) -> Option<usize> {
 }
 
 fn quarter(stream_id: u64) -> Option<u64> {
-    (stream_id % 4 == 0 && stream_id <= MAX_STREAM_ID).then_some(stream_id / 4)
+    (stream_id.is_multiple_of(4) && stream_id <= MAX_STREAM_ID).then_some(stream_id / 4)
 }
 
 /// Appends the prefix naming the call on `stream_id` (see [`prefix_len`]); `false`, with

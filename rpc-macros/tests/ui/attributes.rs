@@ -21,6 +21,8 @@ pub trait Svc {
     async fn unknown(&self, request: Request<Msg>) -> Result<Response<Msg>, Status>;
     #[rpc(idempotent, no_side_effects)]
     async fn both(&self, request: Request<Msg>) -> Result<Response<Msg>, Status>;
+    #[rpc(datagrams)]
+    async fn single_response(&self, request: Request<Msg>) -> Result<Response<Msg>, Status>;
     #[must_use]
     async fn other(&self, request: Request<Msg>) -> Result<Response<Msg>, Status>;
 }
