@@ -54,6 +54,32 @@
 //!
 //! An import found in none of them is an error that lists the folders searched.
 //!
+//! # qrpc's method options
+//!
+//! `import "qrpc/options.proto";` works without a copy of the file: the generator serves it
+//! (to protox from memory, to `protoc` from a folder it writes in the output folder) after
+//! your include folders, so a file of yours with that name wins. It declares two method
+//! options, read from the compiled descriptors into the same [`Method`] fields the
+//! `rpc-macros` attributes fill, so both front ends generate the same code:
+//!
+//! | option | extension number | [`Method`] field | `#[rpc(...)]` |
+//! |---|---|---|---|
+//! | `(qrpc.priority)` (`int32`) | 51701 | [`priority`](Method::priority) | `priority = N` |
+//! | `(qrpc.datagrams)` (`bool`) | 51702 | [`datagrams`](Method::datagrams) | `datagrams` |
+//!
+//! ```proto
+//! import "qrpc/options.proto";
+//! service Telemetry {
+//!   rpc Stream(stream Sample) returns (stream Ack) {
+//!     option (qrpc.priority) = 2;
+//!     option (qrpc.datagrams) = true;   // PROTOCOL.md §18
+//!   }
+//! }
+//! ```
+//!
+//! The numbers are in protobuf's range for an organization's own extensions (50000-99999)
+//! and do not change. [`compile_descriptor_set`] serves the file too.
+//!
 //! ```rust,ignore
 //! // src/lib.rs: one file per protobuf package, named after it (`_` without a package)
 //! pub mod helloworld {

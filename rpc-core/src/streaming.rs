@@ -194,6 +194,21 @@ impl ClientCall {
         self.recv.poll_event(cx)
     }
 
+    /// Ends the call's datagrams (PROTOCOL.md §18), if it has any: later ones for it are
+    /// dropped and counted.
+    #[inline]
+    fn end_datagrams(&mut self) {
+        if self.datagrams.is_some() {
+            self.release_datagrams();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_datagrams(&mut self) {
+        self.datagrams = None;
+    }
+
     /// The caller finished its requests.
     #[inline]
     pub(crate) fn finish_send(&mut self) {
@@ -206,7 +221,7 @@ impl ClientCall {
         let now = tokio::time::Instant::now().into_std();
         let status = self.state.handle_timeout(now);
         self.apply();
-        self.datagrams = None;
+        self.end_datagrams();
         status.unwrap_or_else(|| Status::deadline_exceeded("deadline exceeded"))
     }
 
@@ -214,14 +229,14 @@ impl ClientCall {
     pub(crate) fn cancel(&mut self) {
         self.state.cancel();
         self.apply();
-        self.datagrams = None;
+        self.end_datagrams();
     }
 
     /// The response direction failed (the status is the outcome).
     pub(crate) fn fail(&mut self) {
         self.state.handle_recv_error();
         self.apply();
-        self.datagrams = None;
+        self.end_datagrams();
     }
 
     /// The call ended with trailers.
@@ -230,7 +245,7 @@ impl ClientCall {
         self.state.handle_trailers();
         self.recv.drain_fin();
         self.apply();
-        self.datagrams = None;
+        self.end_datagrams();
     }
 }
 

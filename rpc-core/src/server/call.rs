@@ -188,11 +188,21 @@ impl CallMeta {
             self.peer.clone(),
         );
         *request.extensions_mut() = std::mem::take(&mut self.extensions);
-        if let Some(datagrams) = &self.datagrams {
-            request.extensions_mut().insert(datagrams.handle());
+        if self.datagrams.is_some() {
+            self.attach_datagrams(request.extensions_mut());
         }
         request.set_path(std::mem::take(&mut self.head.path));
         request
+    }
+
+    /// Hands the handler the call's datagram handle (PROTOCOL.md §18). Out of line: most
+    /// calls have none, and `request` is on every call's path.
+    #[cold]
+    #[inline(never)]
+    fn attach_datagrams(&self, extensions: &mut http::Extensions) {
+        if let Some(datagrams) = &self.datagrams {
+            extensions.insert(datagrams.handle());
+        }
     }
 
     /// Runs the server's interceptors on the call's metadata and extensions.
