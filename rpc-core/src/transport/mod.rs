@@ -2,7 +2,9 @@
 //!
 //! A call needs one thing from below: a connection that opens and accepts bidirectional
 //! streams, whose halves send bytes, finish, reset and learn of `STOP_SENDING`, and receive
-//! bytes, the end of the stream and resets (PROTOCOL.md §3). The traits here say exactly that,
+//! bytes, the end of the stream and resets (PROTOCOL.md §3); calls of methods that take them
+//! also send and receive datagrams (PROTOCOL.md §18: [`Connection::send_datagram`],
+//! [`Connection::read_datagram`], defaulting to none). The traits here say exactly that,
 //! in the shape of h3's `quic` module, so that the same calls run over:
 //!
 //! * QUIC (quinn): the default and the only network transport; [`Endpoint`](crate::Endpoint)

@@ -158,3 +158,27 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Every call's datagram (PROTOCOL.md §18.1) decodes to its stream and payload.
+    #[test]
+    fn datagram_prefix_round_trips(
+        quarter in 0u64..(1 << 60),
+        payload in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        use super::datagram::{decode, encode_prefix};
+        let mut buf = BytesMut::new();
+        prop_assert!(encode_prefix(quarter * 4, &mut buf));
+        buf.extend_from_slice(&payload);
+        prop_assert_eq!(decode(buf.freeze()), Ok((quarter * 4, Bytes::from(payload))));
+    }
+
+    /// Arbitrary bytes never panic the datagram decoder; what it accepts names a call's stream.
+    #[test]
+    fn datagram_decoder_takes_any_bytes(data in prop::collection::vec(any::<u8>(), 0..16)) {
+        if let Ok((stream_id, payload)) = super::datagram::decode(Bytes::from(data.clone())) {
+            prop_assert!(stream_id.is_multiple_of(4));
+            prop_assert!(data.ends_with(&payload));
+        }
+    }
+}
