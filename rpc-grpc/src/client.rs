@@ -8,7 +8,9 @@
 //! as qrpc frames. Deadlines, cancellation (dropping a call resets its HTTP/2 stream), limits
 //! and statuses are the channel's own, as over QUIC.
 
-use crate::frames::{pipe, Framing, GrpcReader, Item, PipeBody, PipeTx, QEvent, QrpcReader};
+use crate::frames::{
+    pipe, Framing, GoawayScanner, GrpcReader, Item, PipeBody, PipeTx, QEvent, QrpcReader,
+};
 use crate::mapping;
 use crate::server::code_of_reason;
 use bytes::{Bytes, BytesMut};
@@ -179,6 +181,12 @@ impl GrpcConnector {
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        let goaway = CancellationToken::new();
+        let io = GoawayWatch {
+            io,
+            scanner: GoawayScanner::default(),
+            goaway: goaway.clone(),
+        };
         let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .keep_alive_interval(Duration::from_secs(10))
@@ -209,6 +217,7 @@ impl GrpcConnector {
             sender,
             close,
             ended,
+            goaway,
             reason,
             remote,
             scheme: self.scheme.clone(),
@@ -243,6 +252,8 @@ pub struct ClientConn {
     close: CancellationToken,
     /// Cancelled when the connection's driver ended.
     ended: CancellationToken,
+    /// Cancelled when the server sent `GOAWAY`: no new calls on this connection.
+    goaway: CancellationToken,
     reason: Arc<Mutex<Option<ConnectionError>>>,
     remote: Option<SocketAddr>,
     scheme: http::uri::Scheme,
@@ -274,6 +285,10 @@ impl Connection for ClientConn {
     type RecvStream = ClientRecv;
 
     async fn open_bi(&self) -> Result<Bidi, ConnectionError> {
+        if self.goaway.is_cancelled() {
+            // Drained (PROTOCOL.md §12.1): the channel opens a new connection for the call.
+            return Err(ConnectionError::new("the server sent GOAWAY"));
+        }
         let mut sender = self.sender.clone();
         if let Err(e) = std::future::poll_fn(|cx| sender.poll_ready(cx)).await {
             return Err(self
@@ -336,6 +351,70 @@ impl Connection for ClientConn {
     async fn closed(&self) {
         self.ended.cancelled().await
     }
+
+    /// Resolves once the server sent `GOAWAY` (graceful shutdown, maximum connection age):
+    /// HTTP/2's drain notice (PROTOCOL.md §12.1, §16.5). Calls in flight finish on the
+    /// connection; new ones go on a new one.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    async fn drained(&self) {
+        self.goaway.cancelled().await
+    }
+}
+
+/// The connection's byte stream, watched for the server's `GOAWAY` (hyper handles it but
+/// does not report it until the connection ends).
+struct GoawayWatch<I> {
+    io: I,
+    scanner: GoawayScanner,
+    goaway: CancellationToken,
+}
+
+impl<I: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for GoawayWatch<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.io).poll_read(cx, buf);
+        if this.scanner.push(&buf.filled()[before..]) {
+            this.goaway.cancel();
+        }
+        read
+    }
+}
+
+impl<I: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for GoawayWatch<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }
 
 struct ClientShared {
@@ -367,7 +446,7 @@ impl std::fmt::Debug for ClientSend {
 impl ClientSend {
     /// Sends the request: headers from the qrpc request head, the body a pipe.
     fn start(&mut self, payload: Bytes) -> Result<(), StreamError> {
-        let head = RequestHead::decode(payload)
+        let (head, compression) = RequestHead::decode_with_compression(payload)
             .map_err(|e| StreamError::ConnectionLost(ConnectionError::new(e.to_string())))?;
         let uri = Uri::builder()
             .scheme(self.scheme.clone())
@@ -388,6 +467,14 @@ impl ClientSend {
             if let Ok(v) = HeaderValue::from_str(&mapping::format_timeout(timeout)) {
                 h.insert("grpc-timeout", v);
             }
+        }
+        // The channel's compression (PROTOCOL.md §16.6): the request's messages with the
+        // COMPRESSED flag use `encoding`; `accept` is what it decompresses in the response.
+        if let Some(encoding) = compression.encoding {
+            h.insert(mapping::GRPC_ENCODING, mapping::encoding_value(encoding));
+        }
+        if let Some(accept) = mapping::accept_encoding_value(compression.accept) {
+            h.insert(mapping::GRPC_ACCEPT_ENCODING, accept);
         }
         mapping::put_metadata(&head.metadata, h);
         let Some(mut sender) = self.sender.take() else {
@@ -499,9 +586,18 @@ fn trailers_frame(status: &Status) -> Bytes {
 
 /// The stream error of a failed response.
 fn response_error(e: &hyper::Error) -> StreamError {
+    if e.is_canceled() {
+        // hyper never sent the request (the connection was closing): unprocessed.
+        return StreamError::Reset(ErrorCode::REFUSED_STREAM);
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if let Some(h2) = err.downcast_ref::<h2::Error>() {
+            if h2.is_go_away() && h2.is_remote() {
+                // A stream above the server's GOAWAY's last stream id: not processed
+                // (RFC 9113 §6.8), so it may go again on a new connection (§12.1).
+                return StreamError::Reset(ErrorCode::REFUSED_STREAM);
+            }
             if h2.is_go_away() || h2.is_io() {
                 break;
             }
@@ -552,9 +648,22 @@ impl ClientRecv {
             self.state = RecvState::Done;
             return;
         }
+        // The channel checks the algorithm against what it accepts (PROTOCOL.md §15.3); one
+        // this build does not know cannot be named to it, so it fails the call here.
+        let encoding = match mapping::encoding_of(&parts.headers) {
+            Ok(encoding) => encoding,
+            Err(name) => {
+                let status =
+                    Status::internal(format!("the server compressed with unknown {name:?}"));
+                self.pending.push_back(trailers_frame(&status));
+                self.trailers = true;
+                self.state = RecvState::Done;
+                return;
+            }
+        };
         let metadata = mapping::metadata_from_headers(&parts.headers).unwrap_or_default();
         let mut head = BytesMut::new();
-        wire::encode::response_head(&metadata, &mut head);
+        wire::encode::response_head_with(&metadata, encoding, &mut head);
         self.pending.push_back(head.freeze());
         self.state = RecvState::Body(body);
     }

@@ -390,6 +390,48 @@ impl http_body::Body for PipeBody {
     }
 }
 
+/// HTTP/2 frame header length (RFC 9113 §4.1).
+const H2_HEADER_LEN: usize = 9;
+/// HTTP/2 `GOAWAY` frame type (RFC 9113 §6.8).
+const H2_GOAWAY: u8 = 0x7;
+
+/// Spots `GOAWAY` frames in the bytes an HTTP/2 server sends, which hyper's client does not
+/// report: a server's side of a connection is frames from its first byte (its preface is a
+/// `SETTINGS` frame), so reading each 9-byte header and skipping its payload finds them.
+/// Nothing is buffered but a header cut short.
+#[derive(Debug, Default)]
+pub(crate) struct GoawayScanner {
+    header: [u8; H2_HEADER_LEN],
+    have: usize,
+    skip: usize,
+}
+
+impl GoawayScanner {
+    /// Consumes bytes as read; true if a `GOAWAY` frame started among them.
+    pub(crate) fn push(&mut self, mut data: &[u8]) -> bool {
+        let mut goaway = false;
+        while !data.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(data.len());
+                self.skip -= n;
+                data = &data[n..];
+                continue;
+            }
+            let n = (H2_HEADER_LEN - self.have).min(data.len());
+            self.header[self.have..self.have + n].copy_from_slice(&data[..n]);
+            self.have += n;
+            data = &data[n..];
+            if self.have == H2_HEADER_LEN {
+                self.have = 0;
+                let [a, b, c, ty, ..] = self.header;
+                self.skip = u32::from_be_bytes([0, a, b, c]) as usize;
+                goaway |= ty == H2_GOAWAY;
+            }
+        }
+        goaway
+    }
+}
+
 /// Decodes a `grpc-web-text` body: base64 in groups of four characters, padded chunks
 /// concatenated.
 #[derive(Default)]
@@ -474,6 +516,27 @@ mod tests {
         assert!(r.in_message());
         r.finish(&mut out);
         assert_eq!(out.pop_back().unwrap().as_ref(), &[0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn goaway_frames_are_spotted_split_anywhere() {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&[0, 0, 6, 4, 0, 0, 0, 0, 0]); // SETTINGS, 6 bytes
+        bytes.extend_from_slice(&[0, 3, 0, 0, 0, 0x07]); // its payload (holds a 0x07)
+        bytes.extend_from_slice(&[0, 0, 2, 0, 1, 0, 0, 0, 1, 7, 7]); // DATA: 7s in payload
+        let before = bytes.len();
+        bytes.extend_from_slice(&[0, 0, 8, 7, 0, 0, 0, 0, 0]); // GOAWAY
+        bytes.extend_from_slice(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        for split in 0..bytes.len() {
+            let mut s = GoawayScanner::default();
+            let first = s.push(&bytes[..split]);
+            let second = s.push(&bytes[split..]);
+            // Seen once, in the part where its header ends.
+            assert_eq!(first, split >= before + H2_HEADER_LEN, "split {split}");
+            assert_eq!(second, split < before + H2_HEADER_LEN, "split {split}");
+        }
+        let mut s = GoawayScanner::default();
+        assert!(!s.push(&bytes[..before]));
     }
 
     #[test]

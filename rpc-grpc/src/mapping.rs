@@ -7,7 +7,9 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
+use rpc_core::compression::EncodingSet;
 use rpc_core::metadata::MetadataValue;
+use rpc_core::CompressionEncoding;
 use rpc_core::{Code, MetadataMap, Status};
 use std::time::Duration;
 
@@ -19,6 +21,58 @@ pub(crate) const BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_encode_padding(false)
         .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
+
+/// `grpc-encoding`: the algorithm of a request's or response's compressed messages.
+pub(crate) const GRPC_ENCODING: &str = "grpc-encoding";
+/// `grpc-accept-encoding`: the algorithms a peer decompresses.
+pub(crate) const GRPC_ACCEPT_ENCODING: &str = "grpc-accept-encoding";
+
+/// What a `grpc-encoding` header names: `Ok(None)` for none or `identity`, the name itself
+/// when this build does not know it.
+pub(crate) fn encoding_of(headers: &HeaderMap) -> Result<Option<CompressionEncoding>, String> {
+    let Some(value) = headers.get(GRPC_ENCODING) else {
+        return Ok(None);
+    };
+    match value.to_str().unwrap_or("") {
+        "identity" => Ok(None),
+        name => CompressionEncoding::from_name(name)
+            .map(Some)
+            .ok_or_else(|| String::from_utf8_lossy(value.as_bytes()).into_owned()),
+    }
+}
+
+/// The algorithms of this build among the `grpc-accept-encoding` values (comma-separated
+/// lists; unknown names are ignored, as PROTOCOL.md §15.1 asks).
+pub(crate) fn accepted_encodings(headers: &HeaderMap) -> EncodingSet {
+    let mut set = EncodingSet::empty();
+    for value in headers.get_all(GRPC_ACCEPT_ENCODING) {
+        let names = value.to_str().unwrap_or("").split(',');
+        for e in names.filter_map(|n| CompressionEncoding::from_name(n.trim())) {
+            set = set.with(e);
+        }
+    }
+    set
+}
+
+/// A `grpc-accept-encoding` value listing `set` (`identity` last, as grpc-core does), or
+/// `None` for an empty set.
+pub(crate) fn accept_encoding_value(set: EncodingSet) -> Option<HeaderValue> {
+    if set.is_empty() {
+        return None;
+    }
+    let mut list = String::new();
+    for e in set.iter() {
+        list.push_str(e.as_str());
+        list.push(',');
+    }
+    list.push_str("identity");
+    HeaderValue::from_str(&list).ok()
+}
+
+/// The `grpc-encoding` value naming `encoding`.
+pub(crate) fn encoding_value(encoding: CompressionEncoding) -> HeaderValue {
+    HeaderValue::from_static(encoding.as_str())
+}
 
 /// Headers that are HTTP's or gRPC's own, never metadata.
 fn reserved(name: &str) -> bool {
@@ -275,6 +329,31 @@ mod tests {
         assert_eq!(percent_decode(b"50%"), "50%");
         assert_eq!(percent_decode(b"%zz%4"), "%zz%4");
         assert_eq!(percent_decode(b"%C3%28"), "\u{FFFD}(");
+    }
+
+    #[test]
+    fn encoding_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(encoding_of(&h), Ok(None));
+        assert!(accepted_encodings(&h).is_empty());
+        assert_eq!(accept_encoding_value(EncodingSet::empty()), None);
+        h.insert(GRPC_ENCODING, HeaderValue::from_static("identity"));
+        assert_eq!(encoding_of(&h), Ok(None));
+        h.insert(GRPC_ENCODING, HeaderValue::from_static("br"));
+        assert_eq!(encoding_of(&h), Err("br".to_owned()));
+        for e in CompressionEncoding::ALL {
+            h.insert(GRPC_ENCODING, encoding_value(*e));
+            assert_eq!(encoding_of(&h), Ok(Some(*e)));
+        }
+        // Lists, spaces, several headers, unknown names.
+        h.insert(
+            GRPC_ACCEPT_ENCODING,
+            HeaderValue::from_static("identity, deflate,gzip"),
+        );
+        h.append(GRPC_ACCEPT_ENCODING, HeaderValue::from_static("br , zstd"));
+        assert_eq!(accepted_encodings(&h), EncodingSet::all());
+        let value = accept_encoding_value(EncodingSet::all()).unwrap();
+        assert_eq!(value, "gzip,zstd,identity");
     }
 
     #[test]

@@ -543,23 +543,20 @@ async fn handle(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<Pi
         },
         None => None,
     };
-    // Compressed request messages are decompressed by the server, as over QUIC (§15);
-    // responses over HTTP/2 are never compressed (PROTOCOL.md §16.6).
-    let mut compression = wire::head::HeadCompression::default();
-    if let Some(enc) = parts.headers.get("grpc-encoding") {
-        let name = enc.to_str().unwrap_or("");
-        if name != "identity" {
-            match rpc_core::CompressionEncoding::from_name(name) {
-                Some(encoding) => compression.encoding = Some(encoding),
-                None => {
-                    return reply(Status::unimplemented(format!(
-                        "grpc-encoding {:?} is not supported",
-                        String::from_utf8_lossy(enc.as_bytes())
-                    )))
-                }
+    // Compression as over QUIC (PROTOCOL.md §15, §16.6): the server decompresses the
+    // request's messages, and compresses the response's, as its settings say, with an
+    // algorithm the client accepts.
+    let compression = wire::head::HeadCompression {
+        encoding: match mapping::encoding_of(&parts.headers) {
+            Ok(encoding) => encoding,
+            Err(name) => {
+                return reply(Status::unimplemented(format!(
+                    "grpc-encoding {name:?} is not supported"
+                )))
             }
-        }
-    }
+        },
+        accept: mapping::accepted_encodings(&parts.headers),
+    };
     let metadata = match mapping::metadata_from_headers(&parts.headers) {
         Ok(md) => md,
         Err(status) => return reply(status),
@@ -657,14 +654,13 @@ fn response_headers(protocol: Protocol, cors: &HeaderMap) -> Response<()> {
         CONTENT_TYPE,
         HeaderValue::from_static(protocol.content_type()),
     );
-    // What the server decompresses in requests (PROTOCOL-HTTP2 `grpc-accept-encoding`).
-    let accepted: Vec<&str> = rpc_core::CompressionEncoding::ALL
-        .iter()
-        .map(|e| e.as_str())
-        .chain(["identity"])
-        .collect();
-    if let Ok(v) = HeaderValue::from_str(&accepted.join(",")) {
-        h.insert("grpc-accept-encoding", v);
+    // What the server decompresses in requests (PROTOCOL-HTTP2 `grpc-accept-encoding`),
+    // made once: it is the same on every response.
+    static ACCEPTED: std::sync::OnceLock<Option<HeaderValue>> = std::sync::OnceLock::new();
+    let accepted = ACCEPTED
+        .get_or_init(|| mapping::accept_encoding_value(rpc_core::compression::EncodingSet::all()));
+    if let Some(v) = accepted {
+        h.insert(mapping::GRPC_ACCEPT_ENCODING, v.clone());
     }
     h.extend(cors.clone());
     response
@@ -809,12 +805,21 @@ impl ServerSend {
         StreamError::Stopped(ErrorCode::CANCELLED)
     }
 
-    /// Sends the response headers (with `metadata`), opening the body.
-    fn open(&mut self, metadata: &rpc_core::MetadataMap) -> Result<(), StreamError> {
+    /// Sends the response headers (with `metadata`, and the algorithm of the compressed
+    /// messages that follow), opening the body.
+    fn open(
+        &mut self,
+        metadata: &rpc_core::MetadataMap,
+        encoding: Option<rpc_core::CompressionEncoding>,
+    ) -> Result<(), StreamError> {
         let Some(head) = self.head.take() else {
             return Ok(());
         };
         let (mut parts, ()) = response_headers(self.protocol, &self.cors).into_parts();
+        if let Some(encoding) = encoding {
+            let value = mapping::encoding_value(encoding);
+            parts.headers.insert(mapping::GRPC_ENCODING, value);
+        }
         mapping::put_metadata(metadata, &mut parts.headers);
         let (tx, body) = pipe(self.protocol.framing());
         self.pipe = Some(tx);
@@ -842,12 +847,13 @@ impl ServerSend {
             |what: &str| StreamError::ConnectionLost(ConnectionError::new(what.to_owned()));
         match event {
             QEvent::Head(payload) => {
-                let md = wire::head::decode_response_head(payload)
+                let (md, encoding) = wire::head::decode_response_head_with(payload)
                     .map_err(|_| malformed("malformed response head"))?;
-                self.open(&md)
+                self.open(&md, encoding)
             }
             QEvent::Data(data) => {
-                self.open(&rpc_core::MetadataMap::new())?;
+                // No head: no compressed message either (PROTOCOL.md §15.3).
+                self.open(&rpc_core::MetadataMap::new(), None)?;
                 match &self.pipe {
                     Some(pipe) if pipe.send(Item::Data(data)) => Ok(()),
                     _ => Err(Self::gone()),

@@ -358,6 +358,29 @@ impl RequestHead {
     pub fn decode(payload: Bytes) -> Result<Self, HeadError> {
         Self::from_pb(RequestHeadPb::decode(payload)?)
     }
+
+    /// Decodes a payload with its compression fields (PROTOCOL.md §15.2), for a gateway
+    /// that carries the head over another protocol (gRPC's `grpc-encoding` and
+    /// `grpc-accept-encoding`). Names this build does not know are left out of `accept`;
+    /// an `encoding` it does not know is an error (its messages could not be read).
+    pub fn decode_with_compression(payload: Bytes) -> Result<(Self, HeadCompression), HeadError> {
+        let mut sent = SentCompression::default();
+        let head = decode_request_head(payload, &mut sent)?;
+        let encoding = match &sent.encoding[..] {
+            [] => None,
+            name => Some(CompressionEncoding::from_wire(name).ok_or_else(|| {
+                HeadError::Malformed(format!(
+                    "unknown encoding {:?}",
+                    String::from_utf8_lossy(name)
+                ))
+            })?),
+        };
+        let compression = HeadCompression {
+            encoding,
+            accept: sent.accept,
+        };
+        Ok((head, compression))
+    }
 }
 
 /// Splits `/service/method` into its parts. The service may contain dots, the method may not
@@ -405,6 +428,22 @@ pub(crate) fn encode_response_head(
 /// [`ClientRecv`](super::ClientRecv)).
 pub fn decode_response_head(payload: Bytes) -> Result<MetadataMap, HeadError> {
     decode_response_head_full(payload).map(|(md, _)| md)
+}
+
+/// Decodes a response head payload: its metadata and the algorithm of the response's
+/// compressed messages (PROTOCOL.md §15.3), for a gateway that carries it as gRPC's
+/// `grpc-encoding`. An algorithm this build does not know is an error.
+pub fn decode_response_head_with(
+    payload: Bytes,
+) -> Result<(MetadataMap, Option<CompressionEncoding>), HeadError> {
+    let (md, name) = decode_response_head_full(payload)?;
+    if name.is_empty() {
+        return Ok((md, None));
+    }
+    match CompressionEncoding::from_name(&name) {
+        Some(e) => Ok((md, Some(e))),
+        None => Err(HeadError::Malformed(format!("unknown encoding {name:?}"))),
+    }
 }
 
 /// Decodes a response head payload: its metadata and its `encoding` name (empty for none
@@ -490,6 +529,41 @@ mod tests {
         m.append("a", "2").unwrap();
         m.insert_bin("b-bin", vec![0u8, 255]).unwrap();
         m
+    }
+
+    #[test]
+    #[cfg(all(feature = "gzip", feature = "zstd"))]
+    fn gateway_decoders_keep_the_compression_fields() {
+        let gzip = CompressionEncoding::Gzip;
+        let zstd = CompressionEncoding::Zstd;
+        let sent = HeadCompression {
+            encoding: Some(gzip),
+            accept: EncodingSet::empty().with(zstd),
+        };
+        let mut buf = BytesMut::new();
+        encode_request_head("/a.B/C", None, 0, &md(), sent, &mut buf);
+        let (head, got) = RequestHead::decode_with_compression(buf.freeze()).unwrap();
+        assert_eq!((head.path.as_str(), head.metadata), ("/a.B/C", md()));
+        assert_eq!(got, sent);
+
+        let mut buf = BytesMut::new();
+        encode_response_head(&md(), Some(zstd), &mut buf);
+        assert_eq!(
+            decode_response_head_with(buf.freeze()).unwrap(),
+            (md(), Some(zstd))
+        );
+        let mut buf = BytesMut::new();
+        encode_response_head(&md(), None, &mut buf);
+        assert_eq!(
+            decode_response_head_with(buf.freeze()).unwrap(),
+            (md(), None)
+        );
+        // `br` is unknown: its messages could not be read.
+        let unknown = ResponseHeadPb {
+            metadata: Vec::new(),
+            encoding: "br".into(),
+        };
+        assert!(decode_response_head_with(unknown.encode_to_vec().into()).is_err());
     }
 
     #[test]
