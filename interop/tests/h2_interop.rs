@@ -5,6 +5,9 @@
 //!   the test fails: it never skips.
 //! * The project's own client, over `rpc_grpc::GrpcConnector`, runs them against a tonic
 //!   server, and against the interop server's own HTTP/2 port.
+//! * Compression both ways (PROTOCOL.md §16.6) with tonic and grpcio, checked on the wire
+//!   where the peer lets us see it, and tonic's graceful shutdown (`GOAWAY`) draining our
+//!   channel's connection (§16.5).
 
 use interop::client::{self, Case, Context};
 use interop::server::{self, CallStats};
@@ -622,4 +625,342 @@ async fn a_tonic_client_calls_the_http2_port() {
     assert_eq!(outcome.unwrap_err().code(), tonic::Code::DeadlineExceeded);
     drop(tx);
     running.stop().await;
+}
+
+/// Records the headers of each request and of its response, as a tower layer of a tonic
+/// server: what went over the wire.
+mod record_headers {
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll};
+
+    pub type Log = Arc<Mutex<Vec<(http::HeaderMap, http::HeaderMap)>>>;
+
+    #[derive(Clone)]
+    pub struct Layer<S>(pub S, pub Log);
+
+    impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for Layer<S>
+    where
+        S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+        S::Future: Send + 'static,
+    {
+        type Response = S::Response;
+        type Error = S::Error;
+        type Future =
+            Pin<Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.0.poll_ready(cx)
+        }
+
+        fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+            let sent = request.headers().clone();
+            let log = self.1.clone();
+            let future = self.0.call(request);
+            Box::pin(async move {
+                let response = future.await?;
+                log.lock().unwrap().push((sent, response.headers().clone()));
+                Ok(response)
+            })
+        }
+    }
+}
+
+/// A tonic `TestService` server on `listener` that compresses with gzip for clients that
+/// accept it, recording headers in `log`; stops when `stop` resolves.
+fn tonic_gzip_server(
+    listener: tokio::net::TcpListener,
+    log: record_headers::Log,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<Result<(), tonic::transport::Error>> {
+    use tonic::codec::CompressionEncoding::Gzip;
+    use tonic_server::pb::test_service_server::TestServiceServer;
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let service = TestServiceServer::new(tonic_server::Impl)
+        .send_compressed(Gzip)
+        .accept_compressed(Gzip);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .layer(tower_layer::layer_fn(move |s| {
+                record_headers::Layer(s, log.clone())
+            }))
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, stop),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_http2_channel_and_tonic_compress_both_ways() {
+    use rpc_core::CompressionEncoding::Gzip;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = record_headers::Log::default();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tonic_gzip_server(listener, log.clone(), async {
+        let _ = stop_rx.await;
+    });
+    let endpoint = rpc_grpc::GrpcConnector::new(format!("http://{addr}"))
+        .unwrap()
+        .endpoint()
+        .send_compressed(Gzip)
+        .accept_compressed(Gzip);
+    let ctx = Context::connect(endpoint, 1).await.unwrap();
+    for case in [
+        Case::LargeUnary,
+        Case::ClientStreaming,
+        Case::ServerStreaming,
+        Case::PingPong,
+    ] {
+        client::run(case, &ctx)
+            .await
+            .unwrap_or_else(|f| panic!("{case} against tonic with gzip: {f}"));
+    }
+    // Every call went compressed both ways: our requests named gzip (tonic decompressed
+    // them), tonic's responses too (our channel decompressed them).
+    let log = std::mem::take(&mut *log.lock().unwrap());
+    assert_eq!(log.len(), 4);
+    // (server_streaming's one small request goes plain: below the threshold, the call is
+    // an uncompressed one, PROTOCOL.md §15.4.)
+    let named = |h: &http::HeaderMap| {
+        h.get("grpc-encoding")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let gzip = Some("gzip".to_owned());
+    let sent: Vec<_> = log.iter().map(|(request, _)| named(request)).collect();
+    assert_eq!(sent, [gzip.clone(), gzip.clone(), None, gzip.clone()]);
+    for (request, response) in &log {
+        assert_eq!(request["grpc-accept-encoding"], "gzip,identity");
+        assert_eq!(named(response), gzip, "{response:?}");
+    }
+    ctx.channel.close();
+    let _ = stop_tx.send(());
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("tonic stops")
+        .unwrap()
+        .unwrap();
+}
+
+/// An interop server (HTTP/2 port) that compresses its responses with gzip for clients that
+/// accept it.
+async fn start_gzip() -> (SocketAddr, ServerHandle, tokio::task::JoinHandle<()>) {
+    let cert = SelfSigned::generate(&["localhost"]).unwrap();
+    let server = rpc_core::Server::builder()
+        .tls_config(cert.server_config().unwrap())
+        .send_compressed(rpc_core::CompressionEncoding::Gzip)
+        .add_service(interop::pb::test_service_server::TestServiceServer::new(
+            server::TestServiceImpl::new(),
+        ))
+        .bind("127.0.0.1:0".parse().unwrap())
+        .unwrap();
+    let handle = server.handle();
+    let h2 = rpc_grpc::GrpcServer::new(handle.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = h2.local_addr();
+    tokio::spawn(h2.serve());
+    (addr, handle, tokio::spawn(server.serve()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcio_reads_compressed_responses_of_the_http2_port() {
+    // grpcio accepts gzip in every request (`grpc-accept-encoding: identity,deflate,gzip`):
+    // the server compresses the large responses for it.
+    let python = tokio::task::spawn_blocking(grpcio_python).await.unwrap();
+    let (h2, handle, serving) = start_gzip().await;
+    let root = workspace_root();
+    let stubs = python.parent().unwrap().parent().unwrap().join("stubs");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(&python)
+            .arg(root.join("interop/python/grpcio_client.py"))
+            .args(["--server", &h2.to_string()])
+            .args(["--case", "large_unary", "--case", "server_streaming"])
+            .args(["--case", "ping_pong", "--case", "gzip_requests"])
+            .env("PYTHONPATH", stubs)
+            .output()
+            .expect("run the grpcio client")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "grpcio with gzip failed:\n{stdout}");
+    assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
+    handle.shutdown();
+    tokio::time::timeout(Duration::from_secs(15), serving)
+        .await
+        .expect("server stops")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tonic_client_gets_compressed_responses_from_the_http2_port() {
+    use tonic_server::pb::test_service_client::TestServiceClient;
+    use tonic_server::pb::*;
+    use tower::ServiceExt;
+    let (h2, handle, serving) = start_gzip().await;
+    let url = format!("http://{h2}");
+
+    let encodings = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = encodings.clone();
+    let channel = tonic::transport::Channel::from_shared(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+        .map_response(move |response: http::Response<tonic::body::Body>| {
+            let encoding = response.headers().get("grpc-encoding").cloned();
+            seen.lock().unwrap().push(encoding);
+            response
+        });
+    let large = || SimpleRequest {
+        response_size: 314_159,
+        payload: Some(Payload {
+            r#type: 0,
+            body: vec![0; 271_828],
+        }),
+        ..SimpleRequest::default()
+    };
+    // Compressed both ways.
+    let mut client = TestServiceClient::new(channel.clone())
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let reply = client.unary_call(large()).await.unwrap();
+    assert_eq!(
+        reply.get_ref().payload.as_ref().unwrap().body.len(),
+        314_159
+    );
+    let request = StreamingOutputCallRequest {
+        response_parameters: [31_415, 9, 2_653]
+            .map(|size| ResponseParameters {
+                size,
+                ..ResponseParameters::default()
+            })
+            .to_vec(),
+        ..StreamingOutputCallRequest::default()
+    };
+    let mut stream = client
+        .streaming_output_call(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut sizes = Vec::new();
+    while let Some(r) = stream.message().await.unwrap() {
+        sizes.push(r.payload.unwrap().body.len());
+    }
+    assert_eq!(sizes, [31_415, 9, 2_653]);
+    // A client that accepts no compression gets none (tonic fails a compressed message it
+    // did not ask for).
+    let mut plain = TestServiceClient::new(channel);
+    let reply = plain.unary_call(large()).await.unwrap();
+    assert_eq!(
+        reply.get_ref().payload.as_ref().unwrap().body.len(),
+        314_159
+    );
+    let gzip = Some(http::HeaderValue::from_static("gzip"));
+    assert_eq!(*encodings.lock().unwrap(), [gzip.clone(), gzip, None]);
+    handle.shutdown();
+    tokio::time::timeout(Duration::from_secs(15), serving)
+        .await
+        .expect("server stops")
+        .unwrap();
+}
+
+/// Binds `addr` again once the server that had it let it go.
+async fn rebind(addr: SocketAddr) -> tokio::net::TcpListener {
+    for _ in 0..200 {
+        if let Ok(listener) = tokio::net::TcpListener::bind(addr).await {
+            return listener;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{addr} stays taken");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tonics_goaway_drains_our_http2_channel() {
+    use interop::pb::{
+        test_service_client::TestServiceClient, ResponseParameters, SimpleRequest,
+        StreamingOutputCallRequest,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_a, stopped_a) = tokio::sync::oneshot::channel::<()>();
+    let a = tonic_gzip_server(listener, Default::default(), async {
+        let _ = stopped_a.await;
+    });
+    let channel = rpc_grpc::GrpcConnector::new(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let client = TestServiceClient::new(channel.clone());
+    let ping = |size| StreamingOutputCallRequest {
+        response_parameters: vec![ResponseParameters {
+            size,
+            ..ResponseParameters::default()
+        }],
+        ..StreamingOutputCallRequest::default()
+    };
+    // A ping-pong call in flight: it answers each request as it comes.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(ping(1)).await.unwrap();
+    let mut call = client
+        .full_duplex_call(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = call.message().await.unwrap().unwrap();
+    assert_eq!(first.payload.unwrap().body.len(), 1);
+
+    // tonic shuts down gracefully: GOAWAY. The channel takes the connection out of use.
+    let _ = stop_a.send(());
+    for _ in 0..500 {
+        if channel.state() != rpc_core::client::ConnectivityState::Ready {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_ne!(channel.state(), rpc_core::client::ConnectivityState::Ready);
+
+    // A new tonic server on the same port: the next call connects to it and succeeds.
+    let (stop_b, stopped_b) = tokio::sync::oneshot::channel::<()>();
+    let b = tonic_gzip_server(rebind(addr).await, Default::default(), async {
+        let _ = stopped_b.await;
+    });
+    let reply = client
+        .unary_call(SimpleRequest {
+            response_size: 7,
+            ..SimpleRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.into_inner().payload.unwrap().body.len(), 7);
+
+    // The call in flight goes on, on the old connection, to its end.
+    tx.send(ping(2)).await.unwrap();
+    let second = call.message().await.unwrap().unwrap();
+    assert_eq!(second.payload.unwrap().body.len(), 2);
+    drop(tx);
+    assert!(call.message().await.unwrap().is_none());
+    tokio::time::timeout(Duration::from_secs(10), a)
+        .await
+        .expect("the old tonic stops once its call ended")
+        .unwrap()
+        .unwrap();
+
+    // No server: the next call fails cleanly.
+    let _ = stop_b.send(());
+    tokio::time::timeout(Duration::from_secs(10), b)
+        .await
+        .expect("tonic stops")
+        .unwrap()
+        .unwrap();
+    let status = client
+        .unary_call(SimpleRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), rpc_core::Code::Unavailable, "{status:?}");
 }
