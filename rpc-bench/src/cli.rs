@@ -280,6 +280,10 @@ pub struct ServeArgs {
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     pub exit_after: Option<Duration>,
+    /// Also serve the echo service as gRPC over HTTP/2 (cleartext h2c, rpc-grpc's
+    /// `GrpcServer`) on this address, for `rpc-bench --http2` and gRPC clients.
+    #[arg(long)]
+    pub h2_addr: Option<std::net::SocketAddr>,
     /// QUIC and socket settings.
     #[command(flatten)]
     pub net: NetOptions,

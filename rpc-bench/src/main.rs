@@ -51,6 +51,11 @@ struct Cli {
     /// plain channel's direct path costs (the base that --metrics and --tracing add to).
     #[arg(long)]
     pass_through_layer: bool,
+    /// Call over gRPC on HTTP/2 (cleartext h2c, rpc-grpc's `GrpcConnector`) instead of QUIC:
+    /// --target is then an HTTP/2 gRPC server (`rpc-bench serve --h2-addr`, tonic, ...);
+    /// without it, the in-process server's HTTP/2 port.
+    #[arg(long)]
+    http2: bool,
     /// Balanced runs: a list or DNS --target, --policy, --cache (rpc_bench::balance).
     #[command(flatten)]
     balance: rpc_bench::balance::BalanceArgs,
@@ -98,6 +103,10 @@ fn serve(args: ServeArgs) -> Result<(), BoxError> {
             server.local_addr(),
             std::process::id()
         );
+        if let Some(addr) = args.h2_addr {
+            let bound = server::serve_http2(server.handle(), addr).await?;
+            println!("gRPC over HTTP/2 (h2c) on {bound}");
+        }
         let limit = args.exit_after;
         server
             .serve_with_shutdown(async move {
@@ -168,6 +177,7 @@ struct Extras {
     tracing: Option<TraceMode>,
     breakdown: bool,
     pass_through: bool,
+    http2: bool,
 }
 
 impl From<&Cli> for Extras {
@@ -177,6 +187,7 @@ impl From<&Cli> for Extras {
             tracing: cli.tracing,
             breakdown: cli.breakdown,
             pass_through: cli.pass_through_layer,
+            http2: cli.http2,
         }
     }
 }
@@ -227,6 +238,7 @@ fn bench(load: LoadArgs, net: NetOptions, extras: Extras) -> Result<(), BoxError
         tracing,
         breakdown,
         pass_through,
+        http2,
     } = extras;
     if let Some(mode) = tracing {
         install_subscriber(mode)?;
@@ -255,12 +267,24 @@ fn bench(load: LoadArgs, net: NetOptions, extras: Extras) -> Result<(), BoxError
             if tracing.is_some() {
                 builder = builder.layer(ServerTraceLayer::new());
             }
-            let server = BackgroundServer::start_with("127.0.0.1:0".parse()?, builder)?;
-            target = server.local_addr().to_string();
-            let ep = Endpoint::from_addr(server.local_addr())
-                .tls_config(cert.client_config().domain_name("localhost"));
-            local = Some(server);
+            let addr = "127.0.0.1:0".parse()?;
+            let ep = if http2 {
+                let server = BackgroundServer::start_with_http2(addr, builder)?;
+                let h2 = server.http2_addr().ok_or("no HTTP/2 port")?;
+                target = h2.to_string();
+                local = Some(server);
+                rpc_grpc::GrpcConnector::new(format!("http://{h2}"))?.endpoint()
+            } else {
+                let server = BackgroundServer::start_with(addr, builder)?;
+                target = server.local_addr().to_string();
+                local = Some(server);
+                Endpoint::from_addr(target.parse()?)
+                    .tls_config(cert.client_config().domain_name("localhost"))
+            };
             ep
+        }
+        Some(target) if http2 => {
+            rpc_grpc::GrpcConnector::new(format!("http://{target}"))?.endpoint()
         }
         Some(target) => {
             let mut tls = ClientTlsConfig::new();

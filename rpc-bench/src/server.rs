@@ -155,10 +155,21 @@ pub fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
+/// Serves `handle`'s server (its services, limits and shutdown) as gRPC over HTTP/2 (h2c)
+/// on `addr` too, on the current runtime; returns the bound address.
+pub async fn serve_http2(handle: ServerHandle, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    let http = rpc_grpc::GrpcServer::new(handle).bind(addr).await?;
+    let bound = http.local_addr();
+    tokio::spawn(http.serve());
+    Ok(bound)
+}
+
 /// An echo server running on a thread of its own, with its own single-threaded runtime.
 #[derive(Debug)]
 pub struct BackgroundServer {
     addr: SocketAddr,
+    /// Its gRPC-over-HTTP/2 port, when it has one.
+    http2: Option<SocketAddr>,
     handle: ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -179,6 +190,23 @@ impl BackgroundServer {
         addr: SocketAddr,
         builder: rpc_core::ServerBuilder,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Self::start_on(addr, builder, false)
+    }
+
+    /// [`start_with`](Self::start_with), also serving gRPC over HTTP/2 (h2c) on a port of
+    /// 127.0.0.1 ([`http2_addr`](Self::http2_addr)).
+    pub fn start_with_http2(
+        addr: SocketAddr,
+        builder: rpc_core::ServerBuilder,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Self::start_on(addr, builder, true)
+    }
+
+    fn start_on(
+        addr: SocketAddr,
+        builder: rpc_core::ServerBuilder,
+        http2: bool,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let builder = builder.shutdown_grace_period(std::time::Duration::from_secs(1));
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -192,20 +220,34 @@ impl BackgroundServer {
                     }
                 };
                 rt.block_on(async move {
-                    match builder.bind(addr) {
-                        Ok(server) => {
-                            let _ = tx.send(Ok((server.local_addr(), server.handle())));
-                            server.serve().await;
-                        }
+                    let server = match builder.bind(addr) {
+                        Ok(server) => server,
                         Err(e) => {
                             let _ = tx.send(Err(e.to_string()));
+                            return;
                         }
-                    }
+                    };
+                    let h2 = match http2 {
+                        false => None,
+                        true => {
+                            let local = SocketAddr::from(([127, 0, 0, 1], 0));
+                            match serve_http2(server.handle(), local).await {
+                                Ok(bound) => Some(bound),
+                                Err(e) => {
+                                    let _ = tx.send(Err(e.to_string()));
+                                    return;
+                                }
+                            }
+                        }
+                    };
+                    let _ = tx.send(Ok((server.local_addr(), h2, server.handle())));
+                    server.serve().await;
                 });
             })?;
-        let (addr, handle) = rx.recv()??;
+        let (addr, http2, handle) = rx.recv()??;
         Ok(BackgroundServer {
             addr,
+            http2,
             handle,
             thread: Some(thread),
         })
@@ -214,6 +256,12 @@ impl BackgroundServer {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The gRPC-over-HTTP/2 port, if started with
+    /// [`start_with_http2`](Self::start_with_http2).
+    pub fn http2_addr(&self) -> Option<SocketAddr> {
+        self.http2
     }
 
     /// Shuts the server down and waits for its thread.
