@@ -228,7 +228,16 @@ pub(crate) fn percent_decode(value: &[u8]) -> String {
 /// Appends a call's final status to `headers`: `grpc-status`, `grpc-message` when not
 /// empty, `grpc-status-details-bin` when there are details, then the trailing metadata.
 pub(crate) fn put_status(status: &Status, headers: &mut HeaderMap) {
-    headers.insert("grpc-status", HeaderValue::from(status.code() as u32));
+    // The codes' decimal forms, made once (formatting one allocates, on every call).
+    const CODES: [&str; 17] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+    ];
+    let code = status.code() as usize;
+    let value = match CODES.get(code) {
+        Some(text) => HeaderValue::from_static(text),
+        None => HeaderValue::from(code as u32),
+    };
+    headers.insert("grpc-status", value);
     if !status.message().is_empty() {
         if let Ok(v) = HeaderValue::from_str(&percent_encode(status.message())) {
             headers.insert("grpc-message", v);
