@@ -465,7 +465,7 @@ impl ClientSend {
         h.insert(http::header::USER_AGENT, self.user_agent.clone());
         if let Some(timeout) = head.timeout {
             if let Ok(v) = HeaderValue::from_str(&mapping::format_timeout(timeout)) {
-                h.insert("grpc-timeout", v);
+                h.insert(mapping::GRPC_TIMEOUT, v);
             }
         }
         // The channel's compression (PROTOCOL.md §16.6): the request's messages with the
@@ -615,7 +615,7 @@ impl ClientRecv {
     fn head(&mut self, response: Response<Incoming>) {
         let (parts, body) = response.into_parts();
         if parts.status != http::StatusCode::OK {
-            let status = if parts.headers.contains_key("grpc-status") {
+            let status = if parts.headers.contains_key(mapping::GRPC_STATUS) {
                 mapping::status_from_headers(&parts.headers)
             } else {
                 mapping::status_from_http(parts.status)
@@ -630,7 +630,7 @@ impl ClientRecv {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/grpc"));
-        if parts.headers.contains_key("grpc-status") {
+        if parts.headers.contains_key(mapping::GRPC_STATUS) {
             // Trailers-only.
             let status = mapping::status_from_headers(&parts.headers);
             self.pending.push_back(trailers_frame(&status));

@@ -22,10 +22,17 @@ pub(crate) const BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+// gRPC's header names, made once: naming a header by a `&str` parses it on every use.
 /// `grpc-encoding`: the algorithm of a request's or response's compressed messages.
-pub(crate) const GRPC_ENCODING: &str = "grpc-encoding";
+pub(crate) const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
 /// `grpc-accept-encoding`: the algorithms a peer decompresses.
-pub(crate) const GRPC_ACCEPT_ENCODING: &str = "grpc-accept-encoding";
+pub(crate) const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
+/// `grpc-timeout`.
+pub(crate) const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+/// `grpc-status`.
+pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
 
 /// What a `grpc-encoding` header names: `Ok(None)` for none or `identity`, the name itself
 /// when this build does not know it.
@@ -237,15 +244,15 @@ pub(crate) fn put_status(status: &Status, headers: &mut HeaderMap) {
         Some(text) => HeaderValue::from_static(text),
         None => HeaderValue::from(code as u32),
     };
-    headers.insert("grpc-status", value);
+    headers.insert(GRPC_STATUS, value);
     if !status.message().is_empty() {
         if let Ok(v) = HeaderValue::from_str(&percent_encode(status.message())) {
-            headers.insert("grpc-message", v);
+            headers.insert(GRPC_MESSAGE, v);
         }
     }
     if !status.details().is_empty() {
         if let Ok(v) = HeaderValue::from_str(&BASE64.encode(status.details())) {
-            headers.insert("grpc-status-details-bin", v);
+            headers.insert(GRPC_STATUS_DETAILS, v);
         }
     }
     put_metadata(status.metadata(), headers);
@@ -254,7 +261,7 @@ pub(crate) fn put_status(status: &Status, headers: &mut HeaderMap) {
 /// The status in `headers` (trailers, or the headers of a trailers-only response): a
 /// missing or unparsable `grpc-status` is `UNKNOWN`, as in gRPC.
 pub(crate) fn status_from_headers(headers: &HeaderMap) -> Status {
-    let code = match headers.get("grpc-status") {
+    let code = match headers.get(GRPC_STATUS) {
         Some(v) => match v.to_str().ok().and_then(|s| s.parse::<u32>().ok()) {
             Some(n) => Code::from_u32(n),
             None => {
@@ -264,11 +271,11 @@ pub(crate) fn status_from_headers(headers: &HeaderMap) -> Status {
         None => return Status::unknown("the server sent no grpc-status"),
     };
     let message = headers
-        .get("grpc-message")
+        .get(GRPC_MESSAGE)
         .map(|v| percent_decode(v.as_bytes()))
         .unwrap_or_default();
     let details = headers
-        .get("grpc-status-details-bin")
+        .get(GRPC_STATUS_DETAILS)
         .and_then(|v| BASE64.decode(v.as_bytes()).ok())
         .map(Bytes::from)
         .unwrap_or_default();

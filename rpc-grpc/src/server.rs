@@ -536,7 +536,7 @@ async fn handle(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<Pi
         // status); grpc-core refuses requests without it, so do we.
         return reply(Status::internal("missing \"te: trailers\" header"));
     }
-    let timeout = match parts.headers.get("grpc-timeout") {
+    let timeout = match parts.headers.get(mapping::GRPC_TIMEOUT) {
         Some(v) => match mapping::parse_timeout(v.as_bytes()) {
             Ok(t) => Some(t),
             Err(e) => return reply(Status::internal(e.to_string())),
@@ -622,6 +622,10 @@ async fn handle(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<Pi
 
 /// The protocol a content type names, if one the port serves (`+proto` or no codec suffix).
 fn protocol_of(content_type: &str) -> Option<Protocol> {
+    // What gRPC clients send, without a lowercase copy.
+    if content_type == "application/grpc" {
+        return Some(Protocol::Grpc);
+    }
     let ct = content_type.split(';').next().unwrap_or("").trim();
     let ct = ct.to_ascii_lowercase();
     let (base, codec) = match ct.split_once('+') {
