@@ -23,10 +23,11 @@ const MAX_BLOCK: usize = 1 << 20;
 /// gRPC's message prefix: compressed flag and a big-endian u32 length.
 const GRPC_PREFIX_LEN: usize = 5;
 
-/// Messages at least this long that arrive whole go out without a copy (a qrpc `MESSAGE`
-/// frame header ends with the gRPC prefix, so the frame minus its first byte is the gRPC
-/// message). Smaller ones are copied into one buffer with their neighbours: one body chunk
-/// (one HTTP/2 `DATA` frame) for a batch costs less than a chunk each.
+/// Messages that arrive whole go out without a copy (a qrpc `MESSAGE` frame header ends with
+/// the gRPC prefix, so the frame minus its first byte is the gRPC message) when they are at
+/// least this long, or have no message next to them. Smaller neighbours are copied into one
+/// buffer: one body chunk (one HTTP/2 `DATA` frame) for a batch costs less than a chunk
+/// each.
 const ZERO_COPY_MIN: usize = 16 * 1024;
 
 /// What a qrpc frame sequence says, in gRPC terms.
@@ -68,15 +69,24 @@ impl QrpcReader {
         self.have > 0 || matches!(self.state, QState::Message(_))
     }
 
-    /// The payload length of a large `MESSAGE` frame that starts `data` and lies whole in it.
-    fn whole_large_message(&self, data: &[u8]) -> Option<usize> {
+    /// The type and payload length of a frame that starts `data`, lies whole in it and can
+    /// go on as a slice of it: a header block, or a message that is large, or alone (no
+    /// message copied before it, `alone`, and none after it).
+    fn whole_frame(&self, data: &[u8], alone: bool) -> Option<(u8, usize)> {
         if self.have != 0 || !matches!(self.state, QState::Header) {
             return None;
         }
         let [ty, _, a, b, c, d] = *data.first_chunk::<FRAME_HEADER_LEN>()?;
         let len = u32::from_be_bytes([a, b, c, d]) as usize;
-        (ty == kind::MESSAGE && len >= ZERO_COPY_MIN && data.len() - FRAME_HEADER_LEN >= len)
-            .then_some(len)
+        let rest = data.get(FRAME_HEADER_LEN + len..)?;
+        let slice = match ty {
+            kind::MESSAGE => {
+                len >= ZERO_COPY_MIN || (alone && rest.first() != Some(&kind::MESSAGE))
+            }
+            kind::HEADERS | kind::TRAILERS => len <= MAX_BLOCK,
+            _ => false,
+        };
+        slice.then_some((ty, len))
     }
 
     /// Consumes `data`, appending what it says to `out`.
@@ -88,10 +98,15 @@ impl QrpcReader {
             }
         };
         while !data.is_empty() {
-            if let Some(len) = self.whole_large_message(&data) {
+            if let Some((ty, len)) = self.whole_frame(&data, acc.is_empty()) {
                 flush(&mut acc, out);
-                out.push(QEvent::Data(data.slice(1..FRAME_HEADER_LEN + len)));
-                data = data.slice(FRAME_HEADER_LEN + len..);
+                let end = FRAME_HEADER_LEN + len;
+                out.push(match ty {
+                    kind::MESSAGE => QEvent::Data(data.slice(1..end)),
+                    kind::HEADERS => QEvent::Head(data.slice(FRAME_HEADER_LEN..end)),
+                    _ => QEvent::Trailers(data.slice(FRAME_HEADER_LEN..end)),
+                });
+                data = data.slice(end..);
                 continue;
             }
             match &mut self.state {
@@ -557,6 +572,29 @@ mod tests {
             );
             assert!(matches!(out.last(), Some(QEvent::Trailers(_))));
         }
+    }
+
+    #[test]
+    fn a_lone_message_and_header_blocks_are_slices() {
+        // A unary response as the server writes it: HEADERS, MESSAGE, TRAILERS at once.
+        let frames = Bytes::from_static(&[
+            1, 0, 0, 0, 0, 1, 0xaa, 0, 0, 0, 0, 0, 2, 5, 6, 2, 0, 0, 0, 0, 1, 0xbb,
+        ]);
+        let mut r = QrpcReader::new();
+        let mut out = Vec::new();
+        r.push(frames.clone(), &mut out).unwrap();
+        let within = |b: &Bytes| frames.as_ptr_range().contains(&b.as_ptr());
+        match &out[..] {
+            [QEvent::Head(h), QEvent::Data(m), QEvent::Trailers(t)] => {
+                assert_eq!(
+                    (&h[..], &m[..], &t[..]),
+                    (&[0xaa][..], &[0, 0, 0, 0, 2, 5, 6][..], &[0xbb][..])
+                );
+                assert!(within(h) && within(m) && within(t));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!r.in_message());
     }
 
     #[test]
