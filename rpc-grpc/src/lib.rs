@@ -18,7 +18,9 @@
 //! Both are built on rpc-core's transport seam (`rpc_core::transport`): an HTTP request is a
 //! stream whose headers and messages are translated to qrpc frames and back, as
 //! `docs/PROTOCOL.md` §16 specifies (status, metadata with `-bin` values, `grpc-timeout`,
-//! cancellation, limits).
+//! cancellation, limits, compression both ways with `grpc-encoding` as the server's and the
+//! channel's settings say, `GOAWAY` as the drain notice: calls in flight finish, new ones
+//! go on a new connection).
 //!
 //! ```
 //! use rpc_core::{Request, Response, Server, Status};
