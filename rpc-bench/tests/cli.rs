@@ -592,3 +592,61 @@ fn connect_runs_with_zero_rtt_on_both_sides() {
     assert_eq!(r["ok"], 30, "{r:#}");
     assert_eq!(r["error_count"], 0, "{r:#}");
 }
+
+#[test]
+fn http2_drives_the_in_process_servers_grpc_port() {
+    let v = json(&[
+        "--http2",
+        "--requests",
+        "100",
+        "--warmup",
+        "0ms",
+        "--stream-messages",
+        "2",
+        "--json",
+    ]);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "{v:#}");
+    for r in results {
+        assert_eq!(r["ok"], 100, "{r:#}");
+        assert_eq!(r["error_count"], 0, "{r:#}");
+    }
+}
+
+#[test]
+fn http2_drives_a_separate_servers_h2_addr() {
+    // The HTTP/2 port of `serve --h2-addr`, on a port of its own: the QUIC port is not used.
+    let h2 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let h2_addr = h2.local_addr().unwrap().to_string();
+    drop(h2);
+    let mut server = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0", "--exit-after", "60s"])
+        .args(["--h2-addr", &h2_addr])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains(&h2_addr), "{line:?}");
+    let v = json(&[
+        "--http2",
+        "--target",
+        &h2_addr,
+        "--call",
+        "client-stream",
+        "--requests",
+        "50",
+        "-c",
+        "2",
+        "--json",
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let r = &v["results"][0];
+    assert_eq!(r["call"], "client-stream");
+    assert_eq!(r["ok"], 50, "{v:#}");
+    assert_eq!(r["error_count"], 0);
+}
