@@ -302,8 +302,11 @@ pub(crate) enum Framing {
     WebText,
 }
 
-/// An HTTP body fed by a [`PipeTx`]; or empty, for a trailers-only response.
+/// An HTTP body fed by a [`PipeTx`], or made whole at once; or empty, for a trailers-only
+/// response.
 pub(crate) struct PipeBody {
+    /// Items known when the body was made (a whole response), sent first.
+    ready: VecDeque<Item>,
     rx: Option<mpsc::UnboundedReceiver<Item>>,
     budget: Arc<Budget>,
     framing: Framing,
@@ -325,6 +328,7 @@ pub(crate) fn pipe(framing: Framing) -> (PipeTx, PipeBody) {
             budget: budget.clone(),
         },
         PipeBody {
+            ready: VecDeque::new(),
             rx: Some(rx),
             budget,
             framing,
@@ -336,22 +340,26 @@ pub(crate) fn pipe(framing: Framing) -> (PipeTx, PipeBody) {
 impl PipeBody {
     /// A body with nothing in it (a trailers-only response, an HTTP error).
     pub(crate) fn empty() -> Self {
+        Self::whole(VecDeque::new(), Framing::Http)
+    }
+
+    /// A body of exactly `items`: a response the call wrote whole (no channel needed).
+    pub(crate) fn whole(items: VecDeque<Item>, framing: Framing) -> Self {
         PipeBody {
+            ready: items,
             rx: None,
             budget: Arc::new(Budget {
                 queued: AtomicUsize::new(0),
                 waker: AtomicWaker::new(),
             }),
-            framing: Framing::Http,
+            framing,
             _guard: None,
         }
     }
 
     /// A body holding exactly `bytes`.
     pub(crate) fn full(bytes: Bytes, framing: Framing) -> Self {
-        let (tx, body) = pipe(framing);
-        tx.send(Item::Data(bytes));
-        body
+        Self::whole(VecDeque::from([Item::Data(bytes)]), framing)
     }
 
     pub(crate) fn set_guard(&mut self, guard: DropGuard) {
@@ -385,24 +393,32 @@ impl http_body::Body for PipeBody {
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, h2::Error>>> {
         use base64::Engine;
         let this = &mut *self;
-        let Some(rx) = this.rx.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let item = match rx.poll_recv(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(None) => {
-                this.rx = None;
-                return Poll::Ready(None);
+        let item = match this.ready.pop_front() {
+            Some(item) => item,
+            None => {
+                let Some(rx) = this.rx.as_mut() else {
+                    return Poll::Ready(None);
+                };
+                match rx.poll_recv(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(None) => {
+                        this.rx = None;
+                        return Poll::Ready(None);
+                    }
+                    Poll::Ready(Some(item)) => {
+                        if let Item::Data(b) = &item {
+                            this.budget.queued.fetch_sub(b.len(), Ordering::AcqRel);
+                            this.budget.waker.wake();
+                        }
+                        item
+                    }
+                }
             }
-            Poll::Ready(Some(item)) => item,
         };
         let data = match item {
-            Item::Data(b) => {
-                this.budget.queued.fetch_sub(b.len(), Ordering::AcqRel);
-                this.budget.waker.wake();
-                b
-            }
+            Item::Data(b) => b,
             Item::Trailers(t) => {
+                this.ready.clear();
                 this.rx = None;
                 match this.framing {
                     Framing::Http => return Poll::Ready(Some(Ok(http_body::Frame::trailers(t)))),
@@ -410,6 +426,7 @@ impl http_body::Body for PipeBody {
                 }
             }
             Item::Reset(reason) => {
+                this.ready.clear();
                 this.rx = None;
                 return Poll::Ready(Some(Err(h2::Error::from(reason))));
             }
@@ -424,7 +441,7 @@ impl http_body::Body for PipeBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.rx.is_none()
+        self.ready.is_empty() && self.rx.is_none()
     }
 }
 

@@ -819,16 +819,68 @@ impl ServerSend {
         let Some(head) = self.head.take() else {
             return Ok(());
         };
+        let parts = self.response_parts(metadata, encoding);
+        let (tx, body) = pipe(self.protocol.framing());
+        self.pipe = Some(tx);
+        head.send(Ok(Response::from_parts(parts, body)))
+            .map_err(|_| Self::gone())
+    }
+
+    /// The response headers: 200, content type, `grpc-encoding`, metadata.
+    fn response_parts(
+        &self,
+        metadata: &rpc_core::MetadataMap,
+        encoding: Option<rpc_core::CompressionEncoding>,
+    ) -> http::response::Parts {
         let (mut parts, ()) = response_headers(self.protocol, &self.cors).into_parts();
         if let Some(encoding) = encoding {
             let value = mapping::encoding_value(encoding);
             parts.headers.insert(mapping::GRPC_ENCODING, value);
         }
         mapping::put_metadata(metadata, &mut parts.headers);
-        let (tx, body) = pipe(self.protocol.framing());
-        self.pipe = Some(tx);
-        head.send(Ok(Response::from_parts(parts, body)))
-            .map_err(|_| Self::gone())
+        parts
+    }
+
+    /// A whole response written at once before its headers went out (a unary call's
+    /// message and status, typically): one response with a body made of it, no channel.
+    fn whole(&mut self, events: &mut Vec<QEvent>) -> Result<(), StreamError> {
+        let malformed =
+            |what: &str| StreamError::ConnectionLost(ConnectionError::new(what.to_owned()));
+        let mut head = None;
+        let mut items = VecDeque::new();
+        let mut status = None;
+        for event in events.drain(..) {
+            match event {
+                QEvent::Head(payload) => {
+                    let head_parts = wire::head::decode_response_head_with(payload)
+                        .map_err(|_| malformed("malformed response head"))?;
+                    head = Some(head_parts);
+                }
+                QEvent::Data(data) => items.push_back(Item::Data(data)),
+                QEvent::Trailers(payload) => {
+                    let decoded = wire::head::decode_trailers(payload)
+                        .map_err(|_| malformed("malformed trailers"))?;
+                    status = Some(decoded);
+                }
+            }
+        }
+        let status = status.unwrap_or_else(|| Status::internal("no status"));
+        if head.is_none() && items.is_empty() {
+            return self.status(&status);
+        }
+        self.shared.finished.store(true, Ordering::Release);
+        let (metadata, encoding) = head.unwrap_or_default();
+        let parts = self.response_parts(&metadata, encoding);
+        let mut trailers = HeaderMap::new();
+        mapping::put_status(&status, &mut trailers);
+        items.push_back(Item::Trailers(trailers));
+        let body = PipeBody::whole(items, self.protocol.framing());
+        match self.head.take() {
+            Some(tx) => tx
+                .send(Ok(Response::from_parts(parts, body)))
+                .map_err(|_| Self::gone()),
+            None => Err(Self::gone()),
+        }
     }
 
     /// Ends the call with `status`, in the trailers or as a trailers-only response.
@@ -895,7 +947,12 @@ impl SendStream for ServerSend {
             self.reset(ErrorCode::INTERNAL_ERROR);
             return Poll::Ready(Err(StreamError::Closed));
         }
+        // Headers not sent yet and the status already written: the response is whole.
+        let whole = self.head.is_some() && matches!(events.last(), Some(QEvent::Trailers(_)));
         let mut result = Ok(());
+        if whole {
+            result = self.whole(&mut events);
+        }
         for event in events.drain(..) {
             if result.is_ok() {
                 result = self.handle(event);
