@@ -340,6 +340,30 @@ impl ClientTlsConfig {
         self.dev
     }
 
+    /// What this configuration protects a connection to `host` with, as a
+    /// [`Connector`](crate::transport::Connector) built on it reports
+    /// ([`Connector::security`](crate::transport::Connector::security)): `Verified`, or, for a
+    /// development certificate's configuration, `DevLoopback` when `host` is a loopback
+    /// address or `localhost` and `DevRemote` otherwise. For transports of your own over TLS.
+    ///
+    /// ```
+    /// use rpc_core::{tls::ClientTlsConfig, transport::Security};
+    /// assert_eq!(ClientTlsConfig::new().security_for("example.com"), Security::Verified);
+    /// let dev = rpc_core::tls::dev::SelfSigned::loopback().unwrap().client_config();
+    /// assert_eq!(dev.security_for("127.0.0.1"), Security::DevLoopback);
+    /// assert_eq!(dev.security_for("10.0.0.7"), Security::DevRemote);
+    /// ```
+    pub fn security_for(&self, host: &str) -> crate::transport::Security {
+        use crate::transport::Security;
+        if !self.dev {
+            Security::Verified
+        } else if is_loopback(host) {
+            Security::DevLoopback
+        } else {
+            Security::DevRemote
+        }
+    }
+
     /// Presents `identity` to servers that ask for a client certificate (mutual TLS; see
     /// [`ServerTlsConfig::client_ca_root`]).
     pub fn identity(mut self, identity: Identity) -> Self {
@@ -689,5 +713,14 @@ mod tests {
         let mismatched = Identity::from_pem(dev.cert_pem(), other.key_pem()).unwrap();
         assert!(ServerTlsConfig::new(mismatched).rustls().is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Whether `host` names this machine: a loopback IP literal (brackets allowed) or `localhost`.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }

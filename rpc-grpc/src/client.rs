@@ -123,7 +123,8 @@ impl GrpcConnector {
             .map_err(|_| ConnectorError::Address(self.authority.to_string()))?;
         self.tls = Some((tokio_rustls::TlsConnector::from(Arc::new(cfg)), name));
         self.scheme = http::uri::Scheme::HTTPS;
-        self.security = Security::Verified;
+        // A development certificate's trust is reported as such, as over QUIC.
+        self.security = tls.security_for(self.authority.host());
         Ok(self)
     }
 
@@ -730,5 +731,37 @@ impl RecvStream for ClientRecv {
         // Dropping the response (future or body) resets the HTTP/2 stream (CANCEL).
         self.state = RecvState::Done;
         self.pending.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a connector reports follows its trust, as a QUIC endpoint's does: a development
+    /// certificate is never reported as verified.
+    #[test]
+    fn security_follows_the_tls_config_and_host() {
+        let dev = rpc_core::tls::dev::SelfSigned::generate(&["localhost", "example.com"])
+            .unwrap()
+            .client_config();
+        let at = |url: &str, tls: &ClientTlsConfig| {
+            GrpcConnector::new(url)
+                .unwrap()
+                .tls_config(tls.clone())
+                .unwrap()
+                .security()
+        };
+        assert_eq!(at("https://127.0.0.1:1", &dev), Security::DevLoopback);
+        assert_eq!(at("https://localhost:1", &dev), Security::DevLoopback);
+        assert_eq!(at("https://[::1]:1", &dev), Security::DevLoopback);
+        assert_eq!(at("https://example.com:1", &dev), Security::DevRemote);
+        let roots = ClientTlsConfig::new();
+        assert_eq!(at("https://example.com:1", &roots), Security::Verified);
+        // Cleartext h2c says nothing it cannot vouch for.
+        assert_eq!(
+            GrpcConnector::new("http://127.0.0.1:1").unwrap().security(),
+            Security::Unknown
+        );
     }
 }

@@ -58,7 +58,11 @@ impl WebTransportConnector {
         let config = wtransport::ClientConfig::builder()
             .with_bind_default()
             .build_with_quic_config(quinn::ClientConfig::new(std::sync::Arc::new(crypto)));
-        Self::with_config(url.into(), config, Security::Verified)
+        let url = url.into();
+        // A development certificate's trust is reported as such, as over QUIC.
+        let host = url.parse::<http::Uri>().ok();
+        let security = tls.security_for(host.as_ref().and_then(|u| u.host()).unwrap_or(""));
+        Self::with_config(url, config, security)
     }
 
     /// Accepts exactly the certificate whose SHA-256 hash is `sha256`, as a browser given

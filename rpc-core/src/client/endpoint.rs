@@ -238,14 +238,7 @@ impl Endpoint {
 
     /// What protects this endpoint's QUIC connections (its TLS settings and host).
     pub(crate) fn quic_security(&self) -> crate::transport::Security {
-        use crate::transport::Security;
-        if !self.tls.is_dev() {
-            Security::Verified
-        } else if is_loopback(&self.host) {
-            Security::DevLoopback
-        } else {
-            Security::DevRemote
-        }
+        self.tls.security_for(&self.host)
     }
 
     pub(crate) fn has_own_socket(&self) -> bool {
@@ -284,14 +277,6 @@ impl Endpoint {
     /// statuses of the calls.
     pub fn connect_lazy(&self) -> Channel {
         Channel::new(self.for_channel())
-    }
-}
-
-/// Whether `host` names this machine: a loopback IP literal or `localhost`.
-fn is_loopback(host: &str) -> bool {
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 
