@@ -335,11 +335,6 @@ impl ClientTlsConfig {
         self
     }
 
-    /// Whether the development helper made it (see `transport::Security`).
-    pub(crate) fn is_dev(&self) -> bool {
-        self.dev
-    }
-
     /// What this configuration protects a connection to `host` with, as a
     /// [`Connector`](crate::transport::Connector) built on it reports
     /// ([`Connector::security`](crate::transport::Connector::security)): `Verified`, or, for a
