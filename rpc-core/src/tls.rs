@@ -673,6 +673,15 @@ pub mod dev {
     }
 }
 
+/// Whether `host` names this machine: a loopback IP literal (brackets allowed) or `localhost`.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::dev::SelfSigned;
@@ -708,14 +717,5 @@ mod tests {
         let mismatched = Identity::from_pem(dev.cert_pem(), other.key_pem()).unwrap();
         assert!(ServerTlsConfig::new(mismatched).rustls().is_err());
         let _ = std::fs::remove_dir_all(&dir);
-    }
-}
-
-/// Whether `host` names this machine: a loopback IP literal (brackets allowed) or `localhost`.
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
