@@ -161,22 +161,9 @@ impl Connection for WebTransportConnection {
     }
 
     fn stats(&self) -> Option<ConnectionStats> {
-        let s = self.conn.quic_connection().stats();
-        let mut stats = ConnectionStats::default();
-        stats.rtt = s.path.rtt;
-        stats.cwnd = s.path.cwnd;
-        stats.congestion_events = s.path.congestion_events;
-        stats.lost_packets = s.path.lost_packets;
-        stats.lost_bytes = s.path.lost_bytes;
-        stats.sent_packets = s.path.sent_packets;
-        stats.sent_datagrams = s.udp_tx.datagrams;
-        stats.received_datagrams = s.udp_rx.datagrams;
-        stats.sent_bytes = s.udp_tx.bytes;
-        stats.received_bytes = s.udp_rx.bytes;
-        stats.sent_ios = s.udp_tx.ios;
-        stats.received_ios = s.udp_rx.ios;
-        stats.path_mtu = s.path.current_mtu;
-        Some(stats)
+        Some(rpc_core::transport::quic::stats(
+            self.conn.quic_connection(),
+        ))
     }
 }
 

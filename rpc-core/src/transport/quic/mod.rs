@@ -391,8 +391,11 @@ pub(crate) fn send_datagram(
     })
 }
 
-/// `conn`'s statistics, as the transport reports them.
-pub(crate) fn stats(conn: &quinn::Connection) -> super::ConnectionStats {
+/// `conn`'s statistics, as the transport reports them ([`Connection::stats`]): also for
+/// transports of your own built on a quinn connection (WebTransport, say).
+///
+/// [`Connection::stats`]: super::Connection::stats
+pub fn stats(conn: &quinn::Connection) -> super::ConnectionStats {
     let s = conn.stats();
     super::ConnectionStats {
         rtt: s.path.rtt,
