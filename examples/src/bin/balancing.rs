@@ -8,9 +8,9 @@
 //! ```
 
 use rpc_balance::{BalancedChannel, Policy};
-use rpc_core::client::retry::RetryLayer;
+use rpc_core::client::retry::{MethodConfig, Name, RetryLayer, RetryPolicy, ServiceConfig};
 use rpc_core::tls::dev::SelfSigned;
-use rpc_core::{Endpoint, Request, Response, Server, Status};
+use rpc_core::{Code, Endpoint, Request, Response, Server, Status};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -82,12 +82,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .build()?;
     balanced.ready(3).await;
 
-    // Calls lost with a server are retried on another: SayHello is safe to repeat.
-    let retries = RetryLayer::from_service_config(
-        r#"{"methodConfig": [{"name": [{"service": "helloworld.Greeter"}],
-            "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.01s", "maxBackoff": "0.1s",
-                            "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}"#,
-    )?;
+    // Calls lost with a server are retried on another. A call in flight when its server
+    // went away may have run there, and the retry layer repeats such a call only for a
+    // method that says it is safe to run twice (`idempotency_level` in its proto, or this
+    // opt-in): greeting twice is harmless.
+    let policy = RetryPolicy::new(4)
+        .initial_backoff(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(100))
+        .retryable_codes([Code::Unavailable])
+        .retry_non_idempotent(true);
+    let retries = RetryLayer::new(ServiceConfig::new().method(
+        [Name::Service("helloworld.Greeter".into())],
+        MethodConfig::new().retry(policy),
+    ))?;
     let stack = tower::ServiceBuilder::new()
         .layer(retries)
         .service(balanced.clone());
@@ -116,8 +123,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let mut failed = 0;
             for t in tasks {
-                if !matches!(t.await, Ok(Ok(_))) {
-                    failed += 1;
+                match t.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(status)) => {
+                        failed += 1;
+                        eprintln!("failed: {status}");
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("task failed: {e}");
+                    }
                 }
             }
             failed
