@@ -1,4 +1,5 @@
-//! The server: a builder, a router of services, one task per call, graceful shutdown.
+//! The server: a builder, a router of services, a task per call that has to wait (see
+//! `start`), graceful shutdown.
 
 mod admission;
 mod call;
@@ -76,6 +77,15 @@ pub trait Service: Send + Sync + 'static {
 pub struct EarlyData;
 
 /// Entry point: `Server::builder()`.
+///
+/// # Where handlers run
+///
+/// Every call runs concurrently with the others of its connection. On a multi-threaded
+/// tokio runtime each call is a task of its own. On a current-thread runtime, where all
+/// tasks share one thread anyway, a call's first step (up to its handler's first `.await`
+/// that waits) runs in its connection's task, and the call becomes a task only if it has to
+/// wait: a call answered at once then costs no task. Handlers see no difference, except
+/// that `tokio::task::id()` may name the connection's task during that first step.
 #[derive(Debug)]
 pub struct Server;
 
@@ -834,6 +844,7 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
         .map(|make| layer::ConnStack::new(make, &shared));
     // Made once: a new one per call would register with the token each time.
     let mut shutdown = std::pin::pin!(shared.shutdown.cancelled());
+    let inline = runs_calls_inline();
     loop {
         let layered = stack.is_some();
         let call = tokio::select! {
@@ -869,7 +880,9 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
                 refuse(stream);
                 break;
             }
-            Next::Stream((send, recv)) => accept_call(send, recv, &peer, &shared, stack.as_ref()),
+            Next::Stream((send, recv)) => {
+                accept_call(send, recv, &peer, &shared, stack.as_ref(), inline)
+            }
             Next::Late(call) => Some(call),
         };
         if let (Some(call), Some(stack)) = (call, stack.as_mut()) {
@@ -933,15 +946,16 @@ enum Routed {
     Layered(Box<ServerCall>),
 }
 
-/// Starts a call's task. The head usually arrives with the stream: then the call is routed
-/// here and its task is the handler's future itself, with nothing wrapped around it. With
-/// layers, the routed call is returned for the connection's stack.
+/// Starts a call. The head usually arrives with the stream: then the call is routed here and
+/// its future is the handler's own, with nothing wrapped around it. With layers, the routed
+/// call is returned for the connection's stack. `inline`: see [`start`].
 fn accept_call(
     send: AnySend,
     recv: AnyRecv,
     peer: &Arc<PeerInfo>,
     shared: &Arc<Shared>,
     stack: Option<&layer::ConnStack>,
+    inline: bool,
 ) -> Option<Box<ServerCall>> {
     let send = SendHalf::new(send, Peer::Client);
     let mut rx = ServerRecv::new(shared.limits);
@@ -968,8 +982,45 @@ fn accept_call(
             Box::pin(await_head(send, recv, peer.clone(), shared.clone(), late))
         }
     };
-    shared.calls.spawn(call);
+    start(shared, call, inline);
     None
+}
+
+/// Whether calls take their first step in their connection's task ([`start`]): on a
+/// current-thread runtime only, where every task runs on the one thread anyway. On a
+/// multi-threaded runtime each call is a task from the start, so that a handler busy in its
+/// first step never holds up the next call of its connection.
+fn runs_calls_inline() -> bool {
+    if std::env::var_os("NOINLINE").is_some() {
+        return false;
+    }
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+}
+
+/// Runs a call as a task that shutdown waits for. `inline`: its first step runs here first,
+/// and only a call that has to wait becomes a task; a call whose message came with its head
+/// and whose handler answers at once (most unary calls) ends here, without the cost of a
+/// task (an aligned allocation, scheduling, its wake-ups). The first step is polled with a
+/// no-op waker; the task's first poll registers the real ones, as every future must on each
+/// poll.
+fn start(shared: &Shared, mut call: CallFuture, inline: bool) {
+    if inline {
+        // Handlers' panics are caught inside the call; this guards the rest of its first
+        // step, as a task of its own would: the call is dropped, so its streams are reset.
+        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures_util::FutureExt::now_or_never(&mut call)
+        }));
+        match first {
+            Ok(Some(_outcome)) => return,
+            Ok(None) => {}
+            Err(_) => {
+                tracing::error!("a call panicked; it was reset");
+                return;
+            }
+        }
+    }
+    shared.calls.spawn(call);
 }
 
 /// Waits (bounded by the header timeout, PROTOCOL.md §10) for a head that did not come with
