@@ -12,8 +12,8 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 workloads = ["small+bulk", "16KiB"]
 titles = {"small+bulk": "64 B unary calls, 16 in flight, with a bulk stream",
           "16KiB": "16 KiB unary calls, 16 in flight"}
-systems = [("qrpc", "#1f77b4", "qrpc (QUIC)"), ("h2c", "#ff7f0e", "tonic h2c"),
-           ("tls", "#d62728", "tonic TLS")]
+systems = [("qrpc", "#1f77b4", "qrpc (QUIC)"), ("qrpc-1ms", "#2ca02c", "qrpc, 1 ms ACK delay"),
+           ("h2c", "#ff7f0e", "tonic h2c"), ("tls", "#d62728", "tonic TLS")]
 losses = sorted({int(r["label"]) for r in rows})
 
 W, H = 460, 300

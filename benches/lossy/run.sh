@@ -21,7 +21,10 @@
 #               the same HTTP/2 connection, so the same TCP connection);
 #   16KiB       16 KiB unary calls alone, 16 in flight.
 #
-# Usage: benches/lossy/run.sh [--quick] [--out FILE.jsonl] [--only qrpc,h2c,tls]
+# Systems: qrpc (rpc-core's defaults), qrpc-1ms (both sides ask for a 1 ms ACK delay,
+# rpc_core::LOSSY_PATH_MAX_ACK_DELAY, the setting for lossy paths), h2c and tls (tonic).
+#
+# Usage: benches/lossy/run.sh [--quick] [--out FILE.jsonl] [--only qrpc,qrpc-1ms,h2c,tls]
 #        [--loss "0 5 10 20 50"] (per mille) [-z SECONDS] [-c IN_FLIGHT] [--rate 200mbit]
 #        [-- ARGS for both processes, e.g. --priority 5 or --max-ack-delay-us 0]
 #   --rate    also limits the namespace's loopback to that rate (tc's tbf qdisc: a queue of
@@ -35,7 +38,7 @@ set -euo pipefail
 
 QUICK=0
 OUT=""
-ONLY="qrpc,h2c,tls"
+ONLY="qrpc,qrpc-1ms,h2c,tls"
 LOSS="0 5 10 20 50"
 DUR=5
 WARM=1
@@ -113,10 +116,12 @@ dropped() {
 PORT=50071
 run_one() { # system loss workload
     local sys="$1" loss="$2" work="$3"
+    local sysargs=(--system "$sys")
+    if [ "$sys" = qrpc-1ms ]; then sysargs=(--system qrpc --max-ack-delay-us 1000); fi
     PORT=$((PORT + 1))
     local addr="127.0.0.1:$PORT"
     set_loss 0 # the handshake and the server's start are not what is measured
-    ip netns exec "$NS" "$LOSSY_BIN" --system "$sys" "${EXTRA_ARGS[@]}" serve --addr "$addr" >/dev/null &
+    ip netns exec "$NS" "$LOSSY_BIN" "${sysargs[@]}" "${EXTRA_ARGS[@]}" serve --addr "$addr" >/dev/null &
     SERVER_PID=$!
     for _ in $(seq 50); do
         if ip netns exec "$NS" ss -ltnu 2>/dev/null | grep -q ":$PORT "; then break; fi
@@ -129,13 +134,14 @@ run_one() { # system loss workload
         16KiB) args+=(--payload 16384 -c 16) ;;
     esac
     local line
-    line="$(ip netns exec "$NS" timeout 60 "$LOSSY_BIN" --system "$sys" "${EXTRA_ARGS[@]}" "${args[@]}")" \
+    line="$(ip netns exec "$NS" timeout 60 "$LOSSY_BIN" "${sysargs[@]}" "${EXTRA_ARGS[@]}" "${args[@]}")" \
         || die "client failed: $sys, $loss per mille, $work"
     local d
     d="$(dropped)"
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
+    line="${line/\"system\":\"qrpc\"/\"system\":\"$sys\"}"
     line="${line%\}},\"workload\":\"$work\",\"dropped\":${d:-0}}"
     echo "$line"
     [ -n "$OUT" ] && echo "$line" >>"$OUT"

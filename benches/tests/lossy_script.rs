@@ -35,7 +35,7 @@ fn quick_mode_runs_every_system_through_loss() {
         out.status
     );
     assert!(stdout.contains("quick run: ok"), "{stdout}\n{stderr}");
-    for system in ["qrpc", "h2c", "tls"] {
+    for system in ["qrpc", "qrpc-1ms", "h2c", "tls"] {
         for workload in ["small+bulk", "16KiB"] {
             let row = format!("| {workload} | {system} |");
             assert!(stdout.contains(&row), "no row {row} in:\n{stdout}");
