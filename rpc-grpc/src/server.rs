@@ -355,7 +355,7 @@ async fn serve_tcp<I>(
     let drain = CancellationToken::new();
     let reason = Arc::new(Mutex::new(None));
     let conn = ServerConn {
-        calls: tokio::sync::Mutex::new(calls_rx),
+        calls: Mutex::new(calls_rx),
         close: close.clone(),
         drain: drain.clone(),
         reason: reason.clone(),
@@ -413,7 +413,8 @@ struct ConnCtx {
 
 /// An HTTP connection as rpc-core's server sees it: a source of streams.
 struct ServerConn {
-    calls: tokio::sync::Mutex<mpsc::Receiver<Bidi>>,
+    /// Polled by the connection's task alone: a plain lock, held only while polling.
+    calls: Mutex<mpsc::Receiver<Bidi>>,
     close: CancellationToken,
     /// Sends `GOAWAY`: no new calls, those in flight finish.
     drain: CancellationToken,
@@ -442,8 +443,13 @@ impl Connection for ServerConn {
     }
 
     async fn accept_bi(&self) -> Result<Bidi, ConnectionError> {
-        let mut calls = self.calls.lock().await;
-        match calls.recv().await {
+        let next = std::future::poll_fn(|cx| {
+            self.calls
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .poll_recv(cx)
+        });
+        match next.await {
             Some(bidi) => Ok(bidi),
             None => Err(self
                 .reason()

@@ -231,6 +231,11 @@ impl FrameDecoder {
                 self.stash_pending();
                 return Ok(None);
             }
+            // Only the header straddled chunks (it ended one, its payload is whole in the
+            // next, as when the HTTP/2 bridge writes headers apart): slice, no copy.
+            if let Some(frame) = self.after_split_header()? {
+                return Ok(Some(frame));
+            }
             // Slow path: the frame straddles chunks; gather it in `partial`.
             self.stash_pending();
             let Some((ty, flags, len)) = header_of(&self.partial) else {
@@ -264,8 +269,42 @@ impl FrameDecoder {
         }
     }
 
+    /// The frame whose header is (partly) in `partial` and whose payload lies whole in
+    /// `pending`, sliced out of `pending`; `None` otherwise.
+    fn after_split_header(&mut self) -> Result<Option<Frame>, FrameError> {
+        if self.partial.len() > FRAME_HEADER_LEN {
+            return Ok(None);
+        }
+        let Some((ty, flags, len)) = self.peek_header() else {
+            return Ok(None);
+        };
+        let len = self.check(ty, len)?;
+        let from_pending = FRAME_HEADER_LEN - self.partial.len();
+        let Some(kind) = frame_kind(ty) else {
+            return Ok(None);
+        };
+        if self.pending.len() < from_pending + len {
+            return Ok(None);
+        }
+        self.partial.clear();
+        self.pending.advance(from_pending);
+        let payload = self.pending.split_to(len);
+        Ok(Some(Frame {
+            kind,
+            flags,
+            payload,
+        }))
+    }
+
     fn stash_pending(&mut self) {
         if !self.pending.is_empty() {
+            if self.partial.len() + self.pending.len() <= FRAME_HEADER_LEN {
+                // A header alone: its payload may come whole in the next chunk, sliced
+                // without a copy (`after_split_header`), so no room for it yet.
+                self.partial.extend_from_slice(&self.pending);
+                self.pending = Bytes::new();
+                return;
+            }
             // Room for the whole frame at once, not a doubling per chunk.
             self.reserve_for_frame(self.pending.len());
             self.partial.extend_from_slice(&self.pending);
@@ -396,6 +435,37 @@ mod tests {
         assert_eq!(f.payload.as_ptr(), wire[FRAME_HEADER_LEN..].as_ptr());
         assert!(dec.is_idle());
         dec.finish().unwrap();
+    }
+
+    #[test]
+    fn a_payload_whole_after_a_split_header_is_not_copied() {
+        let wire = frame(kind::MESSAGE, 3, b"hello, world");
+        for cut in 1..=FRAME_HEADER_LEN {
+            let mut dec = FrameDecoder::new(LIMITS);
+            dec.push(wire.slice(..cut));
+            assert_eq!(dec.next_frame().unwrap(), None, "cut at {cut}");
+            // The rest of the header, the payload and the next frame's first bytes.
+            let mut rest = BytesMut::from(&wire[cut..]);
+            rest.extend_from_slice(&frame(kind::TRAILERS, 0, b"t")[..2]);
+            let rest = rest.freeze();
+            dec.push(rest.clone());
+            let f = dec.next_frame().unwrap().unwrap();
+            assert_eq!(
+                (f.kind, f.flags, &f.payload[..]),
+                (FrameKind::Message, 3, &b"hello, world"[..])
+            );
+            assert_eq!(
+                f.payload.as_ptr(),
+                rest[FRAME_HEADER_LEN - cut..].as_ptr(),
+                "cut at {cut}: copied"
+            );
+            // The bytes after it are still there, in order.
+            assert_eq!(dec.next_frame().unwrap(), None);
+            dec.push(frame(kind::TRAILERS, 0, b"t").slice(2..));
+            let t = dec.next_frame().unwrap().unwrap();
+            assert_eq!((t.kind, &t.payload[..]), (FrameKind::Trailers, &b"t"[..]));
+            assert!(dec.is_idle());
+        }
     }
 
     #[test]
