@@ -123,7 +123,9 @@ impl QrpcReader {
                     let len = u32::from_be_bytes([a, b, c, d]);
                     self.state = match ty {
                         kind::MESSAGE => {
-                            acc.reserve(GRPC_PREFIX_LEN);
+                            // Room for every message left in the chunk at once: growing by
+                            // doubling would copy what was gathered at every step.
+                            acc.reserve(GRPC_PREFIX_LEN + data.len());
                             acc.put_u8(flags);
                             acc.put_u32(len);
                             QState::Message(u64::from(len))
