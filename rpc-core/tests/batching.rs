@@ -7,7 +7,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{connect, msg, start, Codec, Msg};
+use common::{connect, msg, start, Codec, Msg, TestServer};
 use futures_util::future::join_all;
 use futures_util::StreamExt;
 use rpc_core::{Channel, Request};
@@ -33,6 +33,16 @@ fn sent_datagrams(channel: &Channel) -> u64 {
         .sent_datagrams
 }
 
+/// A server and a channel to it whose handshake is done and first call answered.
+async fn connected() -> (TestServer, Channel) {
+    let srv = start();
+    let ch = connect(srv.addr).await;
+    ch.unary(UNARY, Request::new(msg(0)), Codec::new())
+        .await
+        .unwrap();
+    (srv, ch)
+}
+
 /// Waits (bounded) until `cond` holds; a hang guard, not a timing assertion.
 async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
     for _ in 0..2_000 {
@@ -46,11 +56,7 @@ async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
 
 #[tokio::test]
 async fn calls_written_in_one_turn_share_packets_and_arrive_whole_and_in_order() {
-    let srv = start();
-    let ch = connect(srv.addr).await;
-    ch.unary(UNARY, Request::new(msg(0)), Codec::new())
-        .await
-        .unwrap();
+    let (_srv, ch) = connected().await;
 
     // 64 unary calls written in one turn (join_all polls them all before yielding).
     let before = sent_datagrams(&ch);
@@ -140,11 +146,7 @@ async fn calls_written_in_one_turn_share_packets_and_arrive_whole_and_in_order()
 
 #[tokio::test]
 async fn a_lone_call_is_sent_without_waiting_for_a_timer() {
-    let srv = start();
-    let ch = connect(srv.addr).await;
-    ch.unary(UNARY, Request::new(msg(0)), Codec::new())
-        .await
-        .unwrap();
+    let (_srv, ch) = connected().await;
 
     // With the clock stopped no timer can fire: a request held back for a flush timer
     // would never leave while this task only yields.
@@ -171,11 +173,7 @@ async fn a_lone_call_is_sent_without_waiting_for_a_timer() {
 
 #[tokio::test]
 async fn a_call_cancelled_in_a_batch_is_reset_without_delaying_the_others() {
-    let srv = start();
-    let ch = connect(srv.addr).await;
-    ch.unary(UNARY, Request::new(msg(0)), Codec::new())
-        .await
-        .unwrap();
+    let (srv, ch) = connected().await;
 
     // One slow call in the middle of a batch of fast ones, all written in one turn.
     let slow = Msg {
