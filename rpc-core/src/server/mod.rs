@@ -991,9 +991,6 @@ fn accept_call(
 /// multi-threaded runtime each call is a task from the start, so that a handler busy in its
 /// first step never holds up the next call of its connection.
 fn runs_calls_inline() -> bool {
-    if std::env::var_os("NOINLINE").is_some() {
-        return false;
-    }
     tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
 }

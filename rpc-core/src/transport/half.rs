@@ -332,28 +332,28 @@ impl SendHalf {
         E: Encoder,
         S: Stream<Item = Result<E::Item, Status>>,
     {
+        // Encodes one message after the bytes in `buf`; its encoded size.
         let mut encode = |item: Result<E::Item, Status>, buf: &mut BytesMut| {
+            let before = buf.len();
             item.and_then(|m| encode_frame(encoder, &m, buf, max_send, compression))
+                .map(|()| buf.len() - before)
                 .map_err(SendError::Local)
         };
         let mut messages = std::pin::pin!(messages);
-        // The size of the message encoded while waiting (0: none), the first of a batch.
-        let mut carried = 0;
+        // Messages in the batch being gathered, and the size of its first.
+        let (mut batch, mut first) = (0, 0);
         loop {
-            let mut ready = usize::from(carried > 0);
-            let mut first = carried;
             while buf.len() < COALESCE_BYTES {
                 match messages.next().now_or_never() {
                     Some(Some(item)) => {
-                        if ready == 1 {
+                        if batch == 1 {
                             reserve_batch(buf, first);
                         }
-                        let before = buf.len();
-                        encode(item, buf)?;
-                        if ready == 0 {
-                            first = buf.len() - before;
+                        let size = encode(item, buf)?;
+                        if batch == 0 {
+                            first = size;
                         }
-                        ready += 1;
+                        batch += 1;
                     }
                     Some(None) => return Ok(()),
                     None => break,
@@ -365,11 +365,7 @@ impl SendHalf {
                     .map_err(SendError::Stream)?;
             }
             match messages.next().await {
-                Some(item) => {
-                    let before = buf.len();
-                    encode(item, buf)?;
-                    carried = buf.len() - before;
-                }
+                Some(item) => (batch, first) = (1, encode(item, buf)?),
                 None => return Ok(()),
             }
         }
