@@ -136,21 +136,29 @@ async fn cancellation_storm_leaves_nothing_behind() {
     let ch = connect(srv.addr).await;
     good_call(&ch).await;
     // The first storm warms the allocator up (it keeps freed memory); a leak shows as growth
-    // between the end of the first storm and the end of the second.
+    // in each storm after it. The smaller growth of two storms is what counts: the
+    // allocator's peaks differ from storm to storm by several MiB, a leak would not.
     storm(&ch).await;
     assert!(eventually(|| srv.handle.active_calls() == 0).await);
-    let rss_after_first = rss_bytes();
-    storm(&ch).await;
-    assert!(eventually(|| srv.handle.active_calls() == 0).await);
-    assert!(eventually(|| srv.probe.0.load(Ordering::SeqCst) == 0).await);
+    let mut growth = Vec::new();
+    for _ in 0..2 {
+        let before = rss_bytes();
+        storm(&ch).await;
+        assert!(eventually(|| srv.handle.active_calls() == 0).await);
+        assert!(eventually(|| srv.probe.0.load(Ordering::SeqCst) == 0).await);
+        growth.push(rss_bytes().saturating_sub(before));
+    }
     good_call(&ch).await;
-    let grown = rss_bytes().saturating_sub(rss_after_first);
+    let grown = growth.iter().copied().min().unwrap_or(0);
     eprintln!(
-        "cancellation storm: 2 x 3000 calls; rss {} KiB after the first, grew {} KiB in the second",
-        rss_after_first / 1024,
-        grown / 1024
+        "cancellation storm: 3 x 3000 calls; rss grew {} and {} KiB in the last two",
+        growth[0] / 1024,
+        growth[1] / 1024
     );
-    assert!(grown < 16 * 1024 * 1024, "rss grew by {grown} bytes");
+    assert!(
+        grown < 16 * 1024 * 1024,
+        "rss grew by {growth:?} bytes in both storms"
+    );
 }
 
 async fn storm(ch: &rpc_core::Channel) {
