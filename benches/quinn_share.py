@@ -19,6 +19,7 @@ Needs valgrind (callgrind_annotate). Takes about half a minute at the defaults.
 """
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -96,21 +97,19 @@ def run(system, side, n, out):
     server, client, port = SYSTEMS[system]
     client = client + CALL + ["-n", str(n)]
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if side == "server":
-        srv = subprocess.Popen(callgrind(out) + server, **quiet)
-        wait_bound(port, srv)
-        subprocess.run(client, check=True, **quiet)
-        srv.send_signal(2)  # SIGINT: a clean shutdown writes the profile
-    else:
-        srv = subprocess.Popen(server, **quiet)
-        wait_bound(port, srv)
-        subprocess.run(callgrind(out) + client, check=True, **quiet)
-        srv.terminate()
+    under = side == "server"
+    srv = subprocess.Popen((callgrind(out) if under else []) + server, **quiet)
     try:
-        srv.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        srv.kill()
-        srv.wait()
+        wait_bound(port, srv)
+        subprocess.run(client if under else callgrind(out) + client, check=True, **quiet)
+    finally:
+        # SIGINT: the server shuts down cleanly, and callgrind writes its profile.
+        srv.send_signal(signal.SIGINT)
+        try:
+            srv.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            srv.wait()
 
 
 def costs(profile):
