@@ -134,7 +134,7 @@ def costs(profile):
     return total, sum(quinn.values())
 
 
-def per_call(system, side, tmp):
+def per_call(side, tmp):
     big, small = (costs(os.path.join(tmp, f"{side}.{n}")) for n in (N, SMALL))
     return [(b - s) / (N - SMALL) for b, s in zip(big, small)]
 
@@ -146,7 +146,7 @@ def main():
             for side in ("client", "server"):
                 for n in (N, SMALL):
                     run(system, side, n, os.path.join(tmp, f"{side}.{n}"))
-                rows[system, side] = per_call(system, side, tmp)
+                rows[system, side] = per_call(side, tmp)
                 total, quinn = rows[system, side]
                 print(f"{system:9} {side:6}  all {total:8.0f}  quinn {quinn:8.0f}  "
                       f"rest {total - quinn:8.0f}", flush=True)
